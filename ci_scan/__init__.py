@@ -1,0 +1,3 @@
+"""ci-scan: gate CI pipelines on Deepfence ThreatMapper / ThreatStryker scans."""
+
+__version__ = "0.1.0"

@@ -1,0 +1,349 @@
+"""The console API client: the only module that speaks HTTP.
+
+Every transport or HTTP failure leaves this module as a `ConsoleError` whose message never contains
+the API token or the tokens the console hands out.
+"""
+
+from __future__ import annotations
+
+import json
+import ssl
+import time
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any
+
+import httpx
+
+from ci_scan import __version__
+from ci_scan.errors import (
+    AuthError,
+    ConsoleResponseError,
+    ConsoleUnreachable,
+    NotFound,
+    PermissionDenied,
+    TlsError,
+)
+from ci_scan.wire import (
+    ImageNode,
+    Registry,
+    ResultsPage,
+    ScanStatus,
+    parse_count,
+    parse_images,
+    parse_registries,
+    parse_results,
+    parse_scan_trigger,
+    parse_statuses,
+    parse_tokens,
+)
+
+RETRIED_STATUSES = frozenset({409, 429, 502, 503, 504})
+"""409 comes from transient database deadlocks on the console; the rest are gateway or load errors."""
+
+_NO_FILTER: dict[str, Any] = {"filter_in": None}
+
+
+def fields_filter(
+    contains: Mapping[str, list[Any]] | None = None,
+    in_array: Mapping[str, list[Any]] | None = None,
+    order: Iterable[tuple[str, bool]] = (),
+) -> dict[str, Any]:
+    """A `ReportersFieldsFilters` object with every required member present."""
+    body: dict[str, Any] = {
+        "contains_filter": {"filter_in": dict(contains or {})},
+        "match_filter": {"filter_in": {}},
+        "order_filter": {
+            "order_fields": [{"field_name": name, "descending": desc} for name, desc in order]
+        },
+        "compare_filter": None,
+    }
+    if in_array:
+        body["contains_in_array_filter"] = {"filter_in": dict(in_array)}
+    return body
+
+
+class ConsoleClient:
+    """Talks to one console with one API token. Use as a context manager."""
+
+    def __init__(
+        self,
+        console_url: str,
+        api_token: str,
+        *,
+        transport: httpx.BaseTransport | None = None,
+        verify: bool | str = True,
+        timeout: float = 60.0,
+        retries: int = 4,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        self._api_token = api_token
+        self._access_token = ""
+        self._refresh_token = ""
+        self._retries = retries
+        self._sleep = sleep
+        self.console_url = console_url.rstrip("/")
+        self._http = httpx.Client(
+            base_url=self.console_url,
+            transport=transport,
+            verify=_ssl_verify(verify),
+            timeout=httpx.Timeout(timeout, connect=min(timeout, 15.0)),
+            follow_redirects=False,
+            headers={"User-Agent": f"ci-scan/{__version__}", "Accept": "application/json"},
+        )
+
+    def __enter__(self) -> ConsoleClient:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self._http.close()
+
+    # -- authentication ---------------------------------------------------------------------------
+
+    def authenticate(self) -> None:
+        """Exchange the API token for an access and a refresh token."""
+        response = self._send("POST", "/deepfence/auth/token", {"api_token": self._api_token}, auth=False)
+        if response.status_code != 200:
+            raise AuthError(
+                f"the console refused the API token (HTTP {response.status_code}"
+                f"{_detail(response, self._secrets())})"
+            )
+        self._access_token, self._refresh_token = parse_tokens(self._json(response))
+
+    def _renew_access(self) -> None:
+        """Refresh the access token; if the console refuses, exchange the API token again."""
+        if self._refresh_token:
+            response = self._send(
+                "POST", "/deepfence/auth/token/refresh", None, auth=False,
+                headers={"Authorization": f"Bearer {self._refresh_token}"},
+            )
+            if response.status_code == 200:
+                self._access_token, self._refresh_token = parse_tokens(self._json(response))
+                return
+        self.authenticate()
+
+    # -- registries and images --------------------------------------------------------------------
+
+    def list_registries(self) -> list[Registry]:
+        return parse_registries(self._call("GET", "/deepfence/registryaccount", what="list registries"))
+
+    def sync_registry(self, registry_id: str) -> None:
+        self._call("POST", f"/deepfence/registryaccount/{registry_id}/sync", what="sync the registry")
+
+    def list_images(
+        self,
+        registry_id: str,
+        repository: str,
+        *,
+        tag_entry: str | None = None,
+        offset: int = 0,
+        size: int = 100,
+    ) -> list[ImageNode]:
+        """Images of one repository; `tag_entry` (`name:tag`) narrows to the digest carrying that tag."""
+        body = {
+            "registry_id": registry_id,
+            "image_filter": fields_filter(
+                in_array={"docker_image_tag_list": [tag_entry]} if tag_entry else None
+            ),
+            "image_stub_filter": fields_filter(contains={"docker_image_name": [repository]}),
+            "window": {"offset": offset, "size": size},
+        }
+        return parse_images(self._call("POST", "/deepfence/registryaccount/images", body, what="list images"))
+
+    # -- vulnerability scans ----------------------------------------------------------------------
+
+    def start_vulnerability_scan(
+        self, node_id: str, node_type: str, languages: Iterable[str]
+    ) -> tuple[list[str], str]:
+        body = {
+            "node_ids": [{"node_id": node_id, "node_type": node_type}],
+            "filters": {
+                name: dict(_NO_FILTER)
+                for name in (
+                    "cloud_account_scan_filter",
+                    "container_scan_filter",
+                    "host_scan_filter",
+                    "image_scan_filter",
+                    "kubernetes_cluster_scan_filter",
+                )
+            },
+            "scan_config": [{"language": language} for language in languages],
+            "is_priority": False,
+            "deepfence_system_scan": False,
+        }
+        data = self._call(
+            "POST", "/deepfence/scan/start/vulnerability", body, what="start a scan", expected=(200, 202)
+        )
+        return parse_scan_trigger(data)
+
+    def scan_statuses(self, scan_ids: list[str]) -> dict[str, ScanStatus]:
+        body = {"scan_ids": scan_ids, "bulk_scan_id": ""}
+        return parse_statuses(
+            self._call("POST", "/deepfence/scan/status/vulnerability", body, what="read the scan status")
+        )
+
+    def stop_scans(self, scan_ids: list[str]) -> None:
+        body = {"scan_ids": scan_ids, "scan_type": "VulnerabilityScan"}
+        self._call(
+            "POST", "/deepfence/scan/stop/vulnerability", body, what="stop the scan",
+            expected=(200, 202, 204), reply=False,
+        )
+
+    def count_results(self, scan_id: str) -> int:
+        """Every finding of the scan, masked ones included (the count is taken after the window)."""
+        body = {"scan_id": scan_id, "fields_filter": fields_filter(), "window": {"offset": 0, "size": 0}}
+        return parse_count(
+            self._call("POST", "/deepfence/scan/results/count/vulnerability", body, what="count findings")
+        )
+
+    def results_page(self, scan_id: str, offset: int, size: int) -> ResultsPage:
+        """One page of findings in a stable order: by CVE, then by the console's unique result id."""
+        body = {
+            "scan_id": scan_id,
+            "fields_filter": fields_filter(order=[("cve_id", False), ("node_id", False)]),
+            "window": {"offset": offset, "size": size},
+        }
+        return parse_results(
+            self._call("POST", "/deepfence/scan/results/vulnerability", body, what="fetch findings")
+        )
+
+    # -- plumbing ---------------------------------------------------------------------------------
+
+    def _secrets(self) -> tuple[str, ...]:
+        return tuple(s for s in (self._api_token, self._access_token, self._refresh_token) if s)
+
+    def _call(
+        self,
+        method: str,
+        path: str,
+        body: Any = None,
+        *,
+        what: str,
+        expected: tuple[int, ...] = (200,),
+        reply: bool = True,
+    ) -> Any:
+        """An authenticated call; renews the access token once on a 401."""
+        if not self._access_token:
+            self.authenticate()
+        response = self._send(method, path, body)
+        if response.status_code == 401:
+            self._renew_access()
+            response = self._send(method, path, body)
+        status = response.status_code
+        if status in expected:
+            return self._json(response) if reply else None
+        detail = _detail(response, self._secrets())
+        if status == 401:
+            raise AuthError(f"the console refused the access token when asked to {what}{detail}")
+        if status == 403:
+            raise PermissionDenied(
+                f"the console did not allow the API token's user to {what} (HTTP 403)",
+                hint="use a token whose user has the needed role (admin for registry sync)",
+            )
+        if status == 404:
+            raise NotFound(f"the console could not {what}: not found{detail}")
+        raise ConsoleResponseError(f"the console could not {what} (HTTP {status}{detail})")
+
+    def _send(
+        self,
+        method: str,
+        path: str,
+        body: Any,
+        *,
+        auth: bool = True,
+        headers: dict[str, str] | None = None,
+    ) -> httpx.Response:
+        """One request, retried on connection failures and on transient statuses."""
+        all_headers = dict(headers or {})
+        if auth:
+            all_headers["Authorization"] = f"Bearer {self._access_token}"
+        content = None
+        if body is not None:
+            content = json.dumps(body).encode()
+            all_headers["Content-Type"] = "application/json"
+        attempt = 0
+        while True:
+            attempt += 1
+            try:
+                response = self._http.request(method, path, content=content, headers=all_headers)
+            except httpx.TimeoutException as exc:
+                if attempt > self._retries:
+                    raise ConsoleUnreachable(
+                        f"the console at {self.console_url} did not answer in time ({type(exc).__name__})"
+                    ) from None
+            except httpx.TransportError as exc:
+                if _is_tls_failure(exc):
+                    raise TlsError(
+                        f"TLS verification of {self.console_url} failed: {_redact(str(exc), self._secrets())}"
+                    ) from None
+                if attempt > self._retries:
+                    raise ConsoleUnreachable(
+                        f"cannot reach the console at {self.console_url}: "
+                        f"{_redact(str(exc), self._secrets()) or type(exc).__name__}"
+                    ) from None
+            else:
+                if response.status_code not in RETRIED_STATUSES or attempt > self._retries:
+                    return response
+                self._sleep(_retry_delay(response, attempt))
+                continue
+            self._sleep(_retry_delay(None, attempt))
+
+    def _json(self, response: httpx.Response) -> Any:
+        try:
+            return response.json()
+        except (json.JSONDecodeError, UnicodeDecodeError):
+            snippet = _redact(response.text[:80], self._secrets()).replace("\n", " ")
+            raise ConsoleResponseError(
+                f"malformed reply from the console to {response.request.url.path}: not JSON ({snippet!r})",
+                hint="check that --console-url points at the console itself, not a proxy login page",
+            ) from None
+
+
+def _retry_delay(response: httpx.Response | None, attempt: int) -> float:
+    if response is not None:
+        after = response.headers.get("Retry-After", "")
+        if after.isdigit():
+            return min(float(after), 60.0)
+    return min(0.5 * 2 ** (attempt - 1), 10.0)
+
+
+def _ssl_verify(verify: bool | str) -> bool | ssl.SSLContext:
+    if isinstance(verify, str):
+        return ssl.create_default_context(cafile=verify)
+    return verify
+
+
+def _is_tls_failure(exc: httpx.TransportError) -> bool:
+    cause: BaseException | None = exc
+    while cause is not None:
+        if isinstance(cause, ssl.SSLError):
+            return True
+        cause = cause.__cause__ or cause.__context__
+    return "CERTIFICATE_VERIFY_FAILED" in str(exc) or "SSL" in str(exc)
+
+
+def _redact(text: str, secrets: Iterable[str]) -> str:
+    for secret in secrets:
+        if secret:
+            text = text.replace(secret, "***")
+    return text
+
+
+def _detail(response: httpx.Response, secrets: Iterable[str]) -> str:
+    """`: <message>` from a console error body (JSON or plain text), redacted and on one line."""
+    text = ""
+    try:
+        data = response.json()
+    except (json.JSONDecodeError, UnicodeDecodeError):
+        text = response.text.strip()
+    else:
+        if isinstance(data, dict):
+            parts = [str(data.get("message") or "")]
+            fields = data.get("error_fields")
+            if isinstance(fields, dict):
+                parts += [f"{key}: {value}" for key, value in fields.items()]
+            text = "; ".join(p for p in parts if p)
+    text = " ".join(_redact(text, secrets).split())[:300]
+    return f": {text}" if text else ""

@@ -1,0 +1,76 @@
+"""Exit codes and the one error hierarchy; every error knows the exit code it ends with."""
+
+from __future__ import annotations
+
+from enum import IntEnum
+
+
+class ExitCode(IntEnum):
+    PASSED = 0
+    GATE_FAILED = 1
+    USAGE = 2
+    SCAN_INCOMPLETE = 3
+    TIMED_OUT = 4
+
+
+class CiScanError(Exception):
+    """Base of every error ci-scan reports. The message is one line for the user."""
+
+    exit_code: ExitCode = ExitCode.SCAN_INCOMPLETE
+    hint: str = ""
+
+    def __init__(self, message: str, *, hint: str = "") -> None:
+        super().__init__(message)
+        if hint:
+            self.hint = hint
+
+    def one_line(self) -> str:
+        text = str(self)
+        return f"{text} ({self.hint})" if self.hint else text
+
+
+class ConfigError(CiScanError):
+    """Bad options or settings: the user has to change the command."""
+
+    exit_code = ExitCode.USAGE
+
+
+class ConsoleError(CiScanError):
+    """The console could not be used: nothing about the image is known."""
+
+
+class ConsoleUnreachable(ConsoleError):
+    hint = "check --console-url, the network and any proxy between CI and the console"
+
+
+class TlsError(ConsoleUnreachable):
+    hint = "pass the console's CA with --ca-bundle, or --insecure to skip verification"
+
+
+class AuthError(ConsoleError):
+    hint = "check the API token (Settings > User Management > API key) and its user's role"
+
+
+class PermissionDenied(AuthError):
+    """The token is valid but its user's role may not do this."""
+
+
+class NotFound(ConsoleError):
+    """The console does not know the node, scan or registry asked for."""
+
+
+class ConsoleResponseError(ConsoleError):
+    """The console answered with an error status or a reply ci-scan cannot read."""
+
+
+class TargetNotFound(ConsoleError):
+    """The image (or registry) is not on the console."""
+
+
+class ScanFailed(ConsoleError):
+    """The console ran the scan but it ended without results."""
+
+
+class ScanTimeout(CiScanError):
+    exit_code = ExitCode.TIMED_OUT
+    hint = "raise --timeout, or check that the console's scanners are running"

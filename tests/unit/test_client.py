@@ -1,0 +1,234 @@
+"""The real client over httpx.MockTransport: auth, renewal, retries, error translation, redaction."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+
+import httpx
+import pytest
+
+from ci_scan.client import ConsoleClient
+from ci_scan.errors import (
+    AuthError,
+    ConsoleResponseError,
+    ConsoleUnreachable,
+    NotFound,
+    PermissionDenied,
+    TlsError,
+)
+
+API_TOKEN = "YWNtZTo1ZjBkZmQ5Ni1hYmNkLTQzMjEtOWFiYy0xMjM0NTY3ODlhYmM"
+Handler = Callable[[httpx.Request], httpx.Response]
+
+
+class Console:
+    """A scripted console: routes by path; records every request."""
+
+    def __init__(self) -> None:
+        self.requests: list[httpx.Request] = []
+        self.routes: dict[str, list[httpx.Response]] = {}
+        self.issued = 0
+
+    def script(self, path: str, *responses: httpx.Response) -> None:
+        self.routes.setdefault(path, []).extend(responses)
+
+    def __call__(self, request: httpx.Request) -> httpx.Response:
+        self.requests.append(request)
+        path = request.url.path
+        if path in self.routes and self.routes[path]:
+            return self.routes[path].pop(0)
+        if path == "/deepfence/auth/token":
+            self.issued += 1
+            return httpx.Response(200, json={"access_token": f"access-{self.issued}",
+                                             "refresh_token": f"refresh-{self.issued}"})
+        if path == "/deepfence/auth/token/refresh":
+            self.issued += 1
+            return httpx.Response(200, json={"access_token": f"access-{self.issued}",
+                                             "refresh_token": f"refresh-{self.issued}"})
+        return httpx.Response(200, json=[])
+
+    def paths(self) -> list[str]:
+        return [r.url.path for r in self.requests]
+
+
+@pytest.fixture
+def console() -> Console:
+    return Console()
+
+
+def make_client(console: Handler, **kwargs: object) -> ConsoleClient:
+    sleeps: list[float] = []
+    client = ConsoleClient("https://console.test", API_TOKEN, transport=httpx.MockTransport(console),
+                           sleep=sleeps.append, **kwargs)  # type: ignore[arg-type]
+    client.sleeps = sleeps  # type: ignore[attr-defined]
+    return client
+
+
+def test_exchanges_the_api_token_then_sends_the_access_token_as_bearer(console: Console) -> None:
+    with make_client(console) as client:
+        assert client.list_registries() == []
+    auth, listing = console.requests
+    assert json.loads(auth.content) == {"api_token": API_TOKEN}
+    assert "authorization" not in auth.headers
+    assert listing.headers["authorization"] == "Bearer access-1"
+    assert listing.headers["user-agent"].startswith("ci-scan/")
+
+
+def test_a_401_refreshes_with_the_refresh_token_and_retries(console: Console) -> None:
+    console.script("/deepfence/registryaccount", httpx.Response(401, text="token is expired"))
+    with make_client(console) as client:
+        client.list_registries()
+    assert console.paths() == ["/deepfence/auth/token", "/deepfence/registryaccount",
+                               "/deepfence/auth/token/refresh", "/deepfence/registryaccount"]
+    refresh = console.requests[2]
+    assert refresh.headers["authorization"] == "Bearer refresh-1" and refresh.content == b""
+    assert console.requests[3].headers["authorization"] == "Bearer access-2"
+
+
+def test_a_refused_refresh_falls_back_to_exchanging_the_api_token(console: Console) -> None:
+    console.script("/deepfence/registryaccount", httpx.Response(401, text="token is expired"))
+    console.script("/deepfence/auth/token/refresh", httpx.Response(403, json={"message": "access token is revoked"}))
+    with make_client(console) as client:
+        client.list_registries()
+    assert console.paths()[2:] == ["/deepfence/auth/token/refresh", "/deepfence/auth/token",
+                                   "/deepfence/registryaccount"]
+
+
+def test_repeated_401_is_an_auth_error(console: Console) -> None:
+    console.script("/deepfence/registryaccount", httpx.Response(401, text="token is unauthorized"),
+                   httpx.Response(401, text="token is unauthorized"))
+    with make_client(console) as client, pytest.raises(AuthError, match="token is unauthorized"):
+        client.list_registries()
+
+
+@pytest.mark.parametrize(
+    ("response", "needle"),
+    [
+        (httpx.Response(500, json={"message": "sql: no rows in result set"}), "HTTP 500: sql: no rows"),
+        (httpx.Response(400, json={"message": "", "error_fields": {"api_token": "should only contain alphabets"},
+                                   "error_index": None}), "api_token: should only contain"),
+        (httpx.Response(401, text="nope"), "HTTP 401"),
+    ],
+)
+def test_refused_api_token_is_an_auth_error(console: Console, response: httpx.Response, needle: str) -> None:
+    console.script("/deepfence/auth/token", response)
+    with make_client(console) as client, pytest.raises(AuthError, match=needle) as info:
+        client.authenticate()
+    assert API_TOKEN not in str(info.value)
+    assert info.value.exit_code == 3
+
+
+def test_403_with_empty_body_is_permission_denied(console: Console) -> None:
+    console.script("/deepfence/registryaccount/r1/sync", httpx.Response(403))
+    with make_client(console) as client, pytest.raises(PermissionDenied, match="sync the registry"):
+        client.sync_registry("r1")
+
+
+def test_404_is_not_found_with_the_console_message(console: Console) -> None:
+    console.script("/deepfence/scan/status/vulnerability", httpx.Response(404, json={"message": "Node unknown not found"}))
+    with make_client(console) as client, pytest.raises(NotFound, match="Node unknown not found"):
+        client.scan_statuses(["x"])
+
+
+@pytest.mark.parametrize("status", [409, 429, 502, 503, 504])
+def test_transient_statuses_are_retried_with_backoff(console: Console, status: int) -> None:
+    console.script("/deepfence/registryaccount", httpx.Response(status), httpx.Response(status))
+    with make_client(console) as client:
+        assert client.list_registries() == []
+        assert client.sleeps == [0.5, 1.0]  # type: ignore[attr-defined]
+
+
+def test_retry_after_is_honoured(console: Console) -> None:
+    console.script("/deepfence/registryaccount", httpx.Response(429, headers={"Retry-After": "7"}))
+    with make_client(console) as client:
+        client.list_registries()
+        assert client.sleeps == [7.0]  # type: ignore[attr-defined]
+
+
+def test_retries_are_bounded(console: Console) -> None:
+    console.script("/deepfence/registryaccount", *[httpx.Response(503, json={"message": "neo4j down"})] * 10)
+    with make_client(console, retries=2) as client, pytest.raises(ConsoleResponseError, match="HTTP 503: neo4j down"):
+        client.list_registries()
+    assert console.paths().count("/deepfence/registryaccount") == 3
+
+
+def test_server_errors_are_not_retried(console: Console) -> None:
+    console.script("/deepfence/scan/start/vulnerability", httpx.Response(500, json={"message": "image tag not found"}))
+    with make_client(console) as client, pytest.raises(ConsoleResponseError, match="image tag not found"):
+        client.start_vulnerability_scan("n", "image", ["base"])
+    assert console.paths().count("/deepfence/scan/start/vulnerability") == 1
+
+
+def test_non_json_reply_is_a_malformed_reply(console: Console) -> None:
+    console.script("/deepfence/registryaccount", httpx.Response(200, text="<html>login</html>"))
+    with make_client(console) as client, pytest.raises(ConsoleResponseError, match="not JSON"):
+        client.list_registries()
+
+
+@pytest.mark.parametrize(
+    "body",
+    [{"statuses": {"s": {"scan_id": "s"}}}, {"nothing": 1}, {"statuses": {"s": {"status": 5}}}],
+)
+def test_missing_required_fields_are_malformed_replies(console: Console, body: object) -> None:
+    console.script("/deepfence/scan/status/vulnerability", httpx.Response(200, json=body))
+    with make_client(console) as client, pytest.raises(ConsoleResponseError, match="malformed reply"):
+        client.scan_statuses(["s"])
+
+
+def test_connection_failures_are_retried_then_reported(console: Console) -> None:
+    attempts = []
+
+    def refuse(request: httpx.Request) -> httpx.Response:
+        attempts.append(request)
+        raise httpx.ConnectError("connection refused")
+
+    with make_client(refuse, retries=3) as client, pytest.raises(ConsoleUnreachable, match="connection refused"):
+        client.authenticate()
+    assert len(attempts) == 4
+
+
+def test_timeouts_are_reported_as_unreachable() -> None:
+    def slow(request: httpx.Request) -> httpx.Response:
+        raise httpx.ReadTimeout("timed out")
+
+    with make_client(slow, retries=0) as client, pytest.raises(ConsoleUnreachable, match="did not answer in time"):
+        client.authenticate()
+
+
+def test_tls_failures_say_how_to_fix_them() -> None:
+    def bad_cert(request: httpx.Request) -> httpx.Response:
+        raise httpx.ConnectError("[SSL: CERTIFICATE_VERIFY_FAILED] certificate verify failed")
+
+    with make_client(bad_cert) as client, pytest.raises(TlsError) as info:
+        client.authenticate()
+    assert "--ca-bundle" in info.value.one_line() and "--insecure" in info.value.one_line()
+
+
+def test_tokens_never_appear_in_errors(console: Console) -> None:
+    console.script("/deepfence/registryaccount", httpx.Response(500, text=f"boom {API_TOKEN} access-1"))
+    with make_client(console) as client, pytest.raises(ConsoleResponseError) as info:
+        client.list_registries()
+    assert API_TOKEN not in str(info.value) and "access-1" not in str(info.value)
+    assert "***" in str(info.value)
+
+
+def test_request_bodies_match_the_console_contract(console: Console) -> None:
+    console.script("/deepfence/scan/start/vulnerability",
+                   httpx.Response(202, json={"scan_ids": ["n-1"], "bulk_scan_id": "b"}))
+    console.script("/deepfence/scan/results/vulnerability",
+                   httpx.Response(200, json={"vulnerabilities": [], "severity_counts": None}))
+    console.script("/deepfence/scan/stop/vulnerability", httpx.Response(202))
+    with make_client(console) as client:
+        assert client.start_vulnerability_scan("n", "image", ["base", "java"]) == (["n-1"], "b")
+        client.results_page("n-1", offset=2000, size=1000)
+        client.stop_scans(["n-1"])
+    bodies = {r.url.path: json.loads(r.content) for r in console.requests if r.content}
+    start = bodies["/deepfence/scan/start/vulnerability"]
+    assert start["scan_config"] == [{"language": "base"}, {"language": "java"}]
+    assert set(start["filters"]) == {"cloud_account_scan_filter", "container_scan_filter", "host_scan_filter",
+                                     "image_scan_filter", "kubernetes_cluster_scan_filter"}
+    results = bodies["/deepfence/scan/results/vulnerability"]
+    assert results["window"] == {"offset": 2000, "size": 1000}
+    assert results["fields_filter"]["order_filter"]["order_fields"][0]["field_name"] == "cve_id"
+    assert bodies["/deepfence/scan/stop/vulnerability"] == {"scan_ids": ["n-1"], "scan_type": "VulnerabilityScan"}
