@@ -303,10 +303,10 @@ class ConsoleClient:
 
 def _retry_delay(response: httpx.Response | None, attempt: int) -> float:
     if response is not None:
-        after = response.headers.get("Retry-After", "")
+        after = str(response.headers.get("Retry-After", ""))
         if after.isdigit():
             return min(float(after), 60.0)
-    return min(0.5 * 2 ** (attempt - 1), 10.0)
+    return min(0.5 * 2.0 ** (attempt - 1), 10.0)
 
 
 def _ssl_verify(verify: bool | str) -> bool | ssl.SSLContext:

@@ -49,14 +49,12 @@ class ResultsPage:
     updated_at_ms: int = 0
 
 
-def _require(obj: Any, key: str, kind: type, what: str) -> Any:
+def _require(obj: Any, key: str, kind: type | tuple[type, ...], what: str) -> Any:
     if not isinstance(obj, Mapping) or key not in obj:
         raise ConsoleResponseError(f"malformed reply from the console: {what} has no {key!r}")
     value = obj[key]
     if kind is int and isinstance(value, bool) or not isinstance(value, kind):
-        raise ConsoleResponseError(
-            f"malformed reply from the console: {what} field {key!r} is not a {kind.__name__}"
-        )
+        raise ConsoleResponseError(f"malformed reply from the console: {what} field {key!r} has the wrong type")
     return value
 
 

@@ -126,7 +126,8 @@ def test_403_with_empty_body_is_permission_denied(console: Console) -> None:
 
 
 def test_404_is_not_found_with_the_console_message(console: Console) -> None:
-    console.script("/deepfence/scan/status/vulnerability", httpx.Response(404, json={"message": "Node unknown not found"}))
+    not_found = httpx.Response(404, json={"message": "Node unknown not found"})
+    console.script("/deepfence/scan/status/vulnerability", not_found)
     with make_client(console) as client, pytest.raises(NotFound, match="Node unknown not found"):
         client.scan_statuses(["x"])
 

@@ -1,0 +1,250 @@
+"""The scan lifecycle: resolve the target, start the scan, wait for it, fetch every finding."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+
+from ci_scan import registries
+from ci_scan.client import ConsoleClient
+from ci_scan.errors import ConfigError, ConsoleResponseError, ScanFailed, ScanTimeout, TargetNotFound
+from ci_scan.models import Finding, ImageRef, ScanResult, ScanTarget
+from ci_scan.wire import TERMINAL_FAILED, TERMINAL_OK, ImageNode, Registry, ScanStatus
+
+Progress = Callable[[str], None]
+
+LANGUAGES = (
+    "base", "java", "python", "ruby", "php", "javascript", "rust", "rust-binary", "golang",
+    "golang-binary", "dotnet",
+)
+MAX_PAGE_SIZE = 1000
+_IMAGE_PAGE = 100
+
+
+@dataclass(frozen=True)
+class ScanOptions:
+    timeout: float = 1800.0
+    """Seconds for the whole wait: registry sync and scan."""
+    registry: str | None = None
+    sync: bool = False
+    languages: tuple[str, ...] = LANGUAGES
+    poll_initial: float = 2.0
+    poll_max: float = 15.0
+    heartbeat: float = 60.0
+    page_size: int = MAX_PAGE_SIZE
+    cancel_on_timeout: bool = False
+
+
+class Scanner:
+    """Runs one scan through a console client; time and sleep are injected so tests run instantly."""
+
+    def __init__(
+        self,
+        client: ConsoleClient,
+        options: ScanOptions,
+        progress: Progress,
+        *,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        self.client = client
+        self.options = options
+        self.progress = progress
+        self.clock = clock
+        self.sleep = sleep
+        self._deadline = 0.0
+
+    def scan_image(self, ref: ImageRef) -> ScanResult:
+        self._deadline = self.clock() + self.options.timeout
+        self.client.authenticate()
+        target = self.resolve_image(ref)
+        scan_id = self.start(target)
+        self.wait(scan_id)
+        return self.fetch(target, scan_id)
+
+    # -- target -----------------------------------------------------------------------------------
+
+    def resolve_image(self, ref: ImageRef) -> ScanTarget:
+        registry, name = self._registry_for(ref)
+        image = self._find_image(registry, name, ref)
+        if image is None and self.options.sync:
+            self._sync(registry)
+            image = self._find_image(registry, name, ref)
+        if image is None:
+            raise TargetNotFound(self._missing_image_message(registry, name, ref))
+        self.progress(f"Found {ref} on the console: image {image.node_id[:12]} in registry {registry.name}")
+        return ScanTarget(
+            node_id=image.node_id, node_type="image", name=str(ref),
+            registry_id=registry.node_id, image=ref,
+        )
+
+    def _registry_for(self, ref: ImageRef) -> tuple[Registry, str]:
+        known = self.client.list_registries()
+        if self.options.registry:
+            chosen = registries.select(known, self.options.registry)
+            if chosen is None:
+                raise ConfigError(
+                    f"--registry {self.options.registry!r} matches no registry account on the console "
+                    f"(known: {_registry_names(known)})"
+                )
+            return chosen, registries.console_name(chosen, ref)
+        matches = registries.find(known, ref)
+        if not matches:
+            raise TargetNotFound(
+                f"no registry account on the console serves {ref.registry_host} "
+                f"(known: {_registry_names(known)})",
+                hint="add the registry in the console, or name one with --registry",
+            )
+        if len(matches) > 1:
+            names = ", ".join(f"{m.registry.name} ({m.registry.node_id})" for m in matches)
+            raise ConfigError(
+                f"{ref.registry_host} matches {len(matches)} registry accounts on the console: {names}; "
+                "choose one with --registry"
+            )
+        return matches[0].registry, matches[0].console_name
+
+    def _find_image(self, registry: Registry, name: str, ref: ImageRef) -> ImageNode | None:
+        if ref.digest:
+            wanted = {ref.digest_hex, ref.digest}
+            found = [i for i in self._all_images(registry, name) if {i.node_id, i.image_id} & wanted]
+        else:
+            tagged = self.client.list_images(registry.node_id, name, tag_entry=f"{name}:{ref.tag}")
+            found = [i for i in tagged if i.name == name and ref.tag in i.tags]
+        if len(found) > 1:
+            ids = ", ".join(sorted(i.node_id[:12] for i in found))
+            raise ConfigError(f"{ref} matches {len(found)} images on the console ({ids}); give its digest")
+        return found[0] if found else None
+
+    def _all_images(self, registry: Registry, name: str) -> list[ImageNode]:
+        images: list[ImageNode] = []
+        while True:
+            page = self.client.list_images(registry.node_id, name, offset=len(images), size=_IMAGE_PAGE)
+            images += page
+            if len(page) < _IMAGE_PAGE:
+                return [i for i in images if i.name == name]
+
+    def _missing_image_message(self, registry: Registry, name: str, ref: ImageRef) -> str:
+        known = self._all_images(registry, name)
+        if not known:
+            return f"{ref} is not on the console: registry {registry.name} has no repository {name!r}" + (
+                "" if self.options.sync else "; if it was pushed recently, pass --sync"
+            )
+        wanted = f"digest {ref.digest}" if ref.digest else f"tag {ref.tag!r}"
+        tags = sorted({t for i in known for t in i.tags})
+        shown = ", ".join(tags[:10]) + (", ..." if len(tags) > 10 else "")
+        advice = "" if self.options.sync else "; a registry sync may be needed: pass --sync"
+        return f"{ref} is not on the console: {name} has no {wanted} (known tags: {shown}){advice}"
+
+    def _sync(self, registry: Registry) -> None:
+        self.progress(f"Syncing registry {registry.name} so the console sees new tags...")
+        self.client.sync_registry(registry.node_id)
+        interval = self.options.poll_initial
+        while True:
+            current = next((r for r in self.client.list_registries() if r.node_id == registry.node_id), None)
+            if current is None:
+                raise TargetNotFound(f"registry {registry.name} disappeared from the console during sync")
+            if not current.is_syncing:
+                self.progress(f"Registry {registry.name} synced")
+                return
+            interval = self._pause(interval, f"the sync of registry {registry.name}")
+
+    # -- scan -------------------------------------------------------------------------------------
+
+    def start(self, target: ScanTarget) -> str:
+        scan_ids, _bulk = self.client.start_vulnerability_scan(
+            target.node_id, target.node_type, self.options.languages
+        )
+        if not scan_ids:
+            raise ScanFailed(
+                f"the console started no scan for {target.name}",
+                hint="it skips Deepfence system images and nodes whose agent is not running",
+            )
+        self.progress(f"Scan {scan_ids[0]} started for {target.name}")
+        return scan_ids[0]
+
+    def wait(self, scan_id: str) -> ScanStatus:
+        started = self.clock()
+        last_status = ""
+        last_report = started
+        interval = self.options.poll_initial
+        while True:
+            status = self.client.scan_statuses([scan_id]).get(scan_id)
+            if status is None:
+                raise ConsoleResponseError(f"the console's status reply does not mention scan {scan_id}")
+            now = self.clock()
+            if status.status != last_status:
+                message = f": {status.message}" if status.message else ""
+                self.progress(f"Scan status {status.status}{message} ({now - started:.0f}s)")
+                last_status, last_report = status.status, now
+            elif now - last_report >= self.options.heartbeat:
+                self.progress(f"Still {status.status} after {now - started:.0f}s")
+                last_report = now
+            if status.status == TERMINAL_OK:
+                return status
+            if status.status in TERMINAL_FAILED:
+                reason = f": {status.message}" if status.message else ""
+                raise ScanFailed(f"scan {scan_id} ended {status.status}{reason}")
+            try:
+                interval = self._pause(interval, f"scan {scan_id} (last status {status.status})")
+            except ScanTimeout:
+                if self.options.cancel_on_timeout:
+                    self.progress(f"Stopping scan {scan_id}")
+                    self.client.stop_scans([scan_id])
+                raise
+
+    def _pause(self, interval: float, waiting_for: str) -> float:
+        """Sleep until the next poll; the interval grows to the cap. Raises at the deadline."""
+        remaining = self._deadline - self.clock()
+        if remaining <= 0:
+            raise ScanTimeout(
+                f"timed out after {self.options.timeout:.0f}s waiting for {waiting_for}"
+            )
+        self.sleep(min(interval, remaining))
+        return min(interval * 1.5, self.options.poll_max)
+
+    # -- findings ---------------------------------------------------------------------------------
+
+    def fetch(self, target: ScanTarget, scan_id: str) -> ScanResult:
+        expected = self.client.count_results(scan_id)
+        size = self.options.page_size
+        findings: dict[str, Finding] = {}
+        pages = 0
+        counts: dict[str, int] = {}
+        first_ms = last_ms = 0
+        while True:
+            page = self.client.results_page(scan_id, offset=pages * size, size=size)
+            pages += 1
+            counts = dict(page.severity_counts)
+            first_ms, last_ms = page.created_at_ms, page.updated_at_ms
+            before = len(findings)
+            for finding in page.findings:
+                findings.setdefault(finding.result_id or "\x1f".join(finding.key), finding)
+            # A short page ends the list; a page with nothing new means the console ignores the window.
+            if len(page.findings) < size or len(findings) == before:
+                break
+        warnings = []
+        if len(findings) != expected:
+            warnings.append(
+                f"the console counted {expected} findings but returned {len(findings)} distinct ones"
+            )
+        result = ScanResult(
+            target=target,
+            scan_id=scan_id,
+            findings=tuple(sorted(findings.values(), key=lambda f: f.sort_key)),
+            console_url=self.client.console_url,
+            console_counts=counts,
+            started_at_ms=first_ms,
+            finished_at_ms=last_ms,
+        )
+        ours = {s.label: n for s, n in result.counts().items()}
+        if counts and any(ours.get(k, 0) != v for k, v in counts.items()):
+            warnings.append(f"the console's severity counts {counts} differ from the findings fetched {ours}")
+        for warning in warnings:
+            self.progress(f"Warning: {warning}")
+        self.progress(f"Fetched {len(findings)} findings in {pages} page(s)")
+        return replace(result, warnings=tuple(warnings))
+
+
+def _registry_names(known: list[Registry]) -> str:
+    return ", ".join(f"{r.name} ({r.node_id})" for r in known) or "none"

@@ -1,0 +1,189 @@
+"""Each documented exit code, the reports and the token's absence, as a pipeline would see them."""
+
+from __future__ import annotations
+
+import json
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
+import jsonschema
+import pytest
+import xmlschema
+
+from ci_scan.simulator import ADMIN_TOKEN, READONLY_TOKEN, STANDARD_TOKEN
+from tests.conftest import shared_path
+from tests.e2e.conftest import Run, Simulator, free_port
+
+pytestmark = pytest.mark.e2e
+REG = "registry.example.com/team"
+
+
+def reports(tmp_path: Path) -> list[str]:
+    return ["--junit", str(tmp_path / "out" / "junit.xml"), "--sarif", str(tmp_path / "out" / "scan.sarif"),
+            "--json", str(tmp_path / "out" / "scan.json")]
+
+
+def assert_one_line_error(run: Run, *needles: str) -> None:
+    errors = [line for line in run.stderr.splitlines() if line.startswith("ci-scan: error:")]
+    assert len(errors) == 1, run.stderr
+    assert "Traceback" not in run.output
+    for needle in needles:
+        assert needle in errors[0], errors[0]
+
+
+def assert_no_token(run: Run, tmp_path: Path) -> None:
+    for token in (ADMIN_TOKEN, STANDARD_TOKEN, READONLY_TOKEN):
+        assert token not in run.output
+        for report in tmp_path.rglob("*"):
+            if report.is_file():
+                assert token not in report.read_text(errors="replace"), report
+
+
+def validate_reports(tmp_path: Path) -> dict[str, object]:
+    out = tmp_path / "out"
+    xmlschema.XMLSchema(str(shared_path("schemas", "junit-10.xunit-plugin.xsd"))).validate(str(out / "junit.xml"))
+    sarif = json.loads((out / "scan.sarif").read_text())
+    schema = json.loads(shared_path("schemas", "sarif-schema-2.1.0.oasis.json").read_text())
+    jsonschema.Draft4Validator(schema).validate(sarif)
+    report: dict[str, object] = json.loads((out / "scan.json").read_text())
+    return {"sarif": sarif, "json": report, "junit": ET.parse(out / "junit.xml").getroot()}
+
+
+def test_passing_image_exits_0_with_valid_reports(simulator: Simulator, tmp_path: Path) -> None:
+    run = simulator.run("scan", "image", f"{REG}/app:1.4.1", "--fail-on", "high", *reports(tmp_path))
+    assert run.code == 0, run.output
+    assert "Gate PASSED" in run.stdout
+    parsed = validate_reports(tmp_path)
+    report = parsed["json"]
+    assert isinstance(report, dict)
+    assert report["gate"]["passed"] is True and report["gate"]["exit_code"] == 0
+    assert report["counts"]["critical"] == 0 and report["counts"]["masked"] >= 2
+    masked = [f for f in report["findings"] if f["masked"]]
+    assert masked and all(f["gate"] == "masked" for f in masked)
+    assert_no_token(run, tmp_path)
+
+
+def test_failing_image_exits_1_and_still_writes_reports(simulator: Simulator, tmp_path: Path) -> None:
+    run = simulator.run("scan", "image", f"{REG}/app:1.4.2", *reports(tmp_path))
+    assert run.code == 1, run.output
+    assert "Gate FAILED" in run.stdout and "CRITICAL" in run.stdout
+    parsed = validate_reports(tmp_path)
+    report = parsed["json"]
+    assert isinstance(report, dict)
+    assert report["gate"]["verdict"] == "failed" and report["gate"]["failing"] == report["counts"]["critical"]
+    junit = parsed["junit"]
+    assert isinstance(junit, ET.Element)
+    failures = [c for c in junit.iter("testcase") if c.find("failure") is not None]
+    assert len(failures) == report["counts"]["critical"] + 1  # plus the policy-gate case
+    sarif = parsed["sarif"]
+    assert isinstance(sarif, dict)
+    assert len(sarif["runs"][0]["results"]) == len(report["findings"])
+    assert_no_token(run, tmp_path)
+
+
+def test_environment_variables_configure_everything(simulator: Simulator, tmp_path: Path) -> None:
+    env = {"CI_SCAN_IMAGE": f"{REG}/app:1.4.1", "CI_SCAN_FAIL_ON": "medium",
+           "CI_SCAN_JSON": str(tmp_path / "env.json"), "CI_SCAN_TIMEOUT": "1m"}
+    run = simulator.run("scan", "image", env=env)
+    assert run.code == 1, run.output
+    assert json.loads((tmp_path / "env.json").read_text())["gate"]["fail_on"] == "medium"
+
+
+def test_all_20000_findings_are_fetched_in_pages(simulator: Simulator, tmp_path: Path) -> None:
+    run = simulator.run("scan", "image", f"{REG}/big:1.0", "--fail-on", "none", "--json", str(tmp_path / "big.json"))
+    assert run.code == 0, run.output
+    report = json.loads((tmp_path / "big.json").read_text())
+    assert len(report["findings"]) == 20000
+    assert len({f["fingerprint"] for f in report["findings"]}) == 20000
+    assert "Fetched 20000 findings in 21 page(s)" in run.stderr
+
+
+@pytest.mark.parametrize(
+    ("args", "env", "needle"),
+    [
+        (["scan", "image", f"{REG}/app:1.4.2", "--fail-on", "severe"], {}, "--fail-on"),
+        (["scan", "image", "https://registry.example.com/app"], {}, "looks like a URL"),
+        (["scan", "image", f"{REG}/app:1.4.2", "--timeout", "soon"], {}, "invalid duration"),
+        (["scan", "image", f"{REG}/app:1.4.2"], {"DEEPFENCE_API_TOKEN": ""}, "no API token"),
+        (["scan", "image", f"{REG}/app:1.4.2", "--registry", "nope"], {}, "--registry"),
+        (["scan", "image"], {}, "IMAGE_REF"),
+        (["scan", "image", f"{REG}/app:1.4.2", "--json", "/proc/forbidden/scan.json"], {}, "cannot write"),
+    ],
+)
+def test_usage_errors_exit_2_with_one_line(simulator: Simulator, args: list[str], env: dict[str, str],
+                                          needle: str) -> None:
+    run = simulator.run(*args, env=env)
+    assert run.code == 2, run.output
+    assert_one_line_error(run, needle)
+    assert ADMIN_TOKEN not in run.output
+
+
+@pytest.mark.parametrize(
+    ("image", "token", "needle"),
+    [
+        (f"{REG}/broken:1.0", ADMIN_TOKEN, "ended ERROR"),
+        (f"{REG}/cancelled:1.0", ADMIN_TOKEN, "ended CANCELLED"),
+        (f"{REG}/deleted:1.0", ADMIN_TOKEN, "ended DELETE_PENDING"),
+        (f"{REG}/app:9.9.9", ADMIN_TOKEN, "pass --sync"),
+        (f"{REG}/nothere:1.0", ADMIN_TOKEN, "no repository"),
+        ("other.example.org/team/app:1.0", ADMIN_TOKEN, "no registry account"),
+        (f"{REG}/system:1.0", ADMIN_TOKEN, "started no scan"),
+        (f"{REG}/app:1.4.2", "YWNtZTowMDAwMDAwMC0wMDAwLTQwMDAtODAwMC0wMDAwMDAwMDAwMDA", "refused the API token"),
+        (f"{REG}/app:1.4.2", "not a token!", "refused the API token"),
+        (f"{REG}/app:1.4.2", READONLY_TOKEN, "HTTP 403"),
+    ],
+)
+def test_scans_that_cannot_complete_exit_3(simulator: Simulator, tmp_path: Path, image: str, token: str,
+                                           needle: str) -> None:
+    run = simulator.run("scan", "image", image, *reports(tmp_path), token=token)
+    assert run.code == 3, run.output
+    assert_one_line_error(run, needle)
+    assert not (tmp_path / "out" / "scan.sarif").exists()
+    assert token not in run.output
+
+
+def test_unreachable_console_exits_3(simulator: Simulator) -> None:
+    run = simulator.run("scan", "image", f"{REG}/app:1.4.2", env={"DEEPFENCE_CONSOLE_URL": f"http://127.0.0.1:{free_port()}"})
+    assert run.code == 3, run.output
+    assert_one_line_error(run, "cannot reach the console")
+
+
+def test_a_scan_that_never_finishes_exits_4(simulator: Simulator) -> None:
+    run = simulator.run("scan", "image", f"{REG}/stuck:1.0", "--timeout", "2s", "--cancel-on-timeout")
+    assert run.code == 4, run.output
+    assert_one_line_error(run, "timed out after 2s")
+    assert "Stopping scan" in run.stderr
+
+
+def test_sync_makes_a_fresh_tag_visible(fresh_simulator: Simulator) -> None:
+    before = fresh_simulator.run("scan", "image", f"{REG}/fresh:2.0")
+    assert before.code == 3 and "pass --sync" in before.stderr
+    run = fresh_simulator.run("scan", "image", f"{REG}/fresh:2.0", "--sync", "--fail-on", "none")
+    assert run.code == 0, run.output
+    assert "synced" in run.stderr
+
+
+def test_sync_needs_an_admin_token(fresh_simulator: Simulator) -> None:
+    run = fresh_simulator.run("scan", "image", f"{REG}/fresh:2.0", "--sync", token=STANDARD_TOKEN)
+    assert run.code == 3, run.output
+    assert_one_line_error(run, "sync the registry")
+
+
+def test_status_going_back_to_starting_is_tolerated(simulator: Simulator) -> None:
+    run = simulator.run("scan", "image", f"{REG}/flaky:1.0")
+    assert run.code == 0, run.output
+    statuses = [line for line in run.stderr.splitlines() if line.startswith("Scan status")]
+    assert [s.split()[2] for s in statuses][:4] == ["STARTING", "IN_PROGRESS", "STARTING", "IN_PROGRESS"]
+
+
+def test_docker_hub_and_digest_references(simulator: Simulator) -> None:
+    assert simulator.run("scan", "image", "acme/app:2.0", "--fail-on", "critical").code == 0
+
+
+def test_help_and_version() -> None:
+    from tests.e2e.conftest import Simulator as S
+
+    run = S("http://127.0.0.1:1").run("--help")
+    assert run.code == 0 and "Exit codes" in run.stdout
+    version = S("http://127.0.0.1:1").run("--version")
+    assert version.code == 0 and "ci-scan" in version.stdout
