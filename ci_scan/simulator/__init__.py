@@ -1,0 +1,33 @@
+"""An in-memory Deepfence ThreatMapper console (API v2.5) for tests and demos. Standard library only.
+
+`ConsoleSimulator()` serves the default dataset and is itself a WSGI app; `serve(sim)` puts it on real
+HTTP (127.0.0.1, a free port, see `.url`); `sim.inject(path, 503, times=2)` makes the console misbehave
+and `sim.requests` records what clients sent.
+"""
+
+from __future__ import annotations
+
+from .app import ConsoleSimulator, RecordedRequest
+from .data import Dataset, Image, Registry, Scenario
+from .samples import default_dataset
+from .server import RunningServer, serve, serve_forever
+from .tokens import ADMIN_TOKEN, READONLY_TOKEN, STANDARD_TOKEN, ApiUser, Role, make_api_token
+
+__all__ = [
+    "ADMIN_TOKEN",
+    "READONLY_TOKEN",
+    "STANDARD_TOKEN",
+    "ApiUser",
+    "ConsoleSimulator",
+    "Dataset",
+    "Image",
+    "RecordedRequest",
+    "Registry",
+    "Role",
+    "RunningServer",
+    "Scenario",
+    "default_dataset",
+    "make_api_token",
+    "serve",
+    "serve_forever",
+]

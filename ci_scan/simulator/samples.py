@@ -1,0 +1,75 @@
+"""The default dataset: one image per behaviour a CI gate has to cope with."""
+
+from __future__ import annotations
+
+from .data import EPOCH_MS, Dataset, Image, Registry
+
+_MINUTE_MS = 60_000
+
+
+def _private_images() -> list[Image]:
+    images = [
+        # The demo image: fails a critical gate (3 critical; a 4th critical is masked).
+        Image(
+            "team/app",
+            ["1.4.2", "latest"],
+            {"critical": 3, "high": 9, "medium": 15, "low": 11, "unknown": 6},
+            masked={"critical": 1},
+        ),
+        # Only masked criticals/highs: passes --fail-on critical and --fail-on high.
+        Image(
+            "team/app",
+            ["1.4.1"],
+            {"medium": 12, "low": 10, "unknown": 4},
+            masked={"critical": 2, "high": 1},
+        ),
+        Image("team/clean", ["1.0"]),
+        Image("team/flaky", ["1.0"], {"high": 4, "medium": 7, "low": 5}, scenario="flaky"),
+        Image("team/broken", ["1.0"], {"high": 2, "medium": 4}, scenario="error"),
+        Image("team/cancelled", ["1.0"], {"medium": 3}, scenario="cancelled"),
+        Image("team/deleted", ["1.0"], {"low": 2}, scenario="delete_pending"),
+        Image("team/stuck", ["1.0"], {"medium": 2}, scenario="stuck"),
+        Image(
+            "team/big",
+            ["1.0"],
+            {"critical": 250, "high": 2400, "medium": 8000, "low": 6500, "unknown": 2750},
+            masked={"critical": 10, "high": 40, "medium": 50},
+        ),
+        Image("team/fresh", ["2.0"], {"high": 2, "medium": 3}, visible_after_sync=True),
+        Image("team/system", ["1.0"], {"low": 1}, scenario="skipped"),
+        Image("team/notag", []),
+    ]
+    # 1.4.1 was pushed before 1.4.2; every other image a minute after the previous one.
+    order = [1, 0, *range(2, len(images))]
+    for position, index in enumerate(order):
+        images[index].pushed_at = EPOCH_MS + position * _MINUTE_MS
+    return images
+
+
+def default_dataset() -> Dataset:
+    """A fresh, mutable copy of the sample console (findings are generated on first use)."""
+    return Dataset(
+        registries=[
+            Registry(
+                1,
+                "example-registry",
+                "docker_private_registry",
+                {"docker_registry_url": "https://registry.example.com", "docker_username": "ci-bot"},
+                _private_images(),
+            ),
+            Registry(
+                2,
+                "acme-hub",
+                "docker_hub",
+                {"docker_hub_namespace": "acme", "docker_hub_username": "acme-ci"},
+                [Image("app", ["2.0"], {"high": 2, "medium": 3, "low": 1})],
+            ),
+            Registry(
+                3,
+                "acme-quay",
+                "quay",
+                {"quay_namespace": "acme", "quay_registry_url": "https://quay.io"},
+                [Image("tool", ["1.0"], {"medium": 2, "low": 3})],
+            ),
+        ]
+    )

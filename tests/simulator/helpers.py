@@ -1,0 +1,222 @@
+"""A console client for the simulator tests whose every exchange is checked against the spec."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import httpx
+
+from ci_scan.simulator import ADMIN_TOKEN, ConsoleSimulator
+from tests.conftest import shared_path
+
+BASE_URL = "http://console.test"
+SCAN_FILTER_KEYS = (
+    "image_scan_filter",
+    "container_scan_filter",
+    "host_scan_filter",
+    "cloud_account_scan_filter",
+    "kubernetes_cluster_scan_filter",
+)
+
+
+def fields_filter(
+    contains: dict[str, list[Any]] | None = None,
+    order: list[tuple[str, bool]] | None = None,
+    **extra: Any,
+) -> dict[str, Any]:
+    """A `ReportersFieldsFilters` with every required key, as the UI sends it."""
+    body: dict[str, Any] = {
+        "contains_filter": {"filter_in": contains or {}},
+        "match_filter": {"filter_in": {}},
+        "order_filter": {"order_fields": [{"field_name": n, "descending": d} for n, d in order or []]},
+        "compare_filter": None,
+    }
+    body.update(extra)
+    return body
+
+
+class SpecContract:
+    """Validates requests and responses with openapi-core against ../shared/deepfence/openapi.yaml."""
+
+    def __init__(self) -> None:
+        from openapi_core import OpenAPI
+
+        self.openapi = OpenAPI.from_path(shared_path("deepfence", "openapi.yaml"))
+        self.no_content = self._statuses_without_content()
+        self.checked = 0
+
+    def _statuses_without_content(self) -> set[tuple[str, str, str]]:
+        found = set()
+        for path, item in (self.openapi.spec / "paths").items():
+            for method, operation in item.items():
+                if method in ("get", "post", "put", "patch", "delete"):
+                    for status, response in (operation / "responses").items():
+                        if "content" not in response:
+                            found.add((str(path), str(method), str(status)))
+        return found
+
+    def check(self, response: httpx.Response, *, request_too: bool) -> None:
+        from openapi_core.testing import MockRequest, MockResponse
+
+        request = response.request
+        path = request.url.path
+        mock_request = MockRequest(
+            BASE_URL,
+            request.method,
+            path,
+            headers=dict(request.headers),
+            data=request.content,
+            content_type=request.headers.get("content-type", ""),
+            view_args=self._path_params(path),
+        )
+        if request_too:
+            self.openapi.validate_request(mock_request)
+        mock_response = MockResponse(
+            response.content, response.status_code, content_type=response.headers.get("content-type", "")
+        )
+        self.openapi.validate_response(mock_request, mock_response)
+        pattern = "/deepfence/registryaccount/{registry_id}/sync" if path.endswith("/sync") else path
+        if (pattern, request.method.lower(), str(response.status_code)) in self.no_content:
+            # The spec declares no body: only the documented plain-text 401 may carry one.
+            if response.status_code == 401:
+                assert response.headers["content-type"].startswith("text/plain"), response.headers
+            else:
+                assert response.content == b"", response.content
+        self.checked += 1
+
+    @staticmethod
+    def _path_params(path: str) -> dict[str, str]:
+        parts = path.split("/")
+        if path.endswith("/sync") and len(parts) == 5:
+            return {"registry_id": parts[3]}
+        return {}
+
+
+class Console:
+    """An httpx client of one simulator; each exchange is checked against the spec unless turned off."""
+
+    def __init__(self, sim: ConsoleSimulator, contract: SpecContract) -> None:
+        self.sim = sim
+        self.contract = contract
+        self.check_requests = True
+        self.check_responses = True
+        self.http = httpx.Client(
+            transport=httpx.WSGITransport(app=sim),
+            base_url=BASE_URL,
+            event_hooks={"response": [self._check]},
+        )
+
+    def _check(self, response: httpx.Response) -> None:
+        if self.check_responses:
+            response.read()
+            self.contract.check(response, request_too=self.check_requests)
+
+    @contextmanager
+    def invalid_requests(self) -> Iterator[None]:
+        """For requests that break the spec on purpose; responses are still checked."""
+        self.check_requests = False
+        try:
+            yield
+        finally:
+            self.check_requests = True
+
+    @contextmanager
+    def off_spec(self) -> Iterator[None]:
+        """For exchanges the spec does not describe (ping, unknown paths, injected faults)."""
+        self.check_requests = self.check_responses = False
+        try:
+            yield
+        finally:
+            self.check_requests = self.check_responses = True
+
+    # The console's calls, spelled out.
+
+    def login(self, api_token: str = ADMIN_TOKEN) -> dict[str, str]:
+        response = self.http.post("/deepfence/auth/token", json={"api_token": api_token})
+        assert response.status_code == 200, response.text
+        tokens: dict[str, str] = response.json()
+        self.http.headers["Authorization"] = f"Bearer {tokens['access_token']}"
+        return tokens
+
+    def post(self, path: str, body: Any) -> httpx.Response:
+        return self.http.post(f"/deepfence{path}", json=body)
+
+    def registry_id(self, name: str) -> str:
+        registries = self.http.get("/deepfence/registryaccount").json()
+        return next(str(r["node_id"]) for r in registries if r["name"] == name)
+
+    def images(
+        self,
+        registry_id: str,
+        image_filter: dict[str, Any] | None = None,
+        stub_filter: dict[str, Any] | None = None,
+        window: tuple[int, int] = (0, 0),
+    ) -> httpx.Response:
+        return self.post(
+            "/registryaccount/images",
+            {
+                "registry_id": registry_id,
+                "image_filter": image_filter or fields_filter(),
+                "image_stub_filter": stub_filter or fields_filter(),
+                "window": {"offset": window[0], "size": window[1]},
+            },
+        )
+
+    def start(
+        self,
+        *node_ids: str,
+        node_type: str = "image",
+        image_scan_filter: dict[str, list[Any]] | None = None,
+        **options: Any,
+    ) -> httpx.Response:
+        filters: dict[str, dict[str, Any]] = {key: {"filter_in": None} for key in SCAN_FILTER_KEYS}
+        filters["image_scan_filter"] = {"filter_in": image_scan_filter}
+        body = {
+            "node_ids": [{"node_id": node_id, "node_type": node_type} for node_id in node_ids],
+            "filters": filters,
+            "scan_config": [{"language": "base"}, {"language": "python"}],
+            **options,
+        }
+        return self.post("/scan/start/vulnerability", body)
+
+    def start_one(self, repository: str, tag: str) -> str:
+        response = self.start(self.sim.dataset.image(repository, tag).node_id)
+        assert response.status_code == 202, response.text
+        scan_id: str = response.json()["scan_ids"][0]
+        return scan_id
+
+    def status(self, *scan_ids: str, bulk_scan_id: str = "") -> httpx.Response:
+        body = {"scan_ids": list(scan_ids), "bulk_scan_id": bulk_scan_id}
+        return self.post("/scan/status/vulnerability", body)
+
+    def stop(self, *scan_ids: str, scan_type: str = "VulnerabilityScan") -> httpx.Response:
+        return self.post("/scan/stop/vulnerability", {"scan_ids": list(scan_ids), "scan_type": scan_type})
+
+    def statuses(self, scan_id: str, polls: int) -> list[str]:
+        return [self.status(scan_id).json()["statuses"][scan_id]["status"] for _ in range(polls)]
+
+    def complete(self, repository: str, tag: str) -> str:
+        """Start a scan and poll it to COMPLETE."""
+        scan_id = self.start_one(repository, tag)
+        for _ in range(10):
+            if self.status(scan_id).json()["statuses"][scan_id]["status"] == "COMPLETE":
+                return scan_id
+        raise AssertionError(f"{repository}:{tag} never completed")
+
+    def results(
+        self,
+        scan_id: str,
+        contains: dict[str, list[Any]] | None = None,
+        order: list[tuple[str, bool]] | None = None,
+        window: tuple[int, int] = (0, 0),
+        path: str = "/scan/results/vulnerability",
+        **extra: Any,
+    ) -> httpx.Response:
+        body = {
+            "scan_id": scan_id,
+            "fields_filter": fields_filter(contains, order, **extra),
+            "window": {"offset": window[0], "size": window[1]},
+        }
+        return self.post(path, body)

@@ -1,0 +1,79 @@
+"""Every request the real client sends, and every reply it reads, is valid against the console's spec."""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Iterator
+
+import httpx
+import pytest
+
+from ci_scan.app import run
+from ci_scan.config import Settings
+from ci_scan.errors import ExitCode
+from ci_scan.simulator import ADMIN_TOKEN, ConsoleSimulator, default_dataset
+from tests.conftest import FakeTime
+from tests.simulator.helpers import SpecContract
+
+
+class CheckedTransport(httpx.BaseTransport):
+    """Passes each exchange to the simulator, then validates both halves against the spec."""
+
+    def __init__(self, sim: ConsoleSimulator, contract: SpecContract) -> None:
+        self.inner = httpx.WSGITransport(app=sim)
+        self.contract = contract
+        self.paths: list[str] = []
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        response = self.inner.handle_request(request)
+        response.read()
+        response.request = request
+        self.contract.check(response, request_too=True)
+        self.paths.append(request.url.path)
+        return response
+
+
+@pytest.fixture(scope="module")
+def contract() -> Iterator[SpecContract]:
+    yield SpecContract()
+
+
+def gate(image: str, contract: SpecContract, sim: ConsoleSimulator | None = None, **options: object) -> tuple[
+        ExitCode, CheckedTransport]:
+    transport = CheckedTransport(sim or ConsoleSimulator(), contract)
+    settings = Settings.build(console_url="http://console.test", api_token=ADMIN_TOKEN, image=image,
+                              **options)  # type: ignore[arg-type]
+    time = FakeTime()
+    code = run(settings, transport=transport, stdout=io.StringIO(), stderr=io.StringIO(), clock=time.clock,
+               sleep=time.sleep)
+    return code, transport
+
+
+@pytest.mark.parametrize(
+    ("image", "options", "code"),
+    [
+        ("registry.example.com/team/app:1.4.2", {}, ExitCode.GATE_FAILED),
+        ("registry.example.com/team/app:1.4.1", {"fail_on": "high"}, ExitCode.PASSED),
+        ("registry.example.com/team/app:1.4.2", {"page_size": 10, "fail_on": "none"}, ExitCode.PASSED),
+        ("registry.example.com/team/fresh:2.0", {"sync": True}, ExitCode.PASSED),
+        ("registry.example.com/team/app:0.0.1", {}, ExitCode.SCAN_INCOMPLETE),
+        ("registry.example.com/team/broken:1.0", {}, ExitCode.SCAN_INCOMPLETE),
+        ("registry.example.com/team/stuck:1.0", {"timeout": "20s", "cancel_on_timeout": True}, ExitCode.TIMED_OUT),
+        ("acme/app:2.0", {}, ExitCode.PASSED),
+    ],
+)
+def test_conversations_follow_the_spec(contract: SpecContract, image: str, options: dict[str, object],
+                                       code: ExitCode) -> None:
+    before = contract.checked
+    result, transport = gate(image, contract, **options)
+    assert result == code
+    assert contract.checked - before == len(transport.paths) >= 3
+
+
+def test_digest_lookup_and_token_refresh_follow_the_spec(contract: SpecContract) -> None:
+    dataset = default_dataset()
+    digest = dataset.image("team/app", "1.4.2").digest
+    sim = ConsoleSimulator(dataset, access_token_uses=2)
+    code, transport = gate(f"registry.example.com/team/app@{digest}", contract, sim)
+    assert code == ExitCode.GATE_FAILED
+    assert "/deepfence/auth/token/refresh" in transport.paths

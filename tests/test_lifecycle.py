@@ -1,0 +1,182 @@
+"""The whole lifecycle through the real client and app, against the simulator in-process."""
+
+from __future__ import annotations
+
+import io
+import json
+from pathlib import Path
+
+import httpx
+import pytest
+
+from ci_scan.app import run
+from ci_scan.client import ConsoleClient
+from ci_scan.config import Settings
+from ci_scan.errors import ConsoleResponseError, ExitCode, ScanTimeout
+from ci_scan.models import ImageRef
+from ci_scan.scan import Scanner, ScanOptions
+from ci_scan.simulator import ADMIN_TOKEN, ConsoleSimulator, Dataset, Image, Registry, default_dataset
+from tests.conftest import FakeTime
+
+URL = "http://console.test"
+REG = "registry.example.com/team"
+
+
+def scanner(sim: ConsoleSimulator, time: FakeTime, messages: list[str], **options: object) -> Scanner:
+    client = ConsoleClient(URL, ADMIN_TOKEN, transport=httpx.WSGITransport(app=sim), sleep=time.sleep)
+    return Scanner(client, ScanOptions(**options), messages.append,  # type: ignore[arg-type]
+                   clock=time.clock, sleep=time.sleep)
+
+
+def scan(ref: str, sim: ConsoleSimulator | None = None, **options: object) -> tuple[object, list[str], FakeTime]:
+    time, messages = FakeTime(), []
+    result = scanner(sim or ConsoleSimulator(), time, messages, **options).scan_image(ImageRef.parse(ref))
+    return result, messages, time
+
+
+def test_polls_back_off_from_the_first_interval_to_the_cap() -> None:
+    sim = ConsoleSimulator()
+    time, messages = FakeTime(), []
+    with pytest.raises(ScanTimeout):
+        scanner(sim, time, messages, timeout=120, poll_initial=2, poll_max=15).scan_image(
+            ImageRef.parse(f"{REG}/stuck:1.0"))
+    assert time.sleeps[:6] == [2, 3, 4.5, 6.75, 10.125, 15]
+    assert set(time.sleeps[6:-1]) == {15}
+    assert sum(time.sleeps) == pytest.approx(120)
+
+
+def test_heartbeat_lines_while_the_status_does_not_change() -> None:
+    sim, time, messages = ConsoleSimulator(), FakeTime(), []
+    with pytest.raises(ScanTimeout):
+        scanner(sim, time, messages, timeout=300, poll_max=15, heartbeat=60).scan_image(
+            ImageRef.parse(f"{REG}/stuck:1.0"))
+    beats = [m for m in messages if m.startswith("Still IN_PROGRESS")]
+    assert 3 <= len(beats) <= 5
+    assert len([m for m in messages if m.startswith("Scan status")]) == 2  # STARTING, IN_PROGRESS
+
+
+def test_timeout_leaves_the_scan_running_unless_asked_to_stop() -> None:
+    sim = ConsoleSimulator()
+    with pytest.raises(ScanTimeout, match="timed out after 30s"):
+        scan(f"{REG}/stuck:1.0", sim, timeout=30)
+    assert not [r for r in sim.requests if r.path.endswith("/scan/stop/vulnerability")]
+    with pytest.raises(ScanTimeout):
+        scan(f"{REG}/stuck:1.0", sim, timeout=30, cancel_on_timeout=True)
+    stops = [r for r in sim.requests if r.path.endswith("/scan/stop/vulnerability")]
+    assert len(stops) == 1 and stops[0].json()["scan_type"] == "VulnerabilityScan"
+
+
+def test_a_second_run_joins_the_scan_already_running() -> None:
+    sim = ConsoleSimulator()
+    with pytest.raises(ScanTimeout) as first:
+        scan(f"{REG}/stuck:1.0", sim, timeout=10)
+    with pytest.raises(ScanTimeout) as second:
+        scan(f"{REG}/stuck:1.0", sim, timeout=10)
+    scan_id = str(first.value).split("scan ")[1].split(" ")[0]
+    assert scan_id in str(second.value)
+
+
+def test_all_20000_findings_arrive_in_ordered_pages() -> None:
+    sim = ConsoleSimulator()
+    result, messages, _ = scan(f"{REG}/big:1.0", sim)
+    assert len(result.findings) == 20000  # type: ignore[attr-defined]
+    pages = [r.json() for r in sim.requests if r.path == "/deepfence/scan/results/vulnerability"]
+    assert [p["window"] for p in pages] == [{"offset": i * 1000, "size": 1000} for i in range(21)]
+    assert all(p["fields_filter"]["order_filter"]["order_fields"] for p in pages)
+    counts = result.counts()  # type: ignore[attr-defined]
+    assert {s.label: n for s, n in counts.items()} == {
+        "critical": 250, "high": 2400, "medium": 8000, "low": 6500, "unknown": 2750}
+    assert len(result.suppressed) == 100  # type: ignore[attr-defined]
+    assert not result.warnings  # type: ignore[attr-defined]
+
+
+def test_small_pages_and_a_page_size_that_divides_the_total() -> None:
+    sim = ConsoleSimulator()
+    result, _, _ = scan(f"{REG}/app:1.4.2", sim, page_size=9)
+    assert len(result.findings) == 45  # type: ignore[attr-defined]
+    windows = [r.json()["window"]["offset"] for r in sim.requests if r.path.endswith("results/vulnerability")]
+    assert windows == [0, 9, 18, 27, 36, 45]
+
+
+def test_expired_access_tokens_are_renewed_mid_scan() -> None:
+    sim = ConsoleSimulator(access_token_uses=3)
+    result, _, _ = scan(f"{REG}/app:1.4.2", sim)
+    assert len(result.findings) == 45  # type: ignore[attr-defined]
+    assert any(r.path == "/deepfence/auth/token/refresh" for r in sim.requests)
+
+
+def test_transient_console_errors_are_retried() -> None:
+    sim = ConsoleSimulator()
+    sim.inject("/deepfence/scan/status/vulnerability", 503, times=2)
+    sim.inject("/deepfence/scan/results/vulnerability", 409, times=1)
+    result, _, _ = scan(f"{REG}/app:1.4.1", sim)
+    assert len(result.findings) == 29  # type: ignore[attr-defined]
+
+
+def test_a_malformed_status_reply_is_reported() -> None:
+    sim = ConsoleSimulator()
+    sim.inject("/deepfence/scan/status/vulnerability", 200, body={"statuses": {"x": {"status": "COMPLETE"}}})
+    with pytest.raises(ConsoleResponseError):
+        scan(f"{REG}/app:1.4.2", sim)
+
+
+def test_images_are_found_by_digest() -> None:
+    dataset = default_dataset()
+    digest = dataset.image("team/app", "1.4.1").digest
+    result, messages, _ = scan(f"{REG}/app@{digest}", ConsoleSimulator(dataset))
+    assert result.target.node_id == digest.removeprefix("sha256:")  # type: ignore[attr-defined]
+
+
+def test_unknown_digest_lists_the_known_tags() -> None:
+    with pytest.raises(Exception, match=r"no digest sha256:0+.*known tags: 1\.4\.1, 1\.4\.2, latest"):
+        scan(f"{REG}/app@sha256:{'0' * 64}")
+
+
+def _twin_registries() -> Dataset:
+    dataset = default_dataset()
+    dataset.registries.append(Registry(
+        9, "example-mirror", "docker_private_registry",
+        {"docker_registry_url": "https://registry.example.com", "docker_username": "mirror"},
+        [Image("team/app", ["1.4.2"], {"high": 1})]))
+    return dataset
+
+
+def test_several_matching_registries_need_a_choice() -> None:
+    settings = Settings.build(console_url=URL, api_token=ADMIN_TOKEN, image=f"{REG}/app:1.4.2")
+    err = io.StringIO()
+    code = run(settings, transport=httpx.WSGITransport(app=ConsoleSimulator(_twin_registries())),
+               stderr=err, stdout=io.StringIO(), sleep=lambda _: None)
+    assert code == ExitCode.USAGE
+    assert "matches 2 registry accounts" in err.getvalue() and "--registry" in err.getvalue()
+    chosen = Settings.build(console_url=URL, api_token=ADMIN_TOKEN, image=f"{REG}/app:1.4.2",
+                            registry="example-mirror", fail_on="high")
+    code = run(chosen, transport=httpx.WSGITransport(app=ConsoleSimulator(_twin_registries())),
+               stderr=io.StringIO(), stdout=io.StringIO(), sleep=lambda _: None)
+    assert code == ExitCode.GATE_FAILED
+
+
+def test_app_writes_reports_when_the_gate_fails(tmp_path: Path) -> None:
+    settings = Settings.build(console_url=URL, api_token=ADMIN_TOKEN, image=f"{REG}/app:1.4.2",
+                              reports={"json": str(tmp_path / "r.json"), "junit": str(tmp_path / "j.xml")})
+    out, err = io.StringIO(), io.StringIO()
+    code = run(settings, transport=httpx.WSGITransport(app=ConsoleSimulator()), stdout=out, stderr=err,
+               sleep=lambda _: None)
+    assert code == ExitCode.GATE_FAILED
+    report = json.loads((tmp_path / "r.json").read_text())
+    assert report["gate"]["failing"] == 3
+    assert (tmp_path / "j.xml").read_text().count("<failure") == 4
+    assert "Gate FAILED" in out.getvalue() and ADMIN_TOKEN not in out.getvalue() + err.getvalue()
+
+
+def test_json_to_stdout_moves_the_summary_to_stderr() -> None:
+    settings = Settings.build(console_url=URL, api_token=ADMIN_TOKEN, image=f"{REG}/clean:1.0",
+                              reports={"json": "-"})
+    out, err = io.StringIO(), io.StringIO()
+    import contextlib
+
+    with contextlib.redirect_stdout(out):
+        code = run(settings, transport=httpx.WSGITransport(app=ConsoleSimulator()), stderr=err,
+                   sleep=lambda _: None)
+    assert code == ExitCode.PASSED
+    assert json.loads(out.getvalue())["counts"]["total"] == 0
+    assert "Gate PASSED" in err.getvalue()
