@@ -67,12 +67,12 @@ class Scanner:
 
     def resolve_image(self, ref: ImageRef) -> ScanTarget:
         registry, name = self._registry_for(ref)
-        image = self._find_image(registry, name, ref)
+        image, known = self._find_image(registry, name, ref)
         if image is None and self.options.sync:
             self._sync(registry)
-            image = self._find_image(registry, name, ref)
+            image, known = self._find_image(registry, name, ref)
         if image is None:
-            raise TargetNotFound(self._missing_image_message(registry, name, ref))
+            raise TargetNotFound(self._missing_image_message(registry, name, ref, known))
         self.progress(f"Found {ref} on the console: image {image.node_id[:12]} in registry {registry.name}")
         return ScanTarget(
             node_id=image.node_id, node_type="image", name=str(ref),
@@ -104,17 +104,25 @@ class Scanner:
             )
         return matches[0].registry, matches[0].console_name
 
-    def _find_image(self, registry: Registry, name: str, ref: ImageRef) -> ImageNode | None:
+    def _find_image(
+        self, registry: Registry, name: str, ref: ImageRef
+    ) -> tuple[ImageNode | None, list[ImageNode]]:
+        """The image node for `ref`, and the repository's images when they had to be listed."""
+        known: list[ImageNode] = []
         if ref.digest:
             wanted = {ref.digest_hex, ref.digest}
-            found = [i for i in self._all_images(registry, name) if {i.node_id, i.image_id} & wanted]
+            known = self._all_images(registry, name)
+            found = [i for i in known if {i.node_id, i.image_id} & wanted]
         else:
             tagged = self.client.list_images(registry.node_id, name, tag_entry=f"{name}:{ref.tag}")
             found = [i for i in tagged if i.name == name and ref.tag in i.tags]
+            if not found:  # a console that filters tags differently: look through the whole repository
+                known = self._all_images(registry, name)
+                found = [i for i in known if ref.tag in i.tags]
         if len(found) > 1:
             ids = ", ".join(sorted(i.node_id[:12] for i in found))
             raise ConfigError(f"{ref} matches {len(found)} images on the console ({ids}); give its digest")
-        return found[0] if found else None
+        return (found[0] if found else None), known
 
     def _all_images(self, registry: Registry, name: str) -> list[ImageNode]:
         images: list[ImageNode] = []
@@ -124,8 +132,7 @@ class Scanner:
             if len(page) < _IMAGE_PAGE:
                 return [i for i in images if i.name == name]
 
-    def _missing_image_message(self, registry: Registry, name: str, ref: ImageRef) -> str:
-        known = self._all_images(registry, name)
+    def _missing_image_message(self, registry: Registry, name: str, ref: ImageRef, known: list[ImageNode]) -> str:
         if not known:
             return f"{ref} is not on the console: registry {registry.name} has no repository {name!r}" + (
                 "" if self.options.sync else "; if it was pushed recently, pass --sync"
