@@ -155,7 +155,8 @@ class Finding:
     def fingerprint(self, target_name: str) -> str:
         """Stable across scans of the same repository, whatever the tag or digest."""
         text = "\x1f".join((target_name, *self.key))
-        return hashlib.sha256(text.encode()).hexdigest()[:32]
+        # surrogatepass: a console's JSON may carry lone surrogates, and a fingerprint must not crash
+        return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()[:32]
 
     @property
     def sort_key(self) -> tuple[int, float, str, str]:

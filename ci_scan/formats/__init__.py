@@ -1,0 +1,12 @@
+"""Report formats. `FORMATS` is the one place that names them."""
+
+from __future__ import annotations
+
+from ci_scan.formats.base import Format, GateStatus
+from ci_scan.formats.json import JsonFormat
+from ci_scan.formats.junit import JunitFormat
+from ci_scan.formats.sarif import SarifFormat
+
+FORMATS: dict[str, Format] = {fmt.name: fmt for fmt in (JunitFormat(), SarifFormat(), JsonFormat())}
+
+__all__ = ["FORMATS", "Format", "GateStatus", "JsonFormat", "JunitFormat", "SarifFormat"]

@@ -1,0 +1,97 @@
+"""What every report format is, and the gate view of a finding that all formats share."""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterable, Set
+from datetime import datetime, timezone
+from typing import Literal, Protocol
+from urllib.parse import urlsplit
+
+from ci_scan.gate import GateDecision
+from ci_scan.models import Finding, ScanResult, ScanTarget
+
+_SURROGATES = re.compile("[\ud800-\udfff]")
+
+GateStatus = Literal["failed", "passed", "masked"]
+"""A finding's part in the gate: it fails it, it does not, or it is masked in the console."""
+
+
+class Format(Protocol):
+    """A report format. `render` is pure: no I/O, no environment, no clock; same input, same text."""
+
+    name: str
+    description: str
+    default_filename: str
+
+    def render(self, result: ScanResult, decision: GateDecision) -> str: ...
+
+
+def gate_status(finding: Finding, failing: Set[Finding]) -> GateStatus:
+    if finding.suppressed:
+        return "masked"
+    return "failed" if finding in failing else "passed"
+
+
+def report_order(findings: Iterable[Finding]) -> list[Finding]:
+    """Most severe first; ties broken on every identifying field so the order is total."""
+    return sorted(findings, key=lambda f: (*f.sort_key, f.package_path, f.result_id))
+
+
+def repository_name(target: ScanTarget) -> str:
+    """The target without tag or digest (`registry.example.com/team/app`), so it survives re-tagging."""
+    if target.image is None:
+        return target.name
+    return f"{target.image.registry_host}/{target.image.repository}"
+
+
+def finding_fingerprint(finding: Finding, target: ScanTarget) -> str:
+    return finding.fingerprint(repository_name(target))
+
+
+def utc_datetime(epoch_ms: int) -> datetime | None:
+    """The console's epoch milliseconds as an aware UTC datetime; None when unknown or impossible."""
+    if epoch_ms <= 0:
+        return None
+    seconds, millis = divmod(epoch_ms, 1000)
+    try:
+        return datetime.fromtimestamp(seconds, tz=timezone.utc).replace(microsecond=millis * 1000)
+    except (OverflowError, OSError, ValueError):  # beyond the year 9999: not a time the console meant
+        return None
+
+
+def iso_utc(epoch_ms: int) -> str | None:
+    """`2024-11-28T00:00:00.000Z`, or None when the time is unknown."""
+    moment = utc_datetime(epoch_ms)
+    return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z") if moment else None
+
+
+def duration_ms(result: ScanResult) -> int:
+    """How long the scan took; 0 when either end is unknown."""
+    if result.started_at_ms > 0 and result.finished_at_ms >= result.started_at_ms:
+        return result.finished_at_ms - result.started_at_ms
+    return 0
+
+
+def without_surrogates(text: str) -> str:
+    """`text` with each lone surrogate (unencodable in UTF-8) as U+FFFD."""
+    return _SURROGATES.sub("\ufffd", text)
+
+
+def dump_json(data: object, *, indent: int | None = 2) -> str:
+    """UTF-8-safe JSON text with a trailing newline."""
+    text = json.dumps(data, indent=indent, ensure_ascii=False) + "\n"
+    try:
+        text.encode("utf-8")  # far faster than searching for surrogates that are almost never there
+    except UnicodeEncodeError:
+        return without_surrogates(text)
+    return text
+
+
+def url_host(url: str) -> str:
+    """The host name in `url`; "" when there is none or the URL cannot be parsed."""
+    try:
+        return urlsplit(url).hostname or ""
+    except ValueError:
+        return ""

@@ -1,0 +1,142 @@
+"""SARIF rules: one per vulnerability id, with the severity and help text GitHub shows."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+import sarif_om as om
+
+from ci_scan.formats.text import fix_text, one_line, shorten
+from ci_scan.models import Finding, ScanTarget, Severity
+
+FALLBACK_SECURITY_SEVERITY = {
+    Severity.CRITICAL: 9.5,
+    Severity.HIGH: 8.0,
+    Severity.MEDIUM: 5.5,
+    Severity.LOW: 2.0,
+}
+GITHUB_BANDS = {
+    Severity.CRITICAL: (9.1, 10.0),
+    Severity.HIGH: (7.0, 9.0),
+    Severity.MEDIUM: (4.0, 6.9),
+    Severity.LOW: (0.1, 3.9),
+    Severity.UNKNOWN: (0.1, 10.0),
+}
+"""The scores GitHub files under each severity (one decimal), UNKNOWN accepting any valid score."""
+DESCRIPTION_LIMIT = 1024
+"""GitHub's limit for shortDescription and fullDescription."""
+HELP_DESCRIPTION_LIMIT = 4000
+TITLE_LIMIT = 250
+PACKAGES_LISTED = 50
+MAX_TAGS = 20
+_HTTP_URL = re.compile(r"^https?://[^\s<>\"]+$")
+_MARKDOWN_ESCAPES = str.maketrans({char: "\\" + char for char in "\\`*_|<>[]"})
+
+
+def rule_id(finding: Finding) -> str:
+    return finding.cve_id.strip() or "unidentified-vulnerability"
+
+
+def security_severity(severity: Severity, cvss_score: float) -> str | None:
+    """The CVSS score if GitHub would file it under `severity`, else the fallback; None if neither."""
+    score = round(cvss_score, 1)
+    low, high = GITHUB_BANDS[severity]
+    if low <= score <= high:
+        return f"{score:.1f}"
+    fallback = FALLBACK_SECURITY_SEVERITY.get(severity)
+    return f"{fallback:.1f}" if fallback else None
+
+
+@dataclass(frozen=True)
+class _RuleFacts:
+    rule: str
+    severity: Severity
+    description: str
+    link: str | None
+    target_name: str
+    affected: list[Finding]
+    """Distinct (package, path) findings, the first PACKAGES_LISTED of them."""
+    more: int
+
+
+def sarif_rule(rule: str, findings: list[Finding], target: ScanTarget) -> om.ReportingDescriptor:
+    """The rule for `findings`, which all share the vulnerability id `rule`."""
+    unique = list({f.key: f for f in findings}.values())
+    facts = _RuleFacts(
+        rule=rule,
+        severity=max(f.severity for f in findings),
+        description=shorten(
+            next((one_line(f.description) for f in findings if f.description.strip()), ""),
+            HELP_DESCRIPTION_LIMIT,
+        ),
+        link=next((f.link for f in findings if _HTTP_URL.match(f.link)), None),
+        target_name=one_line(target.name),
+        affected=unique[:PACKAGES_LISTED],
+        more=max(0, len(unique) - PACKAGES_LISTED),
+    )
+    packages = ", ".join(sorted({f.package for f in findings if f.package})) or "an unnamed package"
+    title = f"{rule}: {facts.severity.label} vulnerability in {packages}"
+    return om.ReportingDescriptor(
+        id=rule,
+        short_description=om.MultiformatMessageString(text=shorten(title, TITLE_LIMIT)),
+        full_description=om.MultiformatMessageString(
+            text=shorten(facts.description, DESCRIPTION_LIMIT) or f"{rule}: the console gives no description."
+        ),
+        help=om.MultiformatMessageString(text=_help_text(facts), markdown=_help_markdown(facts)),
+        help_uri=facts.link,
+        properties=_rule_properties(facts.severity, findings),
+    )
+
+
+def _rule_properties(severity: Severity, findings: list[Finding]) -> dict[str, object]:
+    cve_types = sorted({f.cve_type for f in findings if f.cve_type})
+    tags = list(dict.fromkeys(["security", "vulnerability", severity.label, *cve_types]))
+    properties: dict[str, object] = {"tags": tags[:MAX_TAGS], "precision": "high"}
+    scores = [score for f in findings if (score := security_severity(f.severity, f.cvss_score))]
+    if scores:
+        properties["security-severity"] = max(scores, key=float)
+    return properties
+
+
+def _help_text(facts: _RuleFacts) -> str:
+    lines = [f"{facts.rule} ({facts.severity.label})", ""]
+    lines += [facts.description or "The console gives no description.", ""]
+    lines.append(f"Affected packages in {facts.target_name}:")
+    for f in facts.affected:
+        where = f" at {one_line(f.package_path)}" if f.package_path else ""
+        lines.append(f"- {one_line(f.package)}{where}: {fix_text(f)}")
+    if facts.more:
+        lines.append(f"- ... and {facts.more} more")
+    if facts.link:
+        lines += ["", f"More information: {facts.link}"]
+    return "\n".join(lines)
+
+
+def _cell(text: str) -> str:
+    """`text` on one line, Markdown and table syntax escaped."""
+    return one_line(text).translate(_MARKDOWN_ESCAPES)
+
+
+def _table_row(finding: Finding) -> str:
+    cells = (_cell(finding.package), _cell(finding.package_path), _cell(finding.fixed_in) or "no fix")
+    return f"| {' | '.join(cells)} |"
+
+
+def _help_markdown(facts: _RuleFacts) -> str:
+    lines = [
+        f"**{_cell(facts.rule)}** ({facts.severity.label})",
+        "",
+        _cell(facts.description) or "The console gives no description.",
+        "",
+        f"Affected packages in {_cell(facts.target_name)}:",
+        "",
+        "| Package | Path | Fixed in |",
+        "| --- | --- | --- |",
+    ]
+    lines += [_table_row(f) for f in facts.affected]
+    if facts.more:
+        lines.append(f"| ... and {facts.more} more | | |")
+    if facts.link:
+        lines += ["", f"[More information](<{facts.link}>)"]
+    return "\n".join(lines)

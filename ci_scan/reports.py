@@ -1,0 +1,103 @@
+"""Writing reports: all rendered before any is written, each written atomically."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import sys
+import tempfile
+from collections.abc import Sequence
+from pathlib import Path
+
+from ci_scan.errors import ConfigError
+from ci_scan.formats.base import Format
+from ci_scan.gate import GateDecision
+from ci_scan.models import ScanResult
+
+STDOUT = "-"
+REPORT_MODE = 0o644
+
+
+def write_report(path: Path | str, text: str) -> Path:
+    """Write `text` (UTF-8) to `path`, or to stdout for "-"; a reader never sees a partial file.
+
+    The text goes to a temporary file beside `path`, is flushed to disk, then renamed over it.
+    Missing parent directories are created; the file gets mode 0o644 less the umask.
+    Raises ConfigError naming the path and the system's reason.
+    """
+    if str(path) == STDOUT:
+        return _write_stdout(text)
+    target = Path(path)
+    data = text.encode("utf-8", errors="replace")
+    temp_name: str | None = None
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        fd, temp_name = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
+        with os.fdopen(fd, "wb") as file:
+            file.write(data)
+            file.flush()
+            os.fsync(file.fileno())
+            os.fchmod(file.fileno(), REPORT_MODE & ~_umask())
+        os.replace(temp_name, target)
+        temp_name = None
+    except OSError as error:
+        raise ConfigError(f"cannot write report {path}: {error.strerror or error}") from error
+    finally:
+        if temp_name is not None:
+            with contextlib.suppress(OSError):
+                os.unlink(temp_name)
+    return target
+
+
+def write_reports(
+    requests: Sequence[tuple[Format, Path | str]], result: ScanResult, decision: GateDecision
+) -> list[Path]:
+    """Render every requested report, then write each; returns the paths written.
+
+    A renderer that raises leaves every file untouched. A report that cannot be written does not
+    stop the others: the errors are raised together, as one ConfigError, after the rest are written.
+    """
+    _refuse_shared_paths(requests)
+    rendered = [(path, fmt.render(result, decision)) for fmt, path in requests]
+    outcomes = [_attempt(path, text) for path, text in rendered]
+    errors = [str(outcome) for outcome in outcomes if isinstance(outcome, ConfigError)]
+    if errors:
+        raise ConfigError("; ".join(errors))
+    return [outcome for outcome in outcomes if isinstance(outcome, Path)]
+
+
+def _attempt(path: Path | str, text: str) -> Path | ConfigError:
+    try:
+        return write_report(path, text)
+    except ConfigError as error:
+        return error
+
+
+def _refuse_shared_paths(requests: Sequence[tuple[Format, Path | str]]) -> None:
+    seen: dict[str, str] = {}
+    for fmt, path in requests:
+        key = STDOUT if str(path) == STDOUT else os.path.abspath(path)
+        if key in seen:
+            raise ConfigError(f"the {seen[key]} and {fmt.name} reports would both be written to {path}")
+        seen[key] = fmt.name
+
+
+def _write_stdout(text: str) -> Path:
+    """UTF-8 whatever the locale, unless stdout has been replaced by a text-only stream."""
+    try:
+        sys.stdout.flush()
+        buffer = getattr(sys.stdout, "buffer", None)
+        if buffer is None:
+            sys.stdout.write(text)
+        else:
+            buffer.write(text.encode("utf-8", errors="replace"))
+        sys.stdout.flush()
+    except OSError as error:
+        raise ConfigError(f"cannot write report to stdout: {error.strerror or error}") from error
+    return Path(STDOUT)
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
