@@ -244,7 +244,7 @@ class ConsoleClient:
             )
         if status == 404:
             raise NotFound(f"the console could not {what}: not found{detail}")
-        raise ConsoleResponseError(f"the console could not {what} (HTTP {status}{detail})")
+        raise ConsoleResponseError(f"the console could not {what} (HTTP {status}{detail})", status=status)
 
     def _send(
         self,

@@ -38,6 +38,11 @@ class ConfigError(CiScanError):
 class ConsoleError(CiScanError):
     """The console could not be used: nothing about the image is known."""
 
+    def __init__(self, message: str, *, hint: str = "", status: int | None = None) -> None:
+        super().__init__(message, hint=hint)
+        self.status = status
+        """The HTTP status the console answered with, when it answered."""
+
 
 class ConsoleUnreachable(ConsoleError):
     hint = "check --console-url, the network and any proxy between CI and the console"

@@ -8,9 +8,17 @@ from dataclasses import dataclass, replace
 
 from ci_scan import registries
 from ci_scan.client import ConsoleClient
-from ci_scan.errors import ConfigError, ConsoleResponseError, ScanFailed, ScanTimeout, TargetNotFound
+from ci_scan.errors import (
+    ConfigError,
+    ConsoleResponseError,
+    ConsoleUnreachable,
+    NotFound,
+    ScanFailed,
+    ScanTimeout,
+    TargetNotFound,
+)
 from ci_scan.models import Finding, ImageRef, ScanResult, ScanTarget
-from ci_scan.wire import TERMINAL_FAILED, TERMINAL_OK, ImageNode, Registry, ScanStatus
+from ci_scan.wire import TERMINAL_FAILED, TERMINAL_OK, ImageNode, Registry, ResultsPage, ScanStatus
 
 Progress = Callable[[str], None]
 
@@ -19,6 +27,8 @@ LANGUAGES = (
     "golang-binary", "dotnet",
 )
 MAX_PAGE_SIZE = 1000
+MAX_POLL_FAILURES = 5
+"""Consecutive failed status checks tolerated (each already retried by the client)."""
 _IMAGE_PAGE = 100
 
 
@@ -175,8 +185,20 @@ class Scanner:
         last_status = ""
         last_report = started
         interval = self.options.poll_initial
+        failures = 0
         while True:
-            status = self.client.scan_statuses([scan_id]).get(scan_id)
+            try:
+                status = self.client.scan_statuses([scan_id]).get(scan_id)
+                failures = 0
+            except (ConsoleUnreachable, ConsoleResponseError) as exc:
+                # A console restarting during a long scan: keep polling a little before giving up.
+                transient = isinstance(exc, ConsoleUnreachable) or (exc.status or 0) >= 500
+                failures += 1
+                if not transient or failures > MAX_POLL_FAILURES:
+                    raise
+                self.progress(f"Status check failed ({exc}); trying again")
+                interval = self._pause(interval, f"scan {scan_id}")
+                continue
             if status is None:
                 raise ConsoleResponseError(f"the console's status reply does not mention scan {scan_id}")
             now = self.clock()
@@ -213,44 +235,60 @@ class Scanner:
     # -- findings ---------------------------------------------------------------------------------
 
     def fetch(self, target: ScanTarget, scan_id: str) -> ScanResult:
-        expected = self.client.count_results(scan_id)
-        size = self.options.page_size
+        warnings: list[str] = []
+        expected = self._count(scan_id, warnings)
         findings: dict[str, Finding] = {}
+        size = self.options.page_size
         pages = 0
-        counts: dict[str, int] = {}
-        first_ms = last_ms = 0
         while True:
             page = self.client.results_page(scan_id, offset=pages * size, size=size)
             pages += 1
-            counts = dict(page.severity_counts)
-            first_ms, last_ms = page.created_at_ms, page.updated_at_ms
-            before = len(findings)
-            for finding in page.findings:
-                findings.setdefault(finding.result_id or "\x1f".join(finding.key), finding)
+            added = _collect(findings, page)
             # A short page ends the list; a page with nothing new means the console ignores the window.
-            if len(page.findings) < size or len(findings) == before:
+            if len(page.findings) < size or not added:
                 break
-        warnings = []
-        if len(findings) != expected:
-            warnings.append(
-                f"the console counted {expected} findings but returned {len(findings)} distinct ones"
-            )
+        if expected is not None and len(findings) < expected:
+            # Paging was not stable on this console: ask for everything at once (window size 0).
+            self.progress(f"Paging returned {len(findings)} of {expected} findings; fetching them in one request")
+            page = self.client.results_page(scan_id, offset=0, size=0)
+            pages += 1
+            _collect(findings, page)
+        if expected is not None and len(findings) != expected:
+            warnings.append(f"the console counted {expected} findings but returned {len(findings)} distinct ones")
         result = ScanResult(
             target=target,
             scan_id=scan_id,
             findings=tuple(sorted(findings.values(), key=lambda f: f.sort_key)),
             console_url=self.client.console_url,
-            console_counts=counts,
-            started_at_ms=first_ms,
-            finished_at_ms=last_ms,
+            console_counts=dict(page.severity_counts),
+            started_at_ms=page.created_at_ms,
+            finished_at_ms=page.updated_at_ms,
         )
         ours = {s.label: n for s, n in result.counts().items()}
-        if counts and any(ours.get(k, 0) != v for k, v in counts.items()):
-            warnings.append(f"the console's severity counts {counts} differ from the findings fetched {ours}")
+        if any(ours.get(k, 0) != v for k, v in result.console_counts.items()):
+            warnings.append(
+                f"the console's severity counts {result.console_counts} differ from the findings fetched {ours}"
+            )
         for warning in warnings:
             self.progress(f"Warning: {warning}")
         self.progress(f"Fetched {len(findings)} findings in {pages} page(s)")
         return replace(result, warnings=tuple(warnings))
+
+    def _count(self, scan_id: str, warnings: list[str]) -> int | None:
+        """The console's own total, to check paging against; None when the console cannot say."""
+        try:
+            return self.client.count_results(scan_id)
+        except (NotFound, ConsoleResponseError) as exc:
+            warnings.append(f"could not count the findings to check paging: {exc}")
+            return None
+
+
+def _collect(findings: dict[str, Finding], page: ResultsPage) -> int:
+    """Adds the page's findings not seen yet; returns how many were new."""
+    before = len(findings)
+    for finding in page.findings:
+        findings.setdefault(finding.result_id or "\x1f".join(finding.key), finding)
+    return len(findings) - before
 
 
 def _registry_names(known: list[Registry]) -> str:

@@ -180,3 +180,49 @@ def test_json_to_stdout_moves_the_summary_to_stderr() -> None:
     assert code == ExitCode.PASSED
     assert json.loads(out.getvalue())["counts"]["total"] == 0
     assert "Gate PASSED" in err.getvalue()
+
+
+def _first_findings(count: int) -> dict[str, object]:
+    """A genuine results page of `count` findings of team/app:1.4.2, as the console sends it."""
+    sim = ConsoleSimulator()
+    result, _, _ = scan(f"{REG}/app:1.4.2", sim)
+    replies = [r for r in sim.requests if r.path == "/deepfence/scan/results/vulnerability"]
+    assert replies
+    client = httpx.Client(transport=httpx.WSGITransport(app=sim), base_url=URL)
+    token = client.post("/deepfence/auth/token", json={"api_token": ADMIN_TOKEN}).json()["access_token"]
+    body = replies[0].json() | {"window": {"offset": 0, "size": count}}
+    page: dict[str, object] = client.post("/deepfence/scan/results/vulnerability", json=body,
+                                          headers={"Authorization": f"Bearer {token}"}).json()
+    return page
+
+
+def test_unstable_paging_falls_back_to_one_unpaged_request() -> None:
+    sim = ConsoleSimulator()
+    sim.inject("/deepfence/scan/results/vulnerability", 200, times=1, body=_first_findings(5))
+    result, messages, _ = scan(f"{REG}/app:1.4.2", sim, page_size=9)
+    assert len(result.findings) == 45  # type: ignore[attr-defined]
+    windows = [r.json()["window"] for r in sim.requests if r.path.endswith("results/vulnerability")]
+    assert windows == [{"offset": 0, "size": 9}, {"offset": 0, "size": 0}]
+    assert any("fetching them in one request" in m for m in messages)
+    assert not result.warnings  # type: ignore[attr-defined]
+
+
+def test_a_console_without_counts_still_gates_with_a_warning() -> None:
+    sim = ConsoleSimulator()
+    sim.inject("/deepfence/scan/results/count/vulnerability", 404, times=1)
+    result, _, _ = scan(f"{REG}/app:1.4.2", sim)
+    assert len(result.findings) == 45  # type: ignore[attr-defined]
+    assert [w for w in result.warnings if "could not count" in w]  # type: ignore[attr-defined]
+
+
+def test_status_checks_survive_a_console_restart_but_not_a_bad_request() -> None:
+    sim = ConsoleSimulator()
+    sim.inject("/deepfence/scan/status/vulnerability", 500, times=3)
+    result, messages, _ = scan(f"{REG}/app:1.4.1", sim)
+    assert len([m for m in messages if m.startswith("Status check failed")]) == 3
+    sim.inject("/deepfence/scan/status/vulnerability", 400, times=1)
+    with pytest.raises(ConsoleResponseError, match="HTTP 400"):
+        scan(f"{REG}/app:1.4.1", sim)
+    sim.inject("/deepfence/scan/status/vulnerability", 500, times=50)
+    with pytest.raises(ConsoleResponseError, match="HTTP 500"):
+        scan(f"{REG}/app:1.4.1", sim)
