@@ -13,7 +13,7 @@ import httpx
 
 from ci_scan.client import ConsoleClient
 from ci_scan.config import Settings
-from ci_scan.errors import CiScanError, ConfigError, ExitCode
+from ci_scan.errors import CiScanError, ConfigError, ExitCode, redact
 from ci_scan.formats import FORMATS
 from ci_scan.gate import evaluate
 from ci_scan.reports import write_reports
@@ -53,7 +53,7 @@ def run(
             progress(f"Report written: {path}")
         return decision.exit_code
     except CiScanError as exc:
-        message = exc.one_line().replace(settings.api_token, "***")
+        message = redact(exc.one_line(), [settings.api_token])
         print(f"ci-scan: error: {message}", file=err, flush=True)
         return exc.exit_code
 

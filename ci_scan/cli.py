@@ -9,7 +9,7 @@ from typing import Any
 import click
 
 from ci_scan import __version__
-from ci_scan.errors import CiScanError, ExitCode
+from ci_scan.errors import CiScanError, ExitCode, redact
 from ci_scan.gate import FAIL_ON_CHOICES
 
 
@@ -124,9 +124,7 @@ def _scrub(text: str) -> str:
     args = sys.argv
     secrets += [args[i + 1] for i, a in enumerate(args[:-1]) if a == "--api-token"]
     secrets += [a.split("=", 1)[1] for a in args if a.startswith("--api-token=")]
-    for secret in filter(None, secrets):
-        text = text.replace(secret, "***")
-    return text
+    return redact(text, secrets)
 
 
 def main() -> None:

@@ -22,6 +22,7 @@ from ci_scan.errors import (
     NotFound,
     PermissionDenied,
     TlsError,
+    redact,
 )
 from ci_scan.wire import (
     ImageNode,
@@ -276,12 +277,12 @@ class ConsoleClient:
             except httpx.TransportError as exc:
                 if _is_tls_failure(exc):
                     raise TlsError(
-                        f"TLS verification of {self.console_url} failed: {_redact(str(exc), self._secrets())}"
+                        f"TLS verification of {self.console_url} failed: {redact(str(exc), self._secrets())}"
                     ) from None
                 if attempt > self._retries:
                     raise ConsoleUnreachable(
                         f"cannot reach the console at {self.console_url}: "
-                        f"{_redact(str(exc), self._secrets()) or type(exc).__name__}"
+                        f"{redact(str(exc), self._secrets()) or type(exc).__name__}"
                     ) from None
             else:
                 if response.status_code not in RETRIED_STATUSES or attempt > self._retries:
@@ -294,7 +295,7 @@ class ConsoleClient:
         try:
             return response.json()
         except (json.JSONDecodeError, UnicodeDecodeError):
-            snippet = _redact(response.text[:80], self._secrets()).replace("\n", " ")
+            snippet = redact(response.text[:80], self._secrets()).replace("\n", " ")
             raise ConsoleResponseError(
                 f"malformed reply from the console to {response.request.url.path}: not JSON ({snippet!r})",
                 hint="check that --console-url points at the console itself, not a proxy login page",
@@ -324,13 +325,6 @@ def _is_tls_failure(exc: httpx.TransportError) -> bool:
     return "CERTIFICATE_VERIFY_FAILED" in str(exc) or "SSL" in str(exc)
 
 
-def _redact(text: str, secrets: Iterable[str]) -> str:
-    for secret in secrets:
-        if secret:
-            text = text.replace(secret, "***")
-    return text
-
-
 def _detail(response: httpx.Response, secrets: Iterable[str]) -> str:
     """`: <message>` from a console error body (JSON or plain text), redacted and on one line."""
     text = ""
@@ -345,5 +339,5 @@ def _detail(response: httpx.Response, secrets: Iterable[str]) -> str:
             if isinstance(fields, dict):
                 parts += [f"{key}: {value}" for key, value in fields.items()]
             text = "; ".join(p for p in parts if p)
-    text = " ".join(_redact(text, secrets).split())[:300]
+    text = " ".join(redact(text, secrets).split())[:300]
     return f": {text}" if text else ""

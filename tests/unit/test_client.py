@@ -233,3 +233,10 @@ def test_request_bodies_match_the_console_contract(console: Console) -> None:
     assert results["window"] == {"offset": 2000, "size": 1000}
     assert results["fields_filter"]["order_filter"]["order_fields"][0]["field_name"] == "cve_id"
     assert bodies["/deepfence/scan/stop/vulnerability"] == {"scan_ids": ["n-1"], "scan_type": "VulnerabilityScan"}
+
+
+def test_redaction_skips_values_too_short_to_be_tokens() -> None:
+    from ci_scan.errors import redact
+
+    assert redact("check any proxy", ["x"]) == "check any proxy"
+    assert redact(f"token {API_TOKEN} leaked", [API_TOKEN, ""]) == "token *** leaked"
