@@ -10,7 +10,7 @@ import jsonschema
 import pytest
 import xmlschema
 
-from ci_scan.simulator import ADMIN_TOKEN, READONLY_TOKEN, STANDARD_TOKEN
+from ci_scan.simulator import ADMIN_TOKEN, READONLY_TOKEN, STANDARD_TOKEN, default_dataset
 from tests.conftest import shared_path
 from tests.e2e.conftest import Run, Simulator, free_port
 
@@ -176,8 +176,20 @@ def test_status_going_back_to_starting_is_tolerated(simulator: Simulator) -> Non
     assert [s.split()[2] for s in statuses][:4] == ["STARTING", "IN_PROGRESS", "STARTING", "IN_PROGRESS"]
 
 
-def test_docker_hub_and_digest_references(simulator: Simulator) -> None:
-    assert simulator.run("scan", "image", "acme/app:2.0", "--fail-on", "critical").code == 0
+@pytest.mark.parametrize(
+    ("image", "code"),
+    [
+        ("acme/app:2.0", 0),  # Docker Hub, namespace acme
+        ("docker.io/acme/app:2.0", 0),
+        ("quay.io/acme/tool:1.0", 0),
+        (f"{REG}/app@" + default_dataset().image("team/app", "1.4.2").digest, 1),
+        (f"{REG}/app:latest", 1),
+    ],
+)
+def test_registry_types_tags_and_digests(simulator: Simulator, image: str, code: int) -> None:
+    run = simulator.run("scan", "image", image)
+    assert run.code == code, run.output
+    assert "Found " in run.stderr
 
 
 def test_help_and_version() -> None:
