@@ -21,6 +21,7 @@ from ci_scan.errors import (
     ConsoleUnreachable,
     NotFound,
     PermissionDenied,
+    ScanTimeout,
     TlsError,
     redact,
 )
@@ -82,6 +83,8 @@ class ConsoleClient:
         self._refresh_token = ""
         self._retries = retries
         self._sleep = sleep
+        self._timeout = timeout
+        self._deadline: tuple[float, Callable[[], float]] | None = None
         self.console_url = console_url.rstrip("/")
         self._http = httpx.Client(
             base_url=self.console_url,
@@ -101,11 +104,31 @@ class ConsoleClient:
     def close(self) -> None:
         self._http.close()
 
+    def wait_until(self, deadline: float | None, clock: Callable[[], float] = time.monotonic) -> None:
+        """Bound every request and retry by `deadline` (a `clock()` value) until called with None."""
+        self._deadline = (deadline, clock) if deadline is not None else None
+
+    def _remaining(self) -> float | None:
+        if self._deadline is None:
+            return None
+        deadline, clock = self._deadline
+        remaining = deadline - clock()
+        if remaining <= 0:
+            raise ScanTimeout(f"timed out: the console at {self.console_url} did not answer before the deadline")
+        return remaining
+
     # -- authentication ---------------------------------------------------------------------------
 
     def authenticate(self) -> None:
         """Exchange the API token for an access and a refresh token."""
         response = self._send("POST", "/deepfence/auth/token", {"api_token": self._api_token}, auth=False)
+        if response.status_code == 404 or response.is_redirect:
+            raise ConsoleResponseError(
+                f"{self.console_url} does not look like a Deepfence console: "
+                f"HTTP {response.status_code} on /deepfence/auth/token",
+                hint="check --console-url: give the console's address, without any path",
+                status=response.status_code,
+            )
         if response.status_code != 200:
             raise AuthError(
                 f"the console refused the API token (HTTP {response.status_code}"
@@ -131,7 +154,10 @@ class ConsoleClient:
         return parse_registries(self._call("GET", "/deepfence/registryaccount", what="list registries"))
 
     def sync_registry(self, registry_id: str) -> None:
-        self._call("POST", f"/deepfence/registryaccount/{registry_id}/sync", what="sync the registry")
+        self._call(
+            "POST", f"/deepfence/registryaccount/{registry_id}/sync", what="sync the registry",
+            expected=(200, 202, 204), reply=False,
+        )
 
     def list_images(
         self,
@@ -146,7 +172,8 @@ class ConsoleClient:
         body = {
             "registry_id": registry_id,
             "image_filter": fields_filter(
-                in_array={"docker_image_tag_list": [tag_entry]} if tag_entry else None
+                in_array={"docker_image_tag_list": [tag_entry]} if tag_entry else None,
+                order=[("node_id", False)],
             ),
             "image_stub_filter": fields_filter(contains={"docker_image_name": [repository]}),
             "window": {"offset": offset, "size": size},
@@ -239,12 +266,14 @@ class ConsoleClient:
         if status == 401:
             raise AuthError(f"the console refused the access token when asked to {what}{detail}")
         if status == 403:
+            needed = "admin" if "sync" in what else "standard user or admin"
             raise PermissionDenied(
                 f"the console did not allow the API token's user to {what} (HTTP 403)",
-                hint="use a token whose user has the needed role (admin for registry sync)",
+                hint=f"use the API key of a user whose role may do this ({needed})",
+                status=status,
             )
         if status == 404:
-            raise NotFound(f"the console could not {what}: not found{detail}")
+            raise NotFound(f"the console could not {what}: not found{detail}", status=status)
         raise ConsoleResponseError(f"the console could not {what} (HTTP {status}{detail})", status=status)
 
     def _send(
@@ -267,8 +296,17 @@ class ConsoleClient:
         attempt = 0
         while True:
             attempt += 1
+            remaining = self._remaining()
+            timeout = httpx.Timeout(min(self._timeout, remaining or self._timeout), connect=min(
+                self._timeout, 15.0, remaining or 15.0))
             try:
-                response = self._http.request(method, path, content=content, headers=all_headers)
+                response = self._http.request(method, path, content=content, headers=all_headers, timeout=timeout)
+            except httpx.LocalProtocolError:
+                # httpx refused to send the request; its message would quote the headers, tokens included.
+                raise ConsoleResponseError(
+                    f"ci-scan could not send a valid request to {self.console_url}{path}",
+                    hint="the console's tokens or the console URL contain characters HTTP does not allow",
+                ) from None
             except httpx.TimeoutException as exc:
                 if attempt > self._retries:
                     raise ConsoleUnreachable(
@@ -287,15 +325,19 @@ class ConsoleClient:
             else:
                 if response.status_code not in RETRIED_STATUSES or attempt > self._retries:
                     return response
-                self._sleep(_retry_delay(response, attempt))
+                self._pause(_retry_delay(response, attempt))
                 continue
-            self._sleep(_retry_delay(None, attempt))
+            self._pause(_retry_delay(None, attempt))
+
+    def _pause(self, seconds: float) -> None:
+        remaining = self._remaining()
+        self._sleep(seconds if remaining is None else min(seconds, remaining))
 
     def _json(self, response: httpx.Response) -> Any:
         try:
             return response.json()
         except (json.JSONDecodeError, UnicodeDecodeError):
-            snippet = redact(response.text[:80], self._secrets()).replace("\n", " ")
+            snippet = redact(response.text, self._secrets())[:80].replace("\n", " ")
             raise ConsoleResponseError(
                 f"malformed reply from the console to {response.request.url.path}: not JSON ({snippet!r})",
                 hint="check that --console-url points at the console itself, not a proxy login page",

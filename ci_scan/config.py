@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import re
+import ssl
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
@@ -38,13 +39,26 @@ def normalise_console_url(url: str) -> str:
         raise ConfigError("no console URL: pass --console-url or set DEEPFENCE_CONSOLE_URL")
     if "://" not in url:
         url = f"https://{url}"
-    parts = urlsplit(url)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018 - reading it validates the port
+    except ValueError:
+        parts = None
+    if parts is None or parts.scheme not in ("http", "https") or not parts.hostname:
         raise ConfigError(f"invalid console URL {url!r}: expected https://<console-host>[:port]")
     if parts.username or parts.password:
         raise ConfigError("the console URL must not carry credentials: pass the API token with --api-token")
     path = parts.path.rstrip("/").removesuffix("/deepfence")
     return f"{parts.scheme}://{parts.netloc}{path}"
+
+
+def _check_ca_bundle(path: str) -> None:
+    if not os.path.isfile(path):
+        raise ConfigError(f"--ca-bundle {path!r} is not a readable file")
+    try:
+        ssl.create_default_context(cafile=path)
+    except (ssl.SSLError, OSError, ValueError) as exc:
+        raise ConfigError(f"--ca-bundle {path!r} holds no usable PEM certificates ({exc})") from None
 
 
 @dataclass(frozen=True)
@@ -98,8 +112,8 @@ class Settings:
             raise ConfigError(f"--page-size must be between 1 and {MAX_PAGE_SIZE}")
         if insecure and ca_bundle:
             raise ConfigError("--insecure and --ca-bundle contradict each other: choose one")
-        if ca_bundle and not os.path.isfile(ca_bundle):
-            raise ConfigError(f"--ca-bundle {ca_bundle!r} is not a readable file")
+        if ca_bundle:
+            _check_ca_bundle(ca_bundle)
         poll = parse_duration(poll_max)
         outputs = tuple((name, path) for name, path in (reports or {}).items() if path)
         if sum(path == "-" for _, path in outputs) > 1:

@@ -9,10 +9,12 @@ from dataclasses import dataclass, replace
 from ci_scan import registries
 from ci_scan.client import ConsoleClient
 from ci_scan.errors import (
+    CiScanError,
     ConfigError,
     ConsoleResponseError,
     ConsoleUnreachable,
     NotFound,
+    PermissionDenied,
     ScanFailed,
     ScanTimeout,
     TargetNotFound,
@@ -28,6 +30,8 @@ LANGUAGES = (
 )
 MAX_PAGE_SIZE = 1000
 MAX_POLL_FAILURES = 5
+SYNC_START_CHECKS = 3
+"""Registry checks after which 'not syncing' is believed even if the sync was never seen running."""
 """Consecutive failed status checks tolerated (each already retried by the client)."""
 _IMAGE_PAGE = 100
 
@@ -67,11 +71,32 @@ class Scanner:
 
     def scan_image(self, ref: ImageRef) -> ScanResult:
         self._deadline = self.clock() + self.options.timeout
-        self.client.authenticate()
-        target = self.resolve_image(ref)
-        scan_id = self.start(target)
-        self.wait(scan_id)
+        self.client.wait_until(self._deadline, self.clock)
+        scan_id = ""
+        try:
+            self.client.authenticate()
+            target = self.resolve_image(ref)
+            scan_id = self.start(target)
+            try:
+                self.wait(scan_id)
+            except _JoinedCancelledScan:
+                self.progress(f"Scan {scan_id} was being cancelled when this run joined it; starting a new one")
+                scan_id = self.start(target)
+                self.wait(scan_id)
+        except ScanTimeout:
+            self.client.wait_until(None)
+            if self.options.cancel_on_timeout and scan_id:
+                self._stop(scan_id)
+            raise
+        self.client.wait_until(None)  # the scan is done: fetching its findings is not cut short
         return self.fetch(target, scan_id)
+
+    def _stop(self, scan_id: str) -> None:
+        self.progress(f"Stopping scan {scan_id}")
+        try:
+            self.client.stop_scans([scan_id])
+        except CiScanError as exc:  # best effort: the timeout is what the run reports
+            self.progress(f"Warning: could not stop scan {scan_id}: {exc}")
 
     # -- target -----------------------------------------------------------------------------------
 
@@ -135,12 +160,15 @@ class Scanner:
         return (found[0] if found else None), known
 
     def _all_images(self, registry: Registry, name: str) -> list[ImageNode]:
-        images: list[ImageNode] = []
+        images: dict[str, ImageNode] = {}
+        offset = 0
         while True:
-            page = self.client.list_images(registry.node_id, name, offset=len(images), size=_IMAGE_PAGE)
-            images += page
-            if len(page) < _IMAGE_PAGE:
-                return [i for i in images if i.name == name]
+            page = self.client.list_images(registry.node_id, name, offset=offset, size=_IMAGE_PAGE)
+            offset += _IMAGE_PAGE
+            before = len(images)
+            images.update((i.node_id, i) for i in page)
+            if len(page) < _IMAGE_PAGE or len(images) == before:
+                return [i for i in images.values() if i.name == name]
 
     def _missing_image_message(self, registry: Registry, name: str, ref: ImageRef, known: list[ImageNode]) -> str:
         if not known:
@@ -155,13 +183,21 @@ class Scanner:
 
     def _sync(self, registry: Registry) -> None:
         self.progress(f"Syncing registry {registry.name} so the console sees new tags...")
-        self.client.sync_registry(registry.node_id)
+        try:
+            self.client.sync_registry(registry.node_id)
+        except PermissionDenied as exc:
+            self.progress(f"Warning: {exc.one_line()}; looking the image up without a sync")
+            return
         interval = self.options.poll_initial
+        seen_syncing, checks = False, 0
         while True:
             current = next((r for r in self.client.list_registries() if r.node_id == registry.node_id), None)
             if current is None:
                 raise TargetNotFound(f"registry {registry.name} disappeared from the console during sync")
-            if not current.is_syncing:
+            checks += 1
+            seen_syncing = seen_syncing or current.is_syncing
+            # The sync runs asynchronously: "not syncing" right after the request may mean "not started yet".
+            if not current.is_syncing and (seen_syncing or checks >= SYNC_START_CHECKS):
                 self.progress(f"Registry {registry.name} synced")
                 return
             interval = self._pause(interval, f"the sync of registry {registry.name}")
@@ -186,6 +222,7 @@ class Scanner:
         last_report = started
         interval = self.options.poll_initial
         failures = 0
+        joined_cancelling = False
         while True:
             try:
                 status = self.client.scan_statuses([scan_id]).get(scan_id)
@@ -202,6 +239,8 @@ class Scanner:
             if status is None:
                 raise ConsoleResponseError(f"the console's status reply does not mention scan {scan_id}")
             now = self.clock()
+            if not last_status:  # the first answer: did the console hand back a scan being cancelled?
+                joined_cancelling = status.status in ("CANCEL_PENDING", "CANCELLING")
             if status.status != last_status:
                 message = f": {status.message}" if status.message else ""
                 self.progress(f"Scan status {status.status}{message} ({now - started:.0f}s)")
@@ -211,25 +250,19 @@ class Scanner:
                 last_report = now
             if status.status == TERMINAL_OK:
                 return status
+            if status.status == "CANCELLED" and joined_cancelling:
+                raise _JoinedCancelledScan(f"scan {scan_id} was cancelled before this run joined it")
             if status.status in TERMINAL_FAILED:
                 reason = f": {status.message}" if status.message else ""
                 raise ScanFailed(f"scan {scan_id} ended {status.status}{reason}")
-            try:
-                interval = self._pause(interval, f"scan {scan_id} (last status {status.status})")
-            except ScanTimeout:
-                if self.options.cancel_on_timeout:
-                    self.progress(f"Stopping scan {scan_id}")
-                    self.client.stop_scans([scan_id])
-                raise
+            interval = self._pause(interval, f"scan {scan_id} (last status {status.status})")
 
     def _pause(self, interval: float, waiting_for: str) -> float:
         """Sleep until the next poll; the interval grows to the cap. Raises at the deadline."""
         remaining = self._deadline - self.clock()
-        if remaining <= 0:
-            raise ScanTimeout(
-                f"timed out after {self.options.timeout:.0f}s waiting for {waiting_for}"
-            )
-        self.sleep(min(interval, remaining))
+        self.sleep(max(0.0, min(interval, remaining)))
+        if remaining <= interval:
+            raise ScanTimeout(f"timed out after {self.options.timeout:g}s waiting for {waiting_for}")
         return min(interval * 1.5, self.options.poll_max)
 
     # -- findings ---------------------------------------------------------------------------------
@@ -289,6 +322,10 @@ def _collect(findings: dict[str, Finding], page: ResultsPage) -> int:
     for finding in page.findings:
         findings.setdefault(finding.result_id or "\x1f".join(finding.key), finding)
     return len(findings) - before
+
+
+class _JoinedCancelledScan(ScanFailed):
+    """The console handed back a scan that someone was cancelling (it deduplicates unfinished scans)."""
 
 
 def _registry_names(known: list[Registry]) -> str:

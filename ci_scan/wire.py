@@ -76,8 +76,9 @@ def _list(data: Any, what: str) -> list[Any]:
 def parse_tokens(data: Any) -> tuple[str, str]:
     access = _require(data, "access_token", str, "the token reply")
     refresh = _require(data, "refresh_token", str, "the token reply")
-    if not access:
-        raise ConsoleResponseError("malformed reply from the console: empty access token")
+    for token in (access, refresh or "-"):  # an empty refresh token only means: exchange the key again
+        if not token or not token.isascii() or not token.isprintable() or " " in token:
+            raise ConsoleResponseError("malformed reply from the console: a token is empty or not a bearer token")
     return access, refresh
 
 

@@ -226,3 +226,99 @@ def test_status_checks_survive_a_console_restart_but_not_a_bad_request() -> None
     sim.inject("/deepfence/scan/status/vulnerability", 500, times=50)
     with pytest.raises(ConsoleResponseError, match="HTTP 500"):
         scan(f"{REG}/app:1.4.1", sim)
+
+
+class SyncNotStartedYet(httpx.BaseTransport):
+    """The simulator, except that the first registry check after a sync request says 'not syncing'."""
+
+    def __init__(self, sim: ConsoleSimulator) -> None:
+        self.sim = sim
+        self.inner = httpx.WSGITransport(app=sim)
+        self.sync_requested = self.faked = False
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        if request.url.path.endswith("/sync"):
+            self.sync_requested = True
+        elif (self.sync_requested and not self.faked and request.method == "GET"
+              and request.url.path == "/deepfence/registryaccount"):
+            self.faked = True
+            return httpx.Response(200, json=[r.record(False) for r in self.sim.dataset.registries])
+        return self.inner.handle_request(request)
+
+
+def test_a_sync_not_yet_started_is_waited_for() -> None:
+    sim = ConsoleSimulator()
+    transport = SyncNotStartedYet(sim)
+    time, messages = FakeTime(), []
+    client = ConsoleClient(URL, ADMIN_TOKEN, transport=transport, sleep=time.sleep)
+    result = Scanner(client, ScanOptions(sync=True), messages.append, clock=time.clock,
+                     sleep=time.sleep).scan_image(ImageRef.parse(f"{REG}/fresh:2.0"))
+    assert transport.faked
+    assert result.target.image == ImageRef.parse(f"{REG}/fresh:2.0")
+
+
+def test_a_token_that_may_not_sync_still_looks_the_image_up() -> None:
+    from ci_scan.simulator import STANDARD_TOKEN
+
+    time, messages = FakeTime(), []
+    client = ConsoleClient(URL, STANDARD_TOKEN, transport=httpx.WSGITransport(app=ConsoleSimulator()),
+                           sleep=time.sleep)
+    scanner_ = Scanner(client, ScanOptions(sync=True), messages.append, clock=time.clock, sleep=time.sleep)
+    with pytest.raises(Exception, match="no repository 'team/fresh'"):
+        scanner_.scan_image(ImageRef.parse(f"{REG}/fresh:2.0"))
+    assert any(m.startswith("Warning:") and "sync the registry" in m and "(admin)" in m for m in messages)
+
+
+def test_listing_images_stops_on_a_console_that_ignores_the_window() -> None:
+    dataset = default_dataset()
+    registry = dataset.registries[0]
+    image = dataset.image("team/app", "1.4.2")
+    same_page = [image.record("")] * 100
+    calls = []
+
+    def console(request: httpx.Request) -> httpx.Response:
+        path = request.url.path
+        if path == "/deepfence/auth/token":
+            return httpx.Response(200, json={"access_token": "a", "refresh_token": "r"})
+        if path == "/deepfence/registryaccount":
+            return httpx.Response(200, json=[registry.record(False)])
+        calls.append(path)
+        return httpx.Response(200, json=same_page)
+
+    time = FakeTime()
+    client = ConsoleClient(URL, ADMIN_TOKEN, transport=httpx.MockTransport(console), sleep=time.sleep)
+    with pytest.raises(Exception, match="no digest"):
+        Scanner(client, ScanOptions(), lambda _: None, clock=time.clock, sleep=time.sleep).scan_image(
+            ImageRef.parse(f"{REG}/app@sha256:{'0' * 64}"))
+    assert len(calls) == 2
+
+
+def test_a_scan_being_cancelled_is_not_joined() -> None:
+    sim = ConsoleSimulator()
+    http = httpx.Client(transport=httpx.WSGITransport(app=sim), base_url=URL)
+    token = http.post("/deepfence/auth/token", json={"api_token": ADMIN_TOKEN}).json()["access_token"]
+    auth = {"Authorization": f"Bearer {token}"}
+    node = default_dataset().image("team/app", "1.4.2").node_id
+    start = {"node_ids": [{"node_id": node, "node_type": "image"}], "scan_config": [{"language": "base"}],
+             "filters": {k: {"filter_in": None} for k in (
+                 "cloud_account_scan_filter", "container_scan_filter", "host_scan_filter", "image_scan_filter",
+                 "kubernetes_cluster_scan_filter")}}
+    first = http.post("/deepfence/scan/start/vulnerability", json=start, headers=auth).json()["scan_ids"][0]
+    for _ in range(2):  # STARTING, then IN_PROGRESS
+        http.post("/deepfence/scan/status/vulnerability", json={"scan_ids": [first], "bulk_scan_id": ""}, headers=auth)
+    http.post("/deepfence/scan/stop/vulnerability", json={"scan_ids": [first], "scan_type": "VulnerabilityScan"},
+              headers=auth)
+    result, messages, _ = scan(f"{REG}/app:1.4.2", sim)
+    assert any("was being cancelled when this run joined it" in m for m in messages)
+    assert result.scan_id != first  # type: ignore[attr-defined]
+    assert len(result.findings) == 45  # type: ignore[attr-defined]
+
+
+def test_a_stop_that_fails_still_reports_the_timeout() -> None:
+    sim = ConsoleSimulator()
+    sim.inject("/deepfence/scan/stop/vulnerability", 403)
+    time, messages = FakeTime(), []
+    with pytest.raises(ScanTimeout):
+        scanner(sim, time, messages, timeout=20, cancel_on_timeout=True).scan_image(
+            ImageRef.parse(f"{REG}/stuck:1.0"))
+    assert any(m.startswith("Warning: could not stop scan") for m in messages)

@@ -166,7 +166,8 @@ def test_sync_makes_a_fresh_tag_visible(fresh_simulator: Simulator) -> None:
 def test_sync_needs_an_admin_token(fresh_simulator: Simulator) -> None:
     run = fresh_simulator.run("scan", "image", f"{REG}/fresh:2.0", "--sync", token=STANDARD_TOKEN)
     assert run.code == 3, run.output
-    assert_one_line_error(run, "sync the registry")
+    assert "Warning: the console did not allow the API token's user to sync the registry" in run.stderr
+    assert_one_line_error(run, "is not on the console")
 
 
 def test_status_going_back_to_starting_is_tolerated(simulator: Simulator) -> None:

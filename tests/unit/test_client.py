@@ -240,3 +240,65 @@ def test_redaction_skips_values_too_short_to_be_tokens() -> None:
 
     assert redact("check any proxy", ["x"]) == "check any proxy"
     assert redact(f"token {API_TOKEN} leaked", [API_TOKEN, ""]) == "token *** leaked"
+
+
+def test_a_token_echoed_in_a_long_non_json_reply_is_redacted_before_it_is_cut(console: Console) -> None:
+    console.script("/deepfence/registryaccount", httpx.Response(200, text=f"{'x' * 60} {API_TOKEN} tail"))
+    with make_client(console) as client, pytest.raises(ConsoleResponseError) as info:
+        client.list_registries()
+    assert API_TOKEN[:10] not in str(info.value)
+
+
+@pytest.mark.parametrize("token", ["abc\ndef", "has space", "", "ünïcode"])
+def test_tokens_that_cannot_be_bearer_tokens_are_malformed_replies(console: Console, token: str) -> None:
+    console.script("/deepfence/auth/token", httpx.Response(200, json={"access_token": token, "refresh_token": "r"}))
+    with make_client(console) as client, pytest.raises(ConsoleResponseError, match="not a bearer token"):
+        client.authenticate()
+
+
+def test_headers_httpx_refuses_to_send_never_leak() -> None:
+    from ci_scan.simulator import ADMIN_TOKEN, ConsoleSimulator, serve
+
+    with serve(ConsoleSimulator()) as server, ConsoleClient(server.url, ADMIN_TOKEN, retries=0) as client:
+        client.authenticate()
+        client._access_token = "secret-access\nheader"  # as if the console had handed this out
+        with pytest.raises(ConsoleResponseError) as info:
+            client.list_registries()
+    assert "secret-access" not in info.value.one_line()
+    assert "could not send a valid request" in info.value.one_line()
+
+
+@pytest.mark.parametrize("status", [404, 302])
+def test_a_url_that_is_no_console_says_so(console: Console, status: int) -> None:
+    console.script("/deepfence/auth/token", httpx.Response(status, headers={"Location": "/login"}))
+    with make_client(console) as client, pytest.raises(ConsoleResponseError, match="does not look like") as info:
+        client.authenticate()
+    assert "--console-url" in info.value.one_line()
+
+
+def test_the_hint_for_a_refusal_names_the_role_the_operation_needs(console: Console) -> None:
+    console.script("/deepfence/scan/start/vulnerability", httpx.Response(403))
+    with make_client(console) as client, pytest.raises(PermissionDenied) as info:
+        client.start_vulnerability_scan("n", "image", ["base"])
+    assert "standard user or admin" in info.value.one_line()
+
+
+def test_a_hung_console_cannot_outlast_the_deadline() -> None:
+    from ci_scan.errors import ScanTimeout
+    from tests.conftest import FakeTime
+
+    time = FakeTime()
+    attempts = []
+
+    def hung(request: httpx.Request) -> httpx.Response:
+        attempts.append(request.extensions["timeout"]["read"])
+        time.now += 3  # each attempt eats three seconds
+        raise httpx.ReadTimeout("timed out")
+
+    client = ConsoleClient("https://console.test", API_TOKEN, transport=httpx.MockTransport(hung),
+                           sleep=time.sleep, retries=10)
+    client.wait_until(10.0, time.clock)
+    with pytest.raises(ScanTimeout, match="did not answer before the deadline"):
+        client.authenticate()
+    assert attempts[0] == 10.0 and all(t <= 10.0 for t in attempts)
+    assert time.now <= 13

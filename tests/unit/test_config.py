@@ -33,7 +33,8 @@ def test_console_urls(url: str, expected: str) -> None:
     assert normalise_console_url(url) == expected
 
 
-@pytest.mark.parametrize("url", ["", "ftp://x", "https://user:pw@console", "https://"])
+@pytest.mark.parametrize("url", ["", "ftp://x", "https://user:pw@console", "https://", "https://host:abc",
+                                 "https://[::1", "https://host:99999"])
 def test_bad_console_urls(url: str) -> None:
     with pytest.raises(ConfigError):
         normalise_console_url(url)
@@ -74,7 +75,14 @@ def test_settings_refuse_bad_options(overrides: dict[str, object], message: str)
 
 
 def test_settings_tls_choices(tmp_path: Path) -> None:
-    ca = tmp_path / "ca.pem"
-    ca.write_text("x")
+    import ssl
+
+    ca = ssl.get_default_verify_paths().cafile or ssl.get_default_verify_paths().openssl_cafile
     assert _build(insecure=True).verify is False
-    assert _build(ca_bundle=str(ca)).verify == str(ca)
+    if not ca or not Path(ca).is_file():
+        pytest.skip("this machine has no system CA file to use as a bundle")
+    assert _build(ca_bundle=ca).verify == ca
+    not_pem = tmp_path / "ca.pem"
+    not_pem.write_text("this is not a certificate")
+    with pytest.raises(ConfigError, match="no usable PEM certificates"):
+        _build(ca_bundle=str(not_pem))
