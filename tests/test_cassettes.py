@@ -39,7 +39,8 @@ def test_replay_gives_the_recorded_verdict(name: str, tmp_path: Path) -> None:
     settings = Settings.build(console_url="http://127.0.0.1:9", api_token=PLACEHOLDER_API_TOKEN, image=image,
                               fail_on=fail_on, reports={"json": str(tmp_path / "report.json")})
     time = FakeTime()
-    with recorder().use_cassette(f"{name}.yaml", record_mode="none", allow_playback_repeats=False) as cassette:
+    with recorder().use_cassette(f"{name}.yaml", record_mode="none", allow_playback_repeats=False,
+                                 match_on=["method", "path", "body"]) as cassette:
         code = run(settings, stdout=io.StringIO(), stderr=io.StringIO(), clock=time.clock, sleep=time.sleep)
         assert cassette.all_played, "the client made fewer requests than recorded"
     assert code == expected
