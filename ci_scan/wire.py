@@ -37,8 +37,6 @@ class ScanStatus:
     scan_id: str
     status: str
     message: str = ""
-    node_id: str = ""
-    updated_at_ms: int = 0
 
 
 @dataclass(frozen=True)
@@ -133,8 +131,6 @@ def parse_statuses(data: Any) -> dict[str, ScanStatus]:
             scan_id=scan_id,
             status=_require(info, "status", str, f"the status of scan {scan_id}"),
             message=_opt(info, "status_message", str, ""),
-            node_id=_opt(info, "node_id", str, ""),
-            updated_at_ms=_opt(info, "updated_at", int, 0),
         )
     return parsed
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -37,6 +38,14 @@ class FakeTime:
     def sleep(self, seconds: float) -> None:
         self.sleeps.append(seconds)
         self.now += seconds
+
+
+@pytest.fixture(scope="session")
+def contract() -> Any:
+    """The spec checker (tests/contract.py), loaded once per session: the spec is 680 KB."""
+    from tests.contract import SpecContract
+
+    return SpecContract()
 
 
 @pytest.fixture(autouse=True)

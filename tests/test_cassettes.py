@@ -18,7 +18,7 @@ from ci_scan.app import run
 from ci_scan.config import Settings
 from tests.cassettes.record import CASES, HERE, PLACEHOLDER_API_TOKEN, recorder
 from tests.conftest import FakeTime
-from tests.simulator.helpers import SpecContract
+from tests.contract import SpecContract
 
 CASSETTES = sorted(HERE.glob("*.yaml"))
 
@@ -46,11 +46,6 @@ def test_replay_gives_the_recorded_verdict(name: str, tmp_path: Path) -> None:
     assert code == expected
     report = json.loads((tmp_path / "report.json").read_text())
     assert report["scan"]["id"] in (HERE / f"{name}.yaml").read_text()
-
-
-@pytest.fixture(scope="module")
-def contract() -> SpecContract:
-    return SpecContract()
 
 
 @pytest.mark.parametrize("path", CASSETTES, ids=lambda p: p.stem)

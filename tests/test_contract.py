@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import io
-from collections.abc import Iterator
 
 import httpx
 import pytest
@@ -13,7 +12,7 @@ from ci_scan.config import Settings
 from ci_scan.errors import ExitCode
 from ci_scan.simulator import ADMIN_TOKEN, ConsoleSimulator, default_dataset
 from tests.conftest import FakeTime
-from tests.simulator.helpers import SpecContract
+from tests.contract import SpecContract
 
 
 class CheckedTransport(httpx.BaseTransport):
@@ -31,11 +30,6 @@ class CheckedTransport(httpx.BaseTransport):
         self.contract.check(response, request_too=True)
         self.paths.append(request.url.path)
         return response
-
-
-@pytest.fixture(scope="module")
-def contract() -> Iterator[SpecContract]:
-    yield SpecContract()
 
 
 def gate(image: str, contract: SpecContract, sim: ConsoleSimulator | None = None, **options: object) -> tuple[

@@ -2,25 +2,12 @@
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
-# `from tests...` imports need the project root on sys.path (see tests/formats/conftest.py).
-_ROOT = str(Path(__file__).resolve().parents[2])
-if _ROOT not in sys.path:
-    sys.path.insert(0, _ROOT)
-
-from ci_scan.simulator import ConsoleSimulator  # noqa: E402
-from tests.simulator.helpers import Console, SpecContract  # noqa: E402
-
-
-@pytest.fixture(scope="session")
-def contract() -> SpecContract:
-    """Loaded once per session: the spec is 680 KB."""
-    return SpecContract()
+from ci_scan.simulator import ConsoleSimulator
+from tests.simulator.helpers import Console, SpecContract
 
 
 @pytest.fixture

@@ -9,9 +9,8 @@ from typing import Any
 import httpx
 
 from ci_scan.simulator import ADMIN_TOKEN, ConsoleSimulator
-from tests.conftest import shared_path
+from tests.contract import BASE_URL, SpecContract
 
-BASE_URL = "http://console.test"
 SCAN_FILTER_KEYS = (
     "image_scan_filter",
     "container_scan_filter",
@@ -35,63 +34,6 @@ def fields_filter(
     }
     body.update(extra)
     return body
-
-
-class SpecContract:
-    """Validates requests and responses with openapi-core against ../shared/deepfence/openapi.yaml."""
-
-    def __init__(self) -> None:
-        from openapi_core import OpenAPI
-
-        self.openapi = OpenAPI.from_path(shared_path("deepfence", "openapi.yaml"))
-        self.no_content = self._statuses_without_content()
-        self.checked = 0
-
-    def _statuses_without_content(self) -> set[tuple[str, str, str]]:
-        found = set()
-        for path, item in (self.openapi.spec / "paths").items():
-            for method, operation in item.items():
-                if method in ("get", "post", "put", "patch", "delete"):
-                    for status, response in (operation / "responses").items():
-                        if "content" not in response:
-                            found.add((str(path), str(method), str(status)))
-        return found
-
-    def check(self, response: httpx.Response, *, request_too: bool) -> None:
-        from openapi_core.testing import MockRequest, MockResponse
-
-        request = response.request
-        path = request.url.path
-        mock_request = MockRequest(
-            BASE_URL,
-            request.method,
-            path,
-            headers=dict(request.headers),
-            data=request.content,
-            content_type=request.headers.get("content-type", ""),
-            view_args=self._path_params(path),
-        )
-        if request_too:
-            self.openapi.validate_request(mock_request)
-        mock_response = MockResponse(
-            response.content, response.status_code, content_type=response.headers.get("content-type", "")
-        )
-        self.openapi.validate_response(mock_request, mock_response)
-        pattern = "/deepfence/registryaccount/{registry_id}/sync" if path.endswith("/sync") else path
-        if (pattern, request.method.lower(), str(response.status_code)) in self.no_content:
-            # The spec declares no body: only the documented plain-text 401 may carry one.
-            if response.status_code == 401:
-                assert response.headers["content-type"].startswith("text/plain"), response.headers
-            else:
-                assert response.content == b"", response.content
-        self.checked += 1
-
-    @staticmethod
-    def _path_params(path: str) -> dict[str, str]:
-        parts = path.split("/")
-        if path.endswith("/sync") and len(parts) == 5:
-            return {"registry_id": parts[3]}
-        return {}
 
 
 class Console:
