@@ -18,6 +18,15 @@ STDOUT = "-"
 REPORT_MODE = 0o644
 
 
+def _read_umask() -> int:
+    mask = os.umask(0)  # the only way to read it; done once, at import, before any thread starts
+    os.umask(mask)
+    return mask
+
+
+_UMASK = _read_umask()
+
+
 def write_report(path: Path | str, text: str) -> Path:
     """Write `text` (UTF-8) to `path`, or to stdout for "-"; a reader never sees a partial file.
 
@@ -37,7 +46,7 @@ def write_report(path: Path | str, text: str) -> Path:
             file.write(data)
             file.flush()
             os.fsync(file.fileno())
-            os.fchmod(file.fileno(), REPORT_MODE & ~_umask())
+            os.fchmod(file.fileno(), REPORT_MODE & ~_UMASK)
         os.replace(temp_name, target)
         temp_name = None
     except OSError as error:
@@ -76,7 +85,7 @@ def _attempt(path: Path | str, text: str) -> Path | ConfigError:
 def _refuse_shared_paths(requests: Sequence[tuple[Format, Path | str]]) -> None:
     seen: dict[str, str] = {}
     for fmt, path in requests:
-        key = STDOUT if str(path) == STDOUT else os.path.abspath(path)
+        key = STDOUT if str(path) == STDOUT else os.path.realpath(path)
         if key in seen:
             raise ConfigError(f"the {seen[key]} and {fmt.name} reports would both be written to {path}")
         seen[key] = fmt.name
@@ -95,9 +104,3 @@ def _write_stdout(text: str) -> Path:
     except OSError as error:
         raise ConfigError(f"cannot write report to stdout: {error.strerror or error}") from error
     return Path(STDOUT)
-
-
-def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask

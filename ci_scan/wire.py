@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -58,8 +59,8 @@ def _require(obj: Any, key: str, kind: type | tuple[type, ...], what: str) -> An
 
 def _opt(obj: Mapping[str, Any], key: str, kind: type, default: Any) -> Any:
     value = obj.get(key, default)
-    if kind is float and isinstance(value, int) and not isinstance(value, bool):
-        return float(value)
+    if kind is float and isinstance(value, (int, float)) and not isinstance(value, bool):
+        return float(value) if math.isfinite(value) else default  # JSON's 1e999 parses as infinity
     return value if isinstance(value, kind) else default
 
 

@@ -12,7 +12,7 @@ import pytest
 from ci_scan.app import run
 from ci_scan.client import ConsoleClient
 from ci_scan.config import Settings
-from ci_scan.errors import ConsoleResponseError, ExitCode, ScanTimeout
+from ci_scan.errors import ConsoleResponseError, ExitCode, ScanTimeout, TargetNotFound
 from ci_scan.models import ImageRef
 from ci_scan.scan import Scanner, ScanOptions
 from ci_scan.simulator import ADMIN_TOKEN, ConsoleSimulator, Dataset, Image, Registry, default_dataset
@@ -128,7 +128,7 @@ def test_images_are_found_by_digest() -> None:
 
 
 def test_unknown_digest_lists_the_known_tags() -> None:
-    with pytest.raises(Exception, match=r"no digest sha256:0+.*known tags: 1\.4\.1, 1\.4\.2, latest"):
+    with pytest.raises(TargetNotFound, match=r"no digest sha256:0+.*known tags: 1\.4\.1, 1\.4\.2, latest"):
         scan(f"{REG}/app@sha256:{'0' * 64}")
 
 
@@ -254,7 +254,8 @@ def test_a_sync_not_yet_started_is_waited_for() -> None:
     result = Scanner(client, ScanOptions(sync=True), messages.append, clock=time.clock,
                      sleep=time.sleep).scan_image(ImageRef.parse(f"{REG}/fresh:2.0"))
     assert transport.faked
-    assert result.target.image == ImageRef.parse(f"{REG}/fresh:2.0")
+    assert result.target.node_id == sim.dataset.image("team/fresh", "2.0").node_id
+    assert len(result.findings) == 5
 
 
 def test_a_token_that_may_not_sync_still_looks_the_image_up() -> None:
@@ -264,7 +265,7 @@ def test_a_token_that_may_not_sync_still_looks_the_image_up() -> None:
     client = ConsoleClient(URL, STANDARD_TOKEN, transport=httpx.WSGITransport(app=ConsoleSimulator()),
                            sleep=time.sleep)
     scanner_ = Scanner(client, ScanOptions(sync=True), messages.append, clock=time.clock, sleep=time.sleep)
-    with pytest.raises(Exception, match="no repository 'team/fresh'"):
+    with pytest.raises(TargetNotFound, match="no repository 'team/fresh'"):
         scanner_.scan_image(ImageRef.parse(f"{REG}/fresh:2.0"))
     assert any(m.startswith("Warning:") and "sync the registry" in m and "(admin)" in m for m in messages)
 
@@ -287,7 +288,7 @@ def test_listing_images_stops_on_a_console_that_ignores_the_window() -> None:
 
     time = FakeTime()
     client = ConsoleClient(URL, ADMIN_TOKEN, transport=httpx.MockTransport(console), sleep=time.sleep)
-    with pytest.raises(Exception, match="no digest"):
+    with pytest.raises(TargetNotFound, match="no digest"):
         Scanner(client, ScanOptions(), lambda _: None, clock=time.clock, sleep=time.sleep).scan_image(
             ImageRef.parse(f"{REG}/app@sha256:{'0' * 64}"))
     assert len(calls) == 2

@@ -130,15 +130,15 @@ def _finding_cases(result: ScanResult, decision: GateDecision) -> list[TestCase]
 
 
 def _make_names_unique(cases: list[TestCase]) -> None:
-    """Append " #2", " #3"... to a (classname, name) already taken, in order."""
-    taken: set[tuple[str, str]] = set()
+    """Append " #2", " #3"... to a name already taken, keyed as GitLab keys cases: `classname_name`."""
+    taken: set[str] = set()
     for case in cases:
         name, number = case.name, 1
-        while (case.classname, name) in taken:
+        while f"{case.classname}_{name}" in taken:
             number += 1
             name = f"{case.name} #{number}"
         case.name = name
-        taken.add((case.classname, name))
+        taken.add(f"{case.classname}_{name}")
 
 
 def _properties(result: ScanResult, decision: GateDecision) -> dict[str, str]:

@@ -21,6 +21,7 @@ Mapping:
 
 from __future__ import annotations
 
+import re
 from functools import lru_cache
 from urllib.parse import quote
 
@@ -35,6 +36,7 @@ from ci_scan.formats.base import (
     gate_status,
     iso_utc,
     repository_name,
+    without_surrogates,
 )
 from ci_scan.formats.sarif_rules import rule_id, sarif_rule
 from ci_scan.formats.text import fix_text, gate_reason, headline
@@ -133,8 +135,12 @@ def _level(status: GateStatus, severity: Severity) -> str:
 
 
 def artifact_uri(target: ScanTarget, package_path: str = "") -> str:
-    """`container/registry.example.com/team/app/usr/lib/libssl.so.3`: relative, no scheme, no `:`."""
-    path = _uri_path(package_path.replace("\\", "/").split("/")) if package_path else ""
+    """`container/registry.example.com/team/app/usr/lib/libssl.so.3`: relative, no scheme, no `:`.
+
+    The console joins several file locations with `:`; the first one stands for the finding.
+    """
+    first = re.split(r":(?=/)", package_path, maxsplit=1)[0]
+    path = _uri_path(first.replace("\\", "/").split("/")) if first else ""
     return f"{_target_uri(target)}/{path}" if path else _target_uri(target)
 
 
@@ -147,7 +153,8 @@ def _target_uri(target: ScanTarget) -> str:
 
 def _uri_path(segments: list[str]) -> str:
     """Percent-encoded; empty, "." and ".." segments dropped so that the path cannot climb out."""
-    return quote("/".join(part for part in segments if part not in ("", ".", "..")), safe=_URI_SAFE)
+    kept = "/".join(part for part in segments if part not in ("", ".", ".."))
+    return quote(without_surrogates(kept), safe=_URI_SAFE)
 
 
 def _location(finding: Finding, target: ScanTarget) -> om.Location:

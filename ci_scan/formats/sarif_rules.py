@@ -30,7 +30,7 @@ HELP_DESCRIPTION_LIMIT = 4000
 TITLE_LIMIT = 250
 PACKAGES_LISTED = 50
 MAX_TAGS = 20
-_HTTP_URL = re.compile(r"^https?://[^\s<>\"]+$")
+_HTTP_URL = re.compile(r"https?://[^\s<>\"]+\Z")
 _MARKDOWN_ESCAPES = str.maketrans({char: "\\" + char for char in "\\`*_|<>[]"})
 
 

@@ -31,8 +31,12 @@ def gate_reason(status: GateStatus, finding: Finding, policy: Policy) -> str:
 
 
 def headline(finding: Finding) -> str:
-    """`CVE-2024-0001 (critical, CVSS 9.8) in openssl:3.0.2 at /usr/lib/libssl.so.3`."""
-    score = f", CVSS {finding.cvss_score:.1f}" if finding.cvss_score > 0 else ""
+    """`CVE-2024-0001 (critical, score 3.9) in openssl:3.0.2 at /usr/lib/libssl.so.3`.
+
+    The console's `cve_cvss_score` is the CVSS exploitability sub-score (9/7/5/2 when unknown), not
+    the base score, so it is called a score, not CVSS.
+    """
+    score = f", score {finding.cvss_score:.1f}" if finding.cvss_score > 0 else ""
     text = f"{finding.cve_id} ({finding.severity.label}{score}) in {finding.package or 'an unnamed package'}"
     return f"{text} at {finding.package_path}" if finding.package_path else text
 
@@ -49,7 +53,7 @@ def detail_lines(finding: Finding) -> list[str]:
         ("Package", finding.package),
         ("Path", finding.package_path),
         ("Fixed in", finding.fixed_in or "no fixed version known"),
-        ("CVSS", f"{finding.cvss_score:.1f}" if finding.cvss_score > 0 else ""),
+        ("Console score", f"{finding.cvss_score:.1f}" if finding.cvss_score > 0 else ""),
         ("EPSS", f"{finding.epss_score:g}" if finding.epss_score > 0 else ""),
         ("CISA KEV", "yes" if finding.cisa_kev else ""),
         ("Exploit", finding.exploit_poc),

@@ -28,7 +28,6 @@ from .bodies import (
 from .data import Dataset
 from .responses import ApiError, Response, empty, error_response, json_response, plain_text
 from .samples import default_dataset
-from .scans import ScanBook
 from .state import Call, ConsoleState
 from .tokens import ACCESS, REFRESH, ApiUser, Permission, TokenIssuer, TokenRejected, api_token_is_well_formed
 
@@ -120,9 +119,6 @@ class ConsoleSimulator:
         self._lock = threading.RLock()
         self._routes = self._build_routes()
 
-    @property
-    def scans(self) -> ScanBook:
-        return self.state.scans
 
     def expire_access_tokens_after(self, requests: int | None) -> None:
         """Each access token then works for this many authenticated requests (None: no limit)."""
@@ -141,6 +137,8 @@ class ConsoleSimulator:
 
         Without a body, error statuses carry the console's JSON error shape and others are empty.
         """
+        if times < 1:
+            raise ValueError(f"times must be at least 1, not {times}")
         if body is None:
             payload = error_response(status, f"simulated failure {status}").body if status >= 400 else b""
         elif isinstance(body, bytes):

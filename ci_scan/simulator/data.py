@@ -147,11 +147,15 @@ class Registry:
         if unknown:
             raise ValueError(f"{sorted(unknown)} are not non-secret fields of {self.registry_type}")
         for name in allowed:
-            self.non_secret.setdefault(name, False if name in _BOOLEAN_FIELDS else "")
+            self.non_secret.setdefault(name, self._flag_default() if name in _BOOLEAN_FIELDS else "")
         for image in self.images:
             if not image.digest:
                 text = f"{self.node_id}/{image.repository}:{','.join(image.tags)}"
                 image.digest = "sha256:" + hashlib.sha256(text.encode()).hexdigest()
+
+    def _flag_default(self) -> bool | str:
+        """ECR keeps its flags as the strings "true"/"false"; the other types as booleans."""
+        return "false" if self.registry_type == "ecr" else False
 
     @property
     def namespace(self) -> str:

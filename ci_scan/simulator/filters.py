@@ -76,7 +76,9 @@ Predicate = Callable[[Record, frozenset[str]], bool]
 
 def _label_values(key: str, values: list[Any]) -> bool:
     """`node_type` with known values becomes a label test, not a property test."""
-    return key == "node_type" and bool(values) and set(values) <= NODE_LABELS
+    return (
+        key == "node_type" and bool(values) and all(isinstance(v, str) for v in values) and set(values) <= NODE_LABELS
+    )
 
 
 def _contains(key: str, values: list[Any]) -> Predicate:

@@ -15,7 +15,6 @@ from .scans import COMPLETE, TIMELINES, Scan
 from .state import Call, ConsoleState
 
 IMAGE_TYPES = ("image", "container_image")
-_TAG_KEYWORDS = ("latest", "all", "recent")
 
 
 def _severity_counts(findings: Iterable[Record]) -> dict[str, int]:

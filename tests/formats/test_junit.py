@@ -139,7 +139,7 @@ def test_failure_text_holds_what_a_developer_needs(sample_result: ScanResult) ->
         "Severity: critical",
         "Package: openssl:3.0.2",
         "Fixed in: 3.0.14",
-        "CVSS: 9.8",
+        "Console score: 9.8",
         "Link: https://nvd.nist.gov/vuln/detail/CVE-2024-0001",
     ):
         assert expected in lines
@@ -152,7 +152,7 @@ def test_gate_case_explains_a_failed_gate(sample_result: ScanResult) -> None:
     assert gate.status == "failed"
     assert gate.text.splitlines()[0] == decision.reason
     assert (
-        "- CVE-2024-0002 (high, CVSS 7.5) in lodash:4.17.20 at /app/node_modules/lodash/package.json; "
+        "- CVE-2024-0002 (high, score 7.5) in lodash:4.17.20 at /app/node_modules/lodash/package.json; "
         "no fixed version known" in gate.text.splitlines()
     )
 
@@ -225,11 +225,6 @@ def test_sample_types_are_exception_like_names(sample_result: ScanResult) -> Non
         "PolicyGateFailed",
         "Vulnerability",
     }
-
-
-def test_rendering_is_deterministic(sample_result: ScanResult, nasty_result: ScanResult) -> None:
-    for result in (sample_result, nasty_result):
-        assert RENDER(result, decide(result)) == RENDER(result, decide(result))
 
 
 def test_twenty_thousand_findings(large_result: ScanResult) -> None:

@@ -42,12 +42,16 @@ def test_writes_utf8_and_returns_the_path(tmp_path: Path, umask_022: None) -> No
     assert stat.S_IMODE(path.stat().st_mode) == 0o644
 
 
-def test_mode_respects_the_umask(tmp_path: Path) -> None:
-    previous = os.umask(0o077)
+def test_mode_respects_the_umask(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import ci_scan.reports
+
+    current = os.umask(0o027)
     try:
-        path = write_report(str(tmp_path / "private.sarif"), "{}\n")
+        assert ci_scan.reports._read_umask() == 0o027
     finally:
-        os.umask(previous)
+        os.umask(current)
+    monkeypatch.setattr(ci_scan.reports, "_UMASK", 0o077)  # read once at import, as a process's umask is shared
+    path = write_report(str(tmp_path / "private.sarif"), "{}\n")
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
 
 

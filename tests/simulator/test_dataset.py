@@ -7,7 +7,7 @@ from collections import Counter
 
 import pytest
 
-from ci_scan.simulator import Dataset, Image, Registry, default_dataset
+from ci_scan.simulator import ADMIN_TOKEN, Dataset, Image, Registry, default_dataset
 
 DEMO = {"critical": 3, "high": 9, "medium": 15, "low": 11, "unknown": 6}
 
@@ -72,4 +72,5 @@ def test_lookups() -> None:
 def test_explicit_digests_and_users_are_kept() -> None:
     image = Image("svc", ["1"], digest="sha256:" + "0" * 64)
     dataset = Dataset([Registry(4, "r", "docker_hub", {"docker_hub_namespace": "me"}, [image])], users=[])
-    assert image.node_id == "0" * 64 and dataset.users == []
+    assert image.node_id == "0" * 64
+    assert dataset.user(ADMIN_TOKEN) is None  # no default users when the dataset names none

@@ -90,7 +90,7 @@ def test_requests_are_recorded_as_sent(console: Console) -> None:
     assert (method, path) == ("POST", STATUS)
     assert headers["authorization"].startswith("Bearer ey") and headers["content-type"] == "application/json"
     assert console.sim.requests[-1].json() == {"scan_ids": [scan_id], "bulk_scan_id": ""}
-    assert body == console.sim.requests[-1].body
+    assert body == b'{"scan_ids":["%s"],"bulk_scan_id":""}' % scan_id.encode()  # the bytes httpx sent
     login = console.sim.requests[0]
     assert (login.path, login.json()) == ("/deepfence/auth/token", {"api_token": ADMIN_TOKEN})
     assert [r.path for r in console.sim.requests] == [

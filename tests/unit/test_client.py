@@ -302,3 +302,12 @@ def test_a_hung_console_cannot_outlast_the_deadline() -> None:
         client.authenticate()
     assert attempts[0] == 10.0 and all(t <= 10.0 for t in attempts)
     assert time.now <= 13
+
+
+def test_scores_that_json_turns_into_infinity_or_nan_become_zero(console: Console) -> None:
+    body = ('{"vulnerabilities": [{"cve_id": "CVE-1", "cve_severity": "high", "masked": false, '
+            '"cve_cvss_score": 1e999, "epss_score": NaN}], "severity_counts": {"high": 1}}')
+    console.script("/deepfence/scan/results/vulnerability", httpx.Response(200, text=body))
+    with make_client(console) as client:
+        (finding,) = client.results_page("s", 0, 10).findings
+    assert (finding.cvss_score, finding.epss_score) == (0.0, 0.0)
