@@ -3,11 +3,16 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
+from typing import Literal
 
 from ci_scan.errors import ExitCode
 from ci_scan.models import Finding, ScanResult, Severity
 
 FAIL_ON_CHOICES = ("critical", "high", "medium", "low", "none")
+
+GateStatus = Literal["failed", "passed", "masked"]
+"""A finding's part in the gate: it fails it, it does not, or it is masked in the console."""
 
 
 @dataclass(frozen=True)
@@ -44,6 +49,15 @@ class GateDecision:
     @property
     def passed(self) -> bool:
         return not self.failing
+
+    @cached_property
+    def _failing_set(self) -> frozenset[Finding]:
+        return frozenset(self.failing)
+
+    def status(self, finding: Finding) -> GateStatus:
+        if finding.suppressed:
+            return "masked"
+        return "failed" if finding in self._failing_set else "passed"
 
     @property
     def exit_code(self) -> ExitCode:

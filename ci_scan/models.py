@@ -113,6 +113,10 @@ class ScanTarget:
     registry_id: str | None = None
     image: ImageRef | None = None
 
+    @property
+    def digest(self) -> str | None:
+        return self.image.digest if self.image else None
+
 
 @dataclass(frozen=True)
 class Finding:

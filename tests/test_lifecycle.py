@@ -296,19 +296,13 @@ def test_listing_images_stops_on_a_console_that_ignores_the_window() -> None:
 
 def test_a_scan_being_cancelled_is_not_joined() -> None:
     sim = ConsoleSimulator()
-    http = httpx.Client(transport=httpx.WSGITransport(app=sim), base_url=URL)
-    token = http.post("/deepfence/auth/token", json={"api_token": ADMIN_TOKEN}).json()["access_token"]
-    auth = {"Authorization": f"Bearer {token}"}
     node = default_dataset().image("team/app", "1.4.2").node_id
-    start = {"node_ids": [{"node_id": node, "node_type": "image"}], "scan_config": [{"language": "base"}],
-             "filters": {k: {"filter_in": None} for k in (
-                 "cloud_account_scan_filter", "container_scan_filter", "host_scan_filter", "image_scan_filter",
-                 "kubernetes_cluster_scan_filter")}}
-    first = http.post("/deepfence/scan/start/vulnerability", json=start, headers=auth).json()["scan_ids"][0]
-    for _ in range(2):  # STARTING, then IN_PROGRESS
-        http.post("/deepfence/scan/status/vulnerability", json={"scan_ids": [first], "bulk_scan_id": ""}, headers=auth)
-    http.post("/deepfence/scan/stop/vulnerability", json={"scan_ids": [first], "scan_type": "VulnerabilityScan"},
-              headers=auth)
+    with ConsoleClient(URL, ADMIN_TOKEN, transport=httpx.WSGITransport(app=sim)) as other_run:
+        (first,), _ = other_run.start_vulnerability_scan(node, "image", ["base"])
+        for _ in range(2):  # STARTING, then IN_PROGRESS
+            other_run.scan_statuses([first])
+        other_run.stop_scans([first])
+        assert other_run.scan_statuses([first])[first].status == "CANCEL_PENDING"
     result, messages, _ = scan(f"{REG}/app:1.4.2", sim)
     assert any("was being cancelled when this run joined it" in m for m in messages)
     assert result.scan_id != first  # type: ignore[attr-defined]

@@ -27,15 +27,14 @@ def to_json_data(value: object) -> Any:
         return {key: item if type(item) in _SCALARS else to_json_data(item) for key, item in value.items()}
     if isinstance(value, (list, tuple)):
         return [item if type(item) in _SCALARS else to_json_data(item) for item in value]
-    fields = _FIELDS.get(cls) or _fields(cls)
+    fields = _FIELDS[cls] if cls in _FIELDS else _fields(cls)
     if not fields:
         return value
-    state = vars(value) if hasattr(value, "__dict__") else {name: getattr(value, name) for name in fields}
     data = {}
-    for attribute, item in state.items():
+    for attribute, (json_name, default) in fields.items():
+        item = getattr(value, attribute)
         if item is None:
             continue
-        json_name, default = fields[attribute]
         if item == default and json_name not in KEEP_WHEN_DEFAULT:
             continue
         data[json_name] = item if type(item) in _SCALARS else to_json_data(item)

@@ -1,22 +1,18 @@
-"""What every report format is, and the gate view of a finding that all formats share."""
+"""What every report format is, and the helpers all formats share."""
 
 from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterable, Set
+from collections.abc import Iterable
 from datetime import datetime, timezone
-from typing import Literal, Protocol
+from typing import Protocol
 from urllib.parse import urlsplit
 
 from ci_scan.gate import GateDecision
 from ci_scan.models import Finding, ScanResult, ScanTarget
 
 _SURROGATES = re.compile("[\ud800-\udfff]")
-
-GateStatus = Literal["failed", "passed", "masked"]
-"""A finding's part in the gate: it fails it, it does not, or it is masked in the console."""
-
 
 class Format(Protocol):
     """A report format. `render` is pure: no I/O, no environment, no clock; same input, same text."""
@@ -26,12 +22,6 @@ class Format(Protocol):
     default_filename: str
 
     def render(self, result: ScanResult, decision: GateDecision) -> str: ...
-
-
-def gate_status(finding: Finding, failing: Set[Finding]) -> GateStatus:
-    if finding.suppressed:
-        return "masked"
-    return "failed" if finding in failing else "passed"
 
 
 def report_order(findings: Iterable[Finding]) -> list[Finding]:

@@ -29,8 +29,8 @@ New keys may be added within version 1; removing or changing one raises the vers
 from __future__ import annotations
 
 from ci_scan import __version__
-from ci_scan.formats.base import dump_json, finding_fingerprint, gate_status, iso_utc, report_order
-from ci_scan.gate import GateDecision
+from ci_scan.formats.base import dump_json, finding_fingerprint, iso_utc, report_order
+from ci_scan.gate import GateDecision, GateStatus
 from ci_scan.models import Finding, ScanResult, ScanTarget
 
 SCHEMA_VERSION = 1
@@ -42,7 +42,6 @@ class JsonFormat:
     default_filename = "ci-scan.json"
 
     def render(self, result: ScanResult, decision: GateDecision) -> str:
-        failing = frozenset(decision.failing)
         counts = {severity.label: n for severity, n in result.counts().items()}
         document = {
             "schema_version": SCHEMA_VERSION,
@@ -64,7 +63,7 @@ class JsonFormat:
                 "exit_code": int(decision.exit_code),
                 "failing": len(decision.failing),
             },
-            "findings": [_finding(f, result.target, failing) for f in report_order(result.findings)],
+            "findings": [_finding(f, result.target, decision.status(f)) for f in report_order(result.findings)],
             "warnings": list(result.warnings),
         }
         return dump_json(document)
@@ -78,14 +77,14 @@ def _target(target: ScanTarget) -> dict[str, object]:
         "registry": image.registry_host if image else None,
         "repository": image.repository if image else None,
         "tag": image.tag if image else None,
-        "digest": image.digest if image else None,
+        "digest": target.digest,
         "node_id": target.node_id,
         "node_type": target.node_type,
         "registry_id": target.registry_id,
     }
 
 
-def _finding(finding: Finding, target: ScanTarget, failing: frozenset[Finding]) -> dict[str, object]:
+def _finding(finding: Finding, target: ScanTarget, status: GateStatus) -> dict[str, object]:
     return {
         "cve_id": finding.cve_id,
         "severity": finding.severity.label,
@@ -105,7 +104,7 @@ def _finding(finding: Finding, target: ScanTarget, failing: frozenset[Finding]) 
         "attack_vector": finding.attack_vector,
         "exploit_poc": finding.exploit_poc,
         "masked": finding.suppressed,
-        "gate": gate_status(finding, failing),
+        "gate": status,
         "fingerprint": finding_fingerprint(finding, target),
         "result_id": finding.result_id,
     }

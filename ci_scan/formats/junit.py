@@ -33,7 +33,6 @@ from junit_xml import TestCase, TestSuite
 from ci_scan import __version__
 from ci_scan.formats.base import (
     duration_ms,
-    gate_status,
     report_order,
     repository_name,
     url_host,
@@ -105,10 +104,9 @@ def _gate_case(result: ScanResult, decision: GateDecision) -> TestCase:
 
 
 def _finding_cases(result: ScanResult, decision: GateDecision) -> list[TestCase]:
-    failing = frozenset(decision.failing)
     cases = []
     for finding in report_order(result.findings):
-        status = gate_status(finding, failing)
+        status = decision.status(finding)
         reason = gate_reason(status, finding, decision.policy)
         name = f"[{finding.severity.name}] {finding.cve_id} {finding.package}"
         case = TestCase(
@@ -149,7 +147,7 @@ def _properties(result: ScanResult, decision: GateDecision) -> dict[str, str]:
         "scan.console_url": result.console_url,
         "target.node_id": target.node_id,
         "target.node_type": target.node_type,
-        "target.digest": (target.image.digest if target.image else None) or "",
+        "target.digest": target.digest or "",
         "gate.fail_on": decision.policy.threshold_label,
         "gate.verdict": decision.verdict,
         "gate.reason": decision.reason,

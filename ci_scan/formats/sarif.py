@@ -30,17 +30,16 @@ import sarif_om as om
 from ci_scan import __version__
 from ci_scan.formats.attrs_json import to_json_data
 from ci_scan.formats.base import (
-    GateStatus,
     dump_json,
     finding_fingerprint,
-    gate_status,
     iso_utc,
+    report_order,
     repository_name,
     without_surrogates,
 )
 from ci_scan.formats.sarif_rules import rule_id, sarif_rule
 from ci_scan.formats.text import fix_text, gate_reason, headline
-from ci_scan.gate import GateDecision
+from ci_scan.gate import GateDecision, GateStatus
 from ci_scan.models import Finding, ScanResult, ScanTarget, Severity
 
 SCHEMA_URI = "https://json.schemastore.org/sarif-2.1.0.json"
@@ -70,11 +69,8 @@ class SarifFormat:
         return dump_json({"$schema": log.pop("$schema"), "version": log.pop("version"), **log}, indent=None)
 
     def _run(self, result: ScanResult, decision: GateDecision) -> om.Run:
-        failing = frozenset(decision.failing)
-        ranked = sorted(
-            result.findings,
-            key=lambda f: (f not in failing, *f.sort_key, f.package_path, f.result_id),
-        )
+        # Gate-failing findings first (the sort is stable), so a cut at max_results never drops them.
+        ranked = sorted(report_order(result.findings), key=lambda f: decision.status(f) != "failed")
         kept = ranked[: self.max_results]
         by_rule: dict[str, list[Finding]] = {}
         for finding in kept:
@@ -109,7 +105,7 @@ class SarifFormat:
                     or None,
                 )
             ],
-            results=[_result(f, rule_index[rule_id(f)], gate_status(f, failing), result, decision) for f in kept],
+            results=[_result(f, rule_index[rule_id(f)], decision.status(f), result, decision) for f in kept],
             properties=_run_properties(result, decision, reported=len(kept)),
         )
 
@@ -201,7 +197,7 @@ def _run_properties(result: ScanResult, decision: GateDecision, *, reported: int
     properties: dict[str, object] = {
         "image": target.name,
         "repository": repository_name(target),
-        "digest": target.image.digest if target.image else None,
+        "digest": target.digest,
         "nodeId": target.node_id,
         "nodeType": target.node_type,
         "scanId": result.scan_id,

@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from ci_scan.formats.base import GateStatus
-from ci_scan.gate import Policy
+from ci_scan.gate import GateStatus, Policy
 from ci_scan.models import Finding
 
 MASKED_REASON = "masked in the console"

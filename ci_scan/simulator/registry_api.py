@@ -23,7 +23,7 @@ def list_registries(state: ConsoleState, call: Call) -> Response:
     return json_response(200, records)
 
 
-def _registry(state: ConsoleState, node_id: str) -> Registry:
+def find_registry(state: ConsoleState, node_id: str) -> Registry:
     registry = state.dataset.registry(node_id)
     if registry is None:
         raise node_not_found(node_id)
@@ -36,7 +36,7 @@ def _stub(image: Image) -> dict[str, Any]:
 
 
 def _matching_images(state: ConsoleState, body: dict[str, Any]) -> list[Record]:
-    registry = _registry(state, body["registry_id"])
+    registry = find_registry(state, body["registry_id"])
     stub_filter = FieldsFilter(body["image_stub_filter"])
     candidates = [
         image.record(state.scans.latest_status(image))
@@ -57,7 +57,7 @@ def count_images(state: ConsoleState, call: Call) -> Response:
 
 
 def sync_registry(state: ConsoleState, call: Call) -> Response:
-    registry = _registry(state, call.params["registry_id"])
+    registry = find_registry(state, call.params["registry_id"])
     registry.sync_polls_left = state.sync_polls
     registry.sync_pending = True
     return json_response(200, {"message": "started sync registry"})

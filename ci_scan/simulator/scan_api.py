@@ -10,11 +10,10 @@ from typing import Any
 from .data import Image
 from .filters import IMAGE_LABELS, FieldsFilter, Record, apply_window
 from .findings import SEVERITIES
+from .registry_api import find_registry
 from .responses import ApiError, Response, empty, error_response, json_response, node_not_found
 from .scans import COMPLETE, TIMELINES, Scan
 from .state import Call, ConsoleState
-
-IMAGE_TYPES = ("image", "container_image")
 
 
 def _severity_counts(findings: Iterable[Record]) -> dict[str, int]:
@@ -39,10 +38,7 @@ def _by_keyword(images: list[Image], names: list[Any], modes: list[Any]) -> list
 
 
 def _registry_images(state: ConsoleState, registry_id: str, filter_in: dict[str, Any] | None) -> list[Image]:
-    registry = state.dataset.registry(registry_id)
-    if registry is None:
-        raise node_not_found(registry_id)
-    images = registry.visible_images()
+    images = find_registry(state, registry_id).visible_images()
     filter_in = filter_in or {}
     names, modes = filter_in.get("docker_image_name"), filter_in.get("docker_image_tag")
     if names and modes:
@@ -63,7 +59,7 @@ def _targets(state: ConsoleState, body: dict[str, Any]) -> list[Image]:
         if node_type == "registry":
             filter_in = body["filters"]["image_scan_filter"]["filter_in"]
             images = _registry_images(state, node_id, filter_in)
-        elif node_type in IMAGE_TYPES and (found := state.dataset.locate(node_id)):
+        elif node_type in IMAGE_LABELS and (found := state.dataset.locate(node_id)):
             images = [found[1]]
         else:
             raise node_not_found(node_id)
@@ -165,7 +161,7 @@ def stop_scan(state: ConsoleState, call: Call) -> Response:
 def list_scans(state: ConsoleState, call: Call) -> Response:
     """Oldest update first unless order fields say otherwise; an empty result is null (a nil Go slice)."""
     nodes = call.body["node_ids"] or []
-    wanted = {node["node_id"] for node in nodes if node["node_type"] in IMAGE_TYPES}
+    wanted = {node["node_id"] for node in nodes if node["node_type"] in IMAGE_LABELS}
     scans = {
         scan.scan_id: scan
         for scan in sorted(state.scans.scans.values(), key=lambda s: s.updated_at)
