@@ -2,7 +2,8 @@
 
 `ConsoleSimulator()` serves the default dataset and is itself a WSGI app; `serve(sim)` puts it on real
 HTTP (127.0.0.1, a free port, see `.url`); `sim.inject(path, 503, times=2)` makes the console misbehave
-and `sim.requests` records what clients sent.
+and `sim.requests` records what clients sent. `default_dataset(extra_images=500)` adds a registry of
+500 more images (`scale_registry`).
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from __future__ import annotations
 from .app import ConsoleSimulator, RecordedRequest
 from .data import Dataset, Image, Registry, Scenario
 from .samples import default_dataset
+from .scale import scale_registry
 from .server import RunningServer, serve, serve_forever
 from .tokens import ADMIN_TOKEN, READONLY_TOKEN, STANDARD_TOKEN, ApiUser, Role, make_api_token
 
@@ -28,6 +30,7 @@ __all__ = [
     "Scenario",
     "default_dataset",
     "make_api_token",
+    "scale_registry",
     "serve",
     "serve_forever",
 ]

@@ -13,12 +13,13 @@ from dataclasses import dataclass
 from http.cookies import CookieError, SimpleCookie
 from typing import TYPE_CHECKING, Any, Literal, NamedTuple
 
-from . import registry_api, scan_api
+from . import registry_api, sbom, scan_api
 from .bodies import (
     AUTH_REQUEST,
     IMAGES_REQUEST,
     LIST_REQUEST,
     RESULTS_REQUEST,
+    SBOM_REQUEST,
     START_REQUEST,
     STATUS_REQUEST,
     STOP_REQUEST,
@@ -95,7 +96,9 @@ class ConsoleSimulator:
     """A ThreatMapper console (API v2.5) in memory. Call it as a WSGI app; it is thread-safe.
 
     Scans move one step per status poll, so tests are deterministic; `clock` drives timestamps and
-    token expiry, `seed` the bulk ids and the shuffled order of unordered result pages.
+    token expiry, `seed` the bulk ids and the shuffled order of unordered result pages. A scan that
+    reaches COMPLETE has no findings yet: they land over the next `matching_polls` status polls, after
+    which the runtime SBOM exists (0: all findings and the SBOM at the first COMPLETE).
     """
 
     def __init__(
@@ -106,11 +109,14 @@ class ConsoleSimulator:
         refresh_token_ttl: float = 26 * 3600,
         access_token_uses: int | None = None,
         sync_polls: int = 2,
+        matching_polls: int = 2,
         clock: Callable[[], float] = time.time,
         seed: int = 0,
     ) -> None:
         self.dataset = dataset if dataset is not None else default_dataset()
-        self.state = ConsoleState(self.dataset, clock, random.Random(seed), sync_polls)
+        if matching_polls < 0:
+            raise ValueError(f"matching_polls must not be negative, not {matching_polls}")
+        self.state = ConsoleState(self.dataset, clock, random.Random(seed), sync_polls, matching_polls)
         self.requests: list[RecordedRequest] = []
         self._issuer = TokenIssuer(clock, access_token_ttl, refresh_token_ttl)
         self._access_token_uses = access_token_uses
@@ -118,7 +124,6 @@ class ConsoleSimulator:
         self._faults: dict[str, deque[_Fault]] = {}
         self._lock = threading.RLock()
         self._routes = self._build_routes()
-
 
     def expire_access_tokens_after(self, requests: int | None) -> None:
         """Each access token then works for this many authenticated requests (None: no limit)."""
@@ -191,6 +196,7 @@ class ConsoleSimulator:
                   shape=STOP_REQUEST),
             route("POST", "/scan/list/vulnerability", scan.list_scans, permission=read_scans,
                   shape=LIST_REQUEST),
+            route("POST", "/scan/sbom", sbom.get_sbom, permission=read_scans, shape=SBOM_REQUEST),
         ]  # fmt: skip
 
     def _respond(self, request: RecordedRequest) -> Response:

@@ -112,6 +112,7 @@ STOP_REQUEST = _obj(
     scan_ids=Shape("array", nullable=True, items=STRING),
     scan_type=Shape("string", choices=SCAN_TYPES),
 )
+SBOM_REQUEST = _obj("model.SbomRequest", scan_id=Shape("string", non_empty=True))
 LIST_REQUEST = _obj(
     "model.ScanListReq",
     node_ids=Shape("array", nullable=True, items=_NODE),

@@ -7,11 +7,19 @@ import time
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from .findings import SEVERITIES, generate_findings
+from .findings import generate_findings
+from .hostile import make_hostile
 from .tokens import ApiUser, default_users
 
-Scenario = Literal["normal", "flaky", "error", "cancelled", "stuck", "delete_pending", "skipped"]
-"""How a scan of the image unfolds; "skipped" marks a Deepfence system image the console will not scan."""
+Scenario = Literal[
+    "normal", "flaky", "error", "cancelled", "stuck", "delete_pending", "skipped",
+    "never_matched", "contradictory", "hostile_text", "slow_matching",
+]  # fmt: skip
+"""How a scan of the image unfolds (see scans.py); "skipped" marks a Deepfence system image the console
+will not scan, "never_matched" an image without a registry id (COMPLETE, but never matched),
+"contradictory" a results reply with `vulnerabilities: null` beside non-zero counts, "hostile_text"
+findings and messages with terminal escapes, lone surrogates and a 400-digit score, "slow_matching"
+IN_PROGRESS again between the first and the final COMPLETE."""
 
 EPOCH_MS = 1_732_000_000_000  # 2024-11-19, the "now" the sample data was pushed at
 
@@ -64,7 +72,9 @@ class Image:
     scenario: Scenario = "normal"
     visible_after_sync: bool = False
     digest: str = ""
-    """`sha256:<hex>`; derived from the registry and repository when left empty."""
+    """`sha256:<hex>`; derived from the registry, repository, tags and platform when left empty."""
+    platform: str = ""
+    """e.g. "linux/arm64" for one image of a multi-architecture tag; not a console field."""
     pushed_at: int = EPOCH_MS
     latest_scan_id: str = ""
     _findings: list[dict[str, Any]] | None = field(default=None, repr=False)
@@ -90,13 +100,12 @@ class Image:
         """Every finding a complete scan reports, masked ones included; built once, on first use."""
         if self._findings is None:
             self._findings = generate_findings(self.digest, self.severities, self.masked, self.pushed_at)
+            if self.scenario == "hostile_text":
+                make_hostile(self._findings)
         return self._findings
 
-    def unmasked_counts(self) -> dict[str, int]:
-        return {sev: n for sev in SEVERITIES if (n := self.severities.get(sev, 0))}
-
-    def record(self, scan_status: str) -> dict[str, Any]:
-        """`ModelContainerImage` for this image."""
+    def record(self, scan_status: str, vulnerabilities_count: int = 0) -> dict[str, Any]:
+        """`ModelContainerImage` for this image; the count only shows while the scan is COMPLETE."""
         complete = scan_status == "COMPLETE"
         return {
             "node_id": self.node_id,
@@ -114,7 +123,7 @@ class Image:
             "tags": [],
             "vulnerability_scan_status": scan_status,
             "vulnerability_latest_scan_id": self.latest_scan_id,
-            "vulnerabilities_count": sum(self.unmasked_counts().values()) if complete else 0,
+            "vulnerabilities_count": vulnerabilities_count if complete else 0,
             "secret_scan_status": "",
             "secret_latest_scan_id": "",
             "secrets_count": 0,
@@ -151,6 +160,7 @@ class Registry:
         for image in self.images:
             if not image.digest:
                 text = f"{self.node_id}/{image.repository}:{','.join(image.tags)}"
+                text += f"@{image.platform}" if image.platform else ""
                 image.digest = "sha256:" + hashlib.sha256(text.encode()).hexdigest()
 
     def _flag_default(self) -> bool | str:
@@ -207,6 +217,10 @@ class Dataset:
                 if image.repository == repository and (tag is None or tag in image.tags or tag == image.tag):
                     return image
         raise KeyError(f"{repository}:{tag}")
+
+    def images(self, repository: str, tag: str) -> list[Image]:
+        """Every image node carrying this tag (two for a multi-architecture tag); for tests."""
+        return [i for r in self.registries for i in r.images if i.repository == repository and tag in i.tags]
 
     def user(self, api_token: str) -> ApiUser | None:
         return next((u for u in self.users if u.api_token == api_token), None)

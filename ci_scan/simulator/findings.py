@@ -54,6 +54,7 @@ _PACKAGES: dict[str, tuple[tuple[str, str, str, str], ...]] = {
         ("stdlib", "go1.19.4", "1.20.12", "/usr/local/bin/app"),
     ),
 }
+PACKAGE_NAMES = frozenset(name for packages in _PACKAGES.values() for name, *_ in packages)
 _CVE_TYPES = ("base",) * 6 + ("java", "python", "javascript", "golang")
 _NAMESPACES = {
     "base": "ubuntu:distro:ubuntu:22.04",

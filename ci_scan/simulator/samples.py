@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from .data import EPOCH_MS, Dataset, Image, Registry
+from .scale import scale_registry
 
 _MINUTE_MS = 60_000
 
@@ -38,6 +39,17 @@ def _private_images() -> list[Image]:
         Image("team/fresh", ["2.0"], {"high": 2, "medium": 3}, visible_after_sync=True),
         Image("team/system", ["1.0"], {"low": 1}, scenario="skipped"),
         Image("team/notag", []),
+        # COMPLETE with no findings, for good: the runtime SBOM is never written (no registry id).
+        Image("team/never-matched", ["1.0"], {"high": 3, "medium": 2}, scenario="never_matched"),
+        # Matched, yet the results say `vulnerabilities: null` beside {"critical": 2}.
+        Image("team/contradictory", ["1.0"], {"critical": 2}, scenario="contradictory"),
+        # One tag, two digests (linux/amd64 and linux/arm64), each with its own findings.
+        Image("team/multiarch", ["1.0"], {"high": 2, "medium": 1}, platform="linux/amd64"),
+        Image("team/multiarch", ["1.0"], {"critical": 1, "low": 2}, platform="linux/arm64"),
+        # Package names with a lone surrogate, ANSI escapes and "\n::add-mask::x"; a 400-digit score.
+        Image("team/hostile", ["1.0"], {"high": 2, "medium": 2, "low": 1}, scenario="hostile_text"),
+        # Reports IN_PROGRESS again between the first COMPLETE and the final one.
+        Image("team/slow-match", ["1.0"], {"high": 3, "low": 2}, scenario="slow_matching"),
     ]
     # 1.4.1 was pushed before 1.4.2; every other image a minute after the previous one.
     order = [1, 0, *range(2, len(images))]
@@ -46,9 +58,12 @@ def _private_images() -> list[Image]:
     return images
 
 
-def default_dataset() -> Dataset:
-    """A fresh, mutable copy of the sample console (findings are generated on first use)."""
-    return Dataset(
+def default_dataset(extra_images: int = 0) -> Dataset:
+    """A fresh, mutable copy of the sample console (findings are generated on first use).
+
+    `extra_images` > 0 adds the `bulk-registry` account (see `scale_registry`) holding that many images.
+    """
+    dataset = Dataset(
         registries=[
             Registry(
                 1,
@@ -73,3 +88,6 @@ def default_dataset() -> Dataset:
             ),
         ]
     )
+    if extra_images > 0:
+        dataset.registries.append(scale_registry(extra_images))
+    return dataset

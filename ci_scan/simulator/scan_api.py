@@ -3,23 +3,14 @@
 from __future__ import annotations
 
 import uuid
-from collections import Counter
-from collections.abc import Iterable
 from typing import Any
 
 from .data import Image
 from .filters import IMAGE_LABELS, FieldsFilter, Record, apply_window
-from .findings import SEVERITIES
 from .registry_api import find_registry
 from .responses import ApiError, Response, empty, error_response, json_response, node_not_found
-from .scans import COMPLETE, TIMELINES, Scan
+from .scans import COMPLETE, Scan, build_steps, count_severities
 from .state import Call, ConsoleState
-
-
-def _severity_counts(findings: Iterable[Record]) -> dict[str, int]:
-    """Unmasked findings per severity; severities with none are left out."""
-    counts = Counter(f["cve_severity"] for f in findings if not f["masked"])
-    return {severity: counts[severity] for severity in SEVERITIES if counts[severity]}
 
 
 def _by_keyword(images: list[Image], names: list[Any], modes: list[Any]) -> list[Image]:
@@ -45,7 +36,7 @@ def _registry_images(state: ConsoleState, registry_id: str, filter_in: dict[str,
         chosen = _by_keyword(images, names, modes)
     else:
         plain = FieldsFilter({"contains_filter": {"filter_in": filter_in}})
-        chosen = [i for i in images if plain.matches(i.record(state.scans.latest_status(i)), IMAGE_LABELS)]
+        chosen = [i for i in images if plain.matches(state.scans.image_record(i), IMAGE_LABELS)]
     if not chosen:
         fields = {"node_ids": "nodes not found with the provided filters"}
         raise ApiError(error_response(400, "", fields))
@@ -77,7 +68,9 @@ def start_scan(state: ConsoleState, call: Call) -> Response:
     for image in targets:
         if image.is_deepfence_system and not system_allowed:
             continue
-        scan = state.scans.unfinished_for(image.node_id) or state.scans.start(image, TIMELINES[image.scenario], now)
+        scan = state.scans.unfinished_for(image.node_id)  # deduplicated, yet part of this bulk too
+        if scan is None:
+            scan = state.scans.start(image, build_steps(image.scenario, state.matching_polls), now)
         scan_ids.append(scan.scan_id)
     if not scan_ids:
         return json_response(202, {"scan_ids": [], "bulk_scan_id": ""})
@@ -105,7 +98,7 @@ def scan_status(state: ConsoleState, call: Call) -> Response:
     return json_response(200, {"statuses": statuses})
 
 
-def _scan(state: ConsoleState, scan_id: str) -> Scan:
+def find_scan(state: ConsoleState, scan_id: str) -> Scan:
     scan = state.scans.scans.get(scan_id)
     if scan is None:
         raise node_not_found(scan_id)
@@ -115,14 +108,16 @@ def _scan(state: ConsoleState, scan_id: str) -> Scan:
 def _result_rows(state: ConsoleState, body: dict[str, Any]) -> tuple[Scan, list[Record]]:
     """Filtered and ordered findings; unordered requests get a fresh shuffle, as the console's
     ORDER BY-less query gives no stable order either."""
-    scan = _scan(state, body["scan_id"])
+    scan = find_scan(state, body["scan_id"])
     selector = FieldsFilter(body["fields_filter"])
     return scan, selector.select(scan.ingested_findings(), tie_breaker="cve_id", shuffle_with=state.rng)
 
 
 def scan_results(state: ConsoleState, call: Call) -> Response:
+    """Whatever has been ingested so far; counts only for COMPLETE scans, as the console does."""
     scan, rows = _result_rows(state, call.body)
     image = scan.image
+    listed = None if image.scenario == "contradictory" else apply_window(rows, call.body["window"])
     return json_response(
         200,
         {
@@ -137,8 +132,8 @@ def scan_results(state: ConsoleState, call: Call) -> Response:
             "cloud_account_id": "",
             "created_at": scan.created_at,
             "updated_at": scan.updated_at,
-            "severity_counts": _severity_counts(rows) if scan.status == COMPLETE else {},
-            "vulnerabilities": apply_window(rows, call.body["window"]),
+            "severity_counts": count_severities(rows) if scan.status == COMPLETE else {},
+            "vulnerabilities": listed,
         },
     )
 
@@ -159,7 +154,10 @@ def stop_scan(state: ConsoleState, call: Call) -> Response:
 
 
 def list_scans(state: ConsoleState, call: Call) -> Response:
-    """Oldest update first unless order fields say otherwise; an empty result is null (a nil Go slice)."""
+    """Oldest update first unless order fields say otherwise; an empty result is null (a nil Go slice).
+
+    Each scan is listed with the status it has now: COMPLETE includes one whose matching has not finished.
+    """
     nodes = call.body["node_ids"] or []
     wanted = {node["node_id"] for node in nodes if node["node_type"] in IMAGE_LABELS}
     scans = {
@@ -169,9 +167,5 @@ def list_scans(state: ConsoleState, call: Call) -> Response:
     }
     records = [{**s.info(None), "node_id": s.scan_id} for s in scans.values()]  # fields of the scan node
     chosen = apply_window(FieldsFilter(call.body["fields_filter"]).select(records), call.body["window"])
-    infos = []
-    for record in chosen:
-        scan = scans[record["node_id"]]
-        counts = scan.image.unmasked_counts() if scan.status == COMPLETE else {}
-        infos.append(scan.info(counts))
+    infos = [scans[record["node_id"]].info(scans[record["node_id"]].severity_counts()) for record in chosen]
     return json_response(200, {"scans_info": infos or None})

@@ -1,11 +1,21 @@
-"""Vulnerability scans and how they progress: one step per status poll, never by wall clock."""
+"""Vulnerability scans and how they progress: one step per status poll, never by wall clock.
+
+A registry image scan runs two worker tasks under one scan id (API_NOTES §5.1): the SBOM task ends
+in COMPLETE before any vulnerability is matched, then the matching task lands the findings in batches
+over the following polls and writes the runtime SBOM last, ending in COMPLETE for good.
+"""
 
 from __future__ import annotations
 
+from collections import Counter
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from fractions import Fraction
 from typing import Any
 
-from .data import Image
+from .data import Image, Scenario
+from .findings import SEVERITIES
+from .hostile import ANSI_STATUS_MESSAGE
 
 STARTING = "STARTING"
 IN_PROGRESS = "IN_PROGRESS"
@@ -20,68 +30,127 @@ FINISHED = frozenset({COMPLETE, ERROR, CANCELLED})
 """What the console counts as done when it deduplicates scans (DELETE_PENDING is not in it)."""
 FAILURE_MESSAGE = "scan failed to complete, please check agent logs"
 
-# The status each successive poll reports; the last one repeats forever.
+_NORMAL = (STARTING, IN_PROGRESS, IN_PROGRESS, COMPLETE)
+# The status each successive poll reports until the SBOM task ends; the last one repeats forever.
 TIMELINES: dict[str, tuple[str, ...]] = {
-    "normal": (STARTING, IN_PROGRESS, IN_PROGRESS, COMPLETE),
+    "normal": _NORMAL,
     "flaky": (STARTING, IN_PROGRESS, STARTING, IN_PROGRESS, COMPLETE),
     "error": (STARTING, IN_PROGRESS, IN_PROGRESS, ERROR),
     "cancelled": (STARTING, IN_PROGRESS, CANCELLED),
     "stuck": (STARTING, IN_PROGRESS),
     "delete_pending": (STARTING, IN_PROGRESS, DELETE_PENDING),
-    "skipped": (STARTING, IN_PROGRESS, IN_PROGRESS, COMPLETE),  # only when deepfence_system_scan is set
+    "skipped": _NORMAL,  # only when deepfence_system_scan is set
+    "never_matched": _NORMAL,
+    "contradictory": _NORMAL,
+    "hostile_text": _NORMAL,
+    "slow_matching": _NORMAL,
 }
+# What the polls between the first and the final COMPLETE report (COMPLETE unless named here).
+_WHILE_MATCHING = {"slow_matching": IN_PROGRESS}
+
+
+@dataclass(frozen=True)
+class Step:
+    """The scan between two status polls."""
+
+    status: str
+    landed: Fraction = Fraction(0)
+    """The share of the image's findings stored so far."""
+    matched: bool = False
+    """Whether matching has finished and the runtime SBOM is written."""
+
+
+def build_steps(scenario: Scenario, matching_polls: int) -> tuple[Step, ...]:
+    """Every step a new scan goes through; the last one repeats forever.
+
+    With `matching_polls` 0 the findings are all there at the first COMPLETE (half of them from the
+    first IN_PROGRESS on); otherwise none land before COMPLETE, the poll that reports the first COMPLETE
+    leaves none either, and each of the next `matching_polls` polls lands another batch.
+    """
+    statuses = TIMELINES[scenario]
+    if scenario == "never_matched":  # an image without a registry id: no matching task ever runs
+        return tuple(Step(status) for status in statuses)
+    if matching_polls <= 0:
+        steps, worked = [], False
+        for status in statuses:
+            worked = worked or status == IN_PROGRESS
+            done = status == COMPLETE
+            landed = Fraction(1) if done else Fraction(1, 2) if worked else Fraction(0)
+            steps.append(Step(status, landed, matched=done))
+        return tuple(steps)
+    steps = [Step(status) for status in statuses]
+    if statuses[-1] == COMPLETE:
+        between = _WHILE_MATCHING.get(scenario, COMPLETE)
+        steps += [Step(between, Fraction(batch, matching_polls)) for batch in range(matching_polls)]
+        steps.append(Step(COMPLETE, Fraction(1), matched=True))
+    return tuple(steps)
 
 
 @dataclass
 class Scan:
     scan_id: str
     image: Image
-    timeline: tuple[str, ...]
+    steps: tuple[Step, ...]
     created_at: int
     updated_at: int
     polls: int = 0
-    has_worked: bool = False
-    """Whether the scanner ever picked the scan up (was IN_PROGRESS)."""
+
+    @property
+    def step(self) -> Step:
+        return self.steps[min(self.polls, len(self.steps) - 1)]
 
     @property
     def status(self) -> str:
-        return self.timeline[min(self.polls, len(self.timeline) - 1)]
+        return self.step.status
 
     @property
     def finished(self) -> bool:
         return self.status in FINISHED
 
+    @property
+    def matched(self) -> bool:
+        return self.step.matched
+
     def advance(self, now_ms: int) -> None:
-        """Called after a status poll has reported the current status."""
-        before = self.status
+        """Called after a status poll has reported the current status; a status write moves updated_at."""
+        before = self.step
         self.polls += 1
-        self.has_worked = self.has_worked or self.status == IN_PROGRESS
-        if self.status != before:
+        after = self.step
+        if (after.status, after.matched) != (before.status, before.matched):
             self.updated_at = now_ms
 
     def stop(self, now_ms: int) -> None:
         """STARTING cancels at once, IN_PROGRESS goes through CANCEL_PENDING and CANCELLING."""
+        landed = self.step.landed
         if self.status == STARTING:
-            self.timeline, self.polls = (CANCELLED,), 0
+            statuses: tuple[str, ...] = (CANCELLED,)
         elif self.status == IN_PROGRESS:
-            self.timeline, self.polls = (CANCEL_PENDING, CANCELLING, CANCELLED), 0
+            statuses = (CANCEL_PENDING, CANCELLING, CANCELLED)
         else:
             return
+        self.steps, self.polls = tuple(Step(status, landed) for status in statuses), 0
         self.updated_at = now_ms
 
     def ingested_findings(self) -> list[dict[str, Any]]:
-        """What the scan has stored so far: all once COMPLETE, else half once it has worked at all."""
+        """What the scan has stored so far, masked findings included."""
         findings = self.image.findings()
-        if self.status == COMPLETE:
-            return findings
-        return findings[: len(findings) // 2] if self.has_worked else []
+        return findings[: int(len(findings) * self.step.landed)]
+
+    def severity_counts(self) -> dict[str, int]:
+        """The list reply's counts: unmasked findings stored so far, for COMPLETE scans only."""
+        if self.status != COMPLETE:
+            return {}
+        return count_severities(self.ingested_findings())
 
     def info(self, severity_counts: dict[str, int] | None) -> dict[str, Any]:
         """`ModelScanInfo`."""
+        message = FAILURE_MESSAGE if self.status == ERROR else ""
+        if self.image.scenario == "hostile_text":
+            message = ANSI_STATUS_MESSAGE
         return {
             "scan_id": self.scan_id,
             "status": self.status,
-            "status_message": FAILURE_MESSAGE if self.status == ERROR else "",
+            "status_message": message,
             "node_id": self.image.node_id,
             "node_name": self.image.node_name,
             "node_type": "image",
@@ -91,26 +160,37 @@ class Scan:
         }
 
 
+def count_severities(findings: Iterable[Mapping[str, Any]]) -> dict[str, int]:
+    """Unmasked findings per severity; severities with none are left out."""
+    counts = Counter(f["cve_severity"] for f in findings if not f["masked"])
+    return {severity: counts[severity] for severity in SEVERITIES if counts[severity]}
+
+
 @dataclass
 class ScanBook:
     """Every scan started so far, and which bulk request started which scans."""
 
     scans: dict[str, Scan] = field(default_factory=dict)
     bulks: dict[str, list[str]] = field(default_factory=dict)
+    by_node: dict[str, list[Scan]] = field(default_factory=dict)
 
     def unfinished_for(self, node_id: str) -> Scan | None:
-        return next((s for s in self.scans.values() if s.image.node_id == node_id and not s.finished), None)
+        return next((s for s in self.by_node.get(node_id, ()) if not s.finished), None)
 
-    def start(self, image: Image, timeline: tuple[str, ...], now_ms: int) -> Scan:
+    def start(self, image: Image, steps: tuple[Step, ...], now_ms: int) -> Scan:
         """A new scan with id `<node_id>-<unix seconds>`, the next free second if that id is taken."""
         seconds = now_ms // 1000
         while f"{image.node_id}-{seconds}" in self.scans:
             seconds += 1
-        scan = Scan(f"{image.node_id}-{seconds}", image, timeline, now_ms, now_ms)
+        scan = Scan(f"{image.node_id}-{seconds}", image, steps, now_ms, now_ms)
         self.scans[scan.scan_id] = scan
+        self.by_node.setdefault(image.node_id, []).append(scan)
         image.latest_scan_id = scan.scan_id
         return scan
 
-    def latest_status(self, image: Image) -> str:
+    def image_record(self, image: Image) -> dict[str, Any]:
+        """`ModelContainerImage`, with the latest scan's status and what it has counted so far."""
         scan = self.scans.get(image.latest_scan_id)
-        return scan.status if scan else ""
+        if scan is None:
+            return image.record("")
+        return image.record(scan.status, sum(scan.severity_counts().values()))

@@ -19,6 +19,8 @@ class ConsoleState:
     rng: random.Random
     sync_polls: int
     """How many GET /registryaccount calls report is_syncing=true after a sync starts."""
+    matching_polls: int = 2
+    """How many status polls after the first COMPLETE the findings take to land (0: none, all at once)."""
     scans: ScanBook = field(default_factory=ScanBook)
 
     def now_ms(self) -> int:

@@ -139,13 +139,23 @@ class Console:
     def statuses(self, scan_id: str, polls: int) -> list[str]:
         return [self.status(scan_id).json()["statuses"][scan_id]["status"] for _ in range(polls)]
 
+    def sbom(self, scan_id: str) -> httpx.Response:
+        return self.post("/scan/sbom", {"scan_id": scan_id})
+
+    def settle(self, scan_id: str, polls: int = 12) -> list[str]:
+        """Poll until the scan is COMPLETE and matched (its runtime SBOM answers 200); the statuses seen."""
+        seen = []
+        for _ in range(polls):
+            seen.append(self.status(scan_id).json()["statuses"][scan_id]["status"])
+            if seen[-1] == "COMPLETE" and self.sbom(scan_id).status_code == 200:
+                return seen
+        raise AssertionError(f"{scan_id} never settled: {seen}")
+
     def complete(self, repository: str, tag: str) -> str:
-        """Start a scan and poll it to COMPLETE."""
+        """Start a scan and poll it to its final COMPLETE, when every finding has landed."""
         scan_id = self.start_one(repository, tag)
-        for _ in range(10):
-            if self.status(scan_id).json()["statuses"][scan_id]["status"] == "COMPLETE":
-                return scan_id
-        raise AssertionError(f"{repository}:{tag} never completed")
+        self.settle(scan_id)
+        return scan_id
 
     def results(
         self,

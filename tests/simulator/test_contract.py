@@ -31,8 +31,13 @@ def test_a_whole_conversation_matches_the_spec(console: Console, contract: SpecC
     scan_id = started.json()["scan_ids"][0]
     statuses = [console.status(scan_id).json()["statuses"][scan_id]["status"] for _ in range(4)]
     assert statuses == ["STARTING", "IN_PROGRESS", "IN_PROGRESS", "COMPLETE"]
+    assert console.results(scan_id).json()["vulnerabilities"] == []  # the SBOM is built, nothing matched
+    assert console.sbom(scan_id).status_code == 500
     by_bulk = console.status(bulk_scan_id=started.json()["bulk_scan_id"]).json()
     assert list(by_bulk["statuses"]) == [scan_id]
+    assert console.statuses(scan_id, 1) == ["COMPLETE"]  # the last batch has landed
+    sbom = console.sbom(scan_id)
+    assert sbom.status_code == 200 and {p["cve_id"] for p in sbom.json()} - {""}
 
     page = console.results(scan_id, {"masked": [False]}, [("cve_severity", True)], window=(0, 10)).json()
     assert len(page["vulnerabilities"]) == 10
@@ -55,7 +60,7 @@ def test_a_whole_conversation_matches_the_spec(console: Console, contract: SpecC
         "/deepfence/auth/token/refresh", headers={"Authorization": f"Bearer {tokens['refresh_token']}"}
     )
     assert refreshed.status_code == 200
-    assert contract.checked - before == 17
+    assert contract.checked - before == 21
 
 
 def test_error_responses_match_the_spec(console: Console, contract: SpecContract) -> None:
@@ -70,6 +75,9 @@ def test_error_responses_match_the_spec(console: Console, contract: SpecContract
     assert console.start(console.sim.dataset.image("team/notag").node_id).status_code == 500
     assert console.status("nosuchscan").status_code == 404
     assert console.results("nosuchscan").status_code == 404
+    assert console.sbom("nosuchscan").status_code == 404
+    with console.invalid_requests():
+        assert console.post("/scan/sbom", {"scan_id": 7}).status_code == 400
     assert console.images("docker_hub-nobody-99").status_code == 404
     access_as_refresh = console.http.post("/deepfence/auth/token/refresh")
     assert (access_as_refresh.status_code, access_as_refresh.text) == (401, "token is unauthorized\n")
@@ -83,13 +91,22 @@ def test_error_responses_match_the_spec(console: Console, contract: SpecContract
     forbidden_sync = console.post("/registryaccount/docker_hub-acme-2/sync", None)
     for forbidden in (forbidden_start, forbidden_sync):
         assert (forbidden.status_code, forbidden.content) == (403, b"")
-    assert contract.checked - before == 15
+    assert contract.checked - before == 17
 
 
 def test_the_contract_catches_a_missing_required_field(console: Console) -> None:
     console.sim.inject("/deepfence/auth/token", 200, body={"access_token": "only one of the two"})
     with pytest.raises(InvalidData):
         console.http.post("/deepfence/auth/token", json={"api_token": ADMIN_TOKEN})
+
+
+def test_the_contract_checks_scores_so_the_400_digit_one_really_passes(console: Console) -> None:
+    scan_id = console.complete("team/hostile", "1.0")
+    reply = console.results(scan_id).json()  # checked, with its 400-digit cve_cvss_score
+    reply["vulnerabilities"][0]["cve_cvss_score"] = "9.8"
+    console.sim.inject("/deepfence/scan/results/vulnerability", 200, body=reply)
+    with pytest.raises(InvalidData):
+        console.results(scan_id)
 
 
 def test_the_contract_catches_a_body_where_the_spec_declares_none(console: Console) -> None:

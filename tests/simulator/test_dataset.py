@@ -55,7 +55,7 @@ def test_the_dataset_is_deterministic_and_every_copy_is_fresh() -> None:
     first.registries[0].synced = True
     assert not second.registries[0].synced
     digests = {i.digest for r in first.registries for i in r.images}
-    assert len(digests) == 14 and all(d.startswith("sha256:") and len(d) == 71 for d in digests)
+    assert len(digests) == 20 and all(d.startswith("sha256:") and len(d) == 71 for d in digests)
 
 
 def test_lookups() -> None:

@@ -13,7 +13,8 @@ PRIVATE = "docker_private_registry-ci-bot-1"
 VISIBLE_PRIVATE = [
     "team/app:1.4.2", "team/app:1.4.1", "team/clean:1.0", "team/flaky:1.0", "team/broken:1.0",
     "team/cancelled:1.0", "team/deleted:1.0", "team/stuck:1.0", "team/big:1.0", "team/system:1.0",
-    "team/notag:<none>",
+    "team/notag:<none>", "team/never-matched:1.0", "team/contradictory:1.0", "team/multiarch:1.0",
+    "team/multiarch:1.0", "team/hostile:1.0", "team/slow-match:1.0",
 ]  # fmt: skip
 APP = ["team/app:1.4.2", "team/app:1.4.1"]
 
@@ -63,7 +64,8 @@ def test_images_carry_digest_ids_and_console_names(console: Console) -> None:
     assert demo["docker_image_tag"] == "latest"  # the last tag written for the digest
     assert demo["docker_image_tag_list"] == ["team/app:1.4.2", "team/app:latest"]
     assert demo["node_name"] == f"team/app:latest ({demo['node_id'][:12]})"
-    assert images[-1]["docker_image_tag"] == "<none>" and images[-1]["docker_image_tag_list"] == []
+    untagged = images[VISIBLE_PRIVATE.index("team/notag:<none>")]
+    assert untagged["docker_image_tag"] == "<none>" and untagged["docker_image_tag_list"] == []
     assert [i["docker_image_name"] for i in console.images("docker_hub-acme-2").json()] == ["app"]
     assert [i["docker_image_name"] for i in console.images("quay-acme-3").json()] == ["tool"]
 
@@ -87,6 +89,7 @@ def in_array(**filter_in: list[Any]) -> dict[str, Any]:
          ["team/app:1.4.2"]),
         (fields_filter(not_contains_filter={"filter_in": {"docker_image_tag": ["1.0"]}}), None,
          ["team/app:1.4.2", "team/app:1.4.1", "team/notag:<none>"]),
+        (in_array(docker_image_tag_list=["team/multiarch:1.0"]), None, ["team/multiarch:1.0"] * 2),
         (fields_filter(order=[("docker_image_name", True)]),
          fields_filter({"docker_image_name": ["team/app", "team/big"]}), ["team/big:1.0", *APP]),
     ],
@@ -110,7 +113,7 @@ def test_the_window_pages_and_the_count_is_taken_after_it(console: Console) -> N
         counted: int = console.post("/registryaccount/count/images", body).json()["count"]
         return counted
 
-    assert (count(0, 0), count(0, 3), count(9, 5)) == (11, 3, 2)
+    assert (count(0, 0), count(0, 3), count(14, 5)) == (17, 3, 3)
 
 
 def test_an_unknown_registry_is_a_404(console: Console) -> None:
@@ -154,7 +157,12 @@ def test_images_report_their_latest_scan(console: Console) -> None:
         scan_id,
     )
     assert demo()["vulnerabilities_count"] == 0
-    console.statuses(scan_id, 4)
+    console.statuses(scan_id, 4)  # the first COMPLETE: nothing matched yet
+    assert (demo()["vulnerability_scan_status"], demo()["vulnerabilities_count"]) == ("COMPLETE", 0)
+    console.statuses(scan_id, 1)
+    half = sum(not f["masked"] for f in console.sim.dataset.image("team/app", "1.4.2").findings()[:22])
+    assert (demo()["vulnerability_scan_status"], demo()["vulnerabilities_count"]) == ("COMPLETE", half)
+    console.statuses(scan_id, 1)
     assert (demo()["vulnerability_scan_status"], demo()["vulnerabilities_count"]) == ("COMPLETE", 44)
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import time
+from collections import Counter
 from typing import Any
 
 import pytest
@@ -114,13 +115,39 @@ def test_the_count_endpoint_counts_after_the_window(console: Console, demo: str)
     assert console.results(demo, {"cve_severity": ["critical"]}, path=COUNT).json()["count"] == 4
 
 
-def test_results_before_complete_hold_what_was_ingested_so_far(console: Console) -> None:
+def test_findings_land_in_batches_after_the_first_complete(console: Console) -> None:
+    scan_id = console.start_one("team/app", "1.4.2")
+    half = Counter(f["cve_severity"] for f in console.sim.dataset.image("team/app", "1.4.2").findings()[:22]
+                   if not f["masked"])  # fmt: skip
+    seen = []
+    for _ in range(7):
+        status = console.statuses(scan_id, 1)[0]
+        result = console.results(scan_id).json()  # what is stored once that poll has been answered
+        seen.append((status, len(result["vulnerabilities"]), result["severity_counts"]))
+    assert seen == [
+        ("STARTING", 0, {}),
+        ("IN_PROGRESS", 0, {}),
+        ("IN_PROGRESS", 0, {}),
+        ("COMPLETE", 0, {}),  # the SBOM is built; matching has not started
+        ("COMPLETE", 22, dict(half)),  # counts of what has landed, since the scan shows COMPLETE
+        ("COMPLETE", 45, DEMO_COUNTS),
+        ("COMPLETE", 45, DEMO_COUNTS),
+    ]
+
+
+def test_without_matching_polls_everything_is_there_at_the_first_complete(contract: SpecContract) -> None:
+    console = Console(ConsoleSimulator(matching_polls=0), contract)
+    console.login()
     scan_id = console.start_one("team/app", "1.4.2")
     starting = console.results(scan_id).json()
     assert (starting["vulnerabilities"], starting["severity_counts"]) == ([], {})
     console.statuses(scan_id, 2)  # now IN_PROGRESS
     running = console.results(scan_id).json()
     assert 0 < len(running["vulnerabilities"]) < 45 and running["severity_counts"] == {}
+    assert console.sbom(scan_id).status_code == 500
+    assert console.statuses(scan_id, 2) == ["IN_PROGRESS", "COMPLETE"]
+    assert console.results(scan_id).json()["severity_counts"] == DEMO_COUNTS
+    assert console.sbom(scan_id).status_code == 200
 
 
 def test_results_errors(console: Console) -> None:

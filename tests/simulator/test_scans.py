@@ -131,7 +131,7 @@ def test_a_registry_expands_to_its_images(
 
 def test_a_whole_registry_and_its_failure_modes(console: Console) -> None:
     every_1_0 = console.start(PRIVATE, node_type="registry", image_scan_filter={"docker_image_tag": ["1.0"]})
-    assert len(every_1_0.json()["scan_ids"]) == 7  # 8 images, the system one skipped
+    assert len(every_1_0.json()["scan_ids"]) == 13  # 14 images, the system one skipped
     nothing = console.start(PRIVATE, node_type="registry", image_scan_filter={"docker_image_tag": ["v9"]})
     assert nothing.status_code == 400
     assert nothing.json()["error_fields"] == {"node_ids": "nodes not found with the provided filters"}
