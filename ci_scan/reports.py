@@ -9,10 +9,9 @@ import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 
+from ci_scan.decision import Decision
 from ci_scan.errors import ConfigError
 from ci_scan.formats.base import Format
-from ci_scan.gate import GateDecision
-from ci_scan.models import ScanResult
 
 STDOUT = "-"
 REPORT_MODE = 0o644
@@ -58,16 +57,14 @@ def write_report(path: Path | str, text: str) -> Path:
     return target
 
 
-def write_reports(
-    requests: Sequence[tuple[Format, Path | str]], result: ScanResult, decision: GateDecision
-) -> list[Path]:
+def write_reports(requests: Sequence[tuple[Format, Path | str]], decision: Decision) -> list[Path]:
     """Render every requested report, then write each; returns the paths written.
 
     A renderer that raises leaves every file untouched. A report that cannot be written does not
     stop the others: the errors are raised together, as one ConfigError, after the rest are written.
     """
     _refuse_shared_paths(requests)
-    rendered = [(path, fmt.render(result, decision)) for fmt, path in requests]
+    rendered = [(path, fmt.render(decision)) for fmt, path in requests]
     outcomes = [_attempt(path, text) for path, text in rendered]
     errors = [str(outcome) for outcome in outcomes if isinstance(outcome, ConfigError)]
     if errors:

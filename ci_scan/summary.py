@@ -1,35 +1,76 @@
-"""The plain-text summary printed at the end of a run (CI logs are not terminals: no colour, no width)."""
+"""The plain-text summary printed at the end of a run (CI logs are not terminals: no colour, no width).
+
+    ci-scan: 3 target(s) on https://console.example.com
+      registry.example.com/team/app:1.4.2: scan <id>: 2 critical, 1 high, 1 low, 1 masked: failed
+      registry.example.com/team/app:1.5.0: scan <id>: no findings: passed
+      registry.example.com/team/worker:3.1: scan <id>: could not be completed
+    Findings that fail the gate (first 10 of 12):
+      CRITICAL CVE-2024-0001        openssl:3.0.2  (fixed in 3.0.14)  [registry.example.com/team/app:1.4.2]
+    Gate FAILED (--fail-on high): <the run's reason>
+    Incomplete: registry.example.com/team/worker:3.1: <its reason>
+    Warning: ...
+
+A target's line counts its unmasked findings per severity (severities without any left out) and its
+masked ones. Failing findings are listed over every target, most severe first; when none fails, the
+most severe unmasked findings of completed targets are. The image in brackets is shown only when the
+run has more than one target.
+"""
 
 from __future__ import annotations
 
-from ci_scan.gate import GateDecision
-from ci_scan.models import Finding, ScanResult
+from ci_scan import wording
+from ci_scan.decision import Decision, TargetDecision
+from ci_scan.formats.base import report_key, target_labels
+from ci_scan.models import Finding
+from ci_scan.sanitize import for_log, neutral_line_start
 
 TOP_FINDINGS = 10
 
 
-def render_summary(result: ScanResult, decision: GateDecision, top: int = TOP_FINDINGS) -> str:
-    masked = len(result.suppressed)
-    lines = [
-        f"ci-scan: {result.target.name}",
-        f"  scan {result.scan_id} on {result.console_url or 'the console'}: "
-        f"{len(result.findings)} finding(s), {masked} masked",
-    ]
-    lines += [f"  {severity.label:<9}{count:>7}" for severity, count in result.counts().items()]
-    if masked:
-        lines.append(f"  {'masked':<9}{masked:>7}  (masked in the console, not counted)")
-    lines.append(f"Gate {decision.verdict.upper()} (--fail-on {decision.policy.threshold_label}): {decision.reason}")
-    shown = decision.failing or result.active
+def render_summary(decision: Decision, top: int = TOP_FINDINGS) -> str:
+    labels = target_labels([target.result.target for target in decision.targets])
+    labelled = list(zip(labels, decision.targets, strict=True))
+    several = len(labelled) > 1
+    console = decision.run.console_url or "the console"
+    lines = [f"ci-scan: {len(labelled)} target(s) on {console}"]
+    lines += [f"  {label}: {_target_line(target)}" for label, target in labelled]
+    title = "Findings that fail the gate"
+    shown = [(label, f) for label, t in labelled for f in t.failing]
+    if not shown:
+        title = "Most severe findings"
+        shown = [(label, f) for label, t in labelled if t.result.completed for f in t.result.active]
+    shown.sort(key=lambda pair: report_key(pair[1]))  # stable: ties keep the run's order of targets
     if shown:
-        title = "Findings that fail the gate" if decision.failing else "Most severe findings"
         more = len(shown) - top
         lines.append(f"{title}{f' (first {top} of {len(shown)})' if more > 0 else ''}:")
-        lines += [_finding_line(f) for f in shown[:top]]
-    lines += [f"Warning: {w}" for w in result.warnings]
-    return "\n".join(lines) + "\n"
+        lines += [_finding_line(f, label if several else "") for label, f in shown[:top]]
+    lines.append(wording.gate_line(decision.verdict, decision.policy.threshold_label, decision.reason))
+    for label, target in labelled:
+        if not target.result.completed:
+            heading = "Timed out" if target.verdict == "timed_out" else "Incomplete"
+            lines.append(f"{heading}: {label}: {target.reason}")
+    for label, target in labelled:
+        lines += [f"Note: {label}: {n}" if several else f"Note: {n}" for n in target.result.notes]
+        lines += [f"Warning: {label}: {w}" if several else f"Warning: {w}" for w in target.result.warnings]
+    lines += [f"Warning: {w}" for w in decision.run.warnings]
+    # Every line carries console text (ids, packages, messages): neutralised before it reaches a CI log.
+    return "\n".join(neutral_line_start(for_log(line)) for line in lines) + "\n"
 
 
-def _finding_line(finding: Finding) -> str:
+def _target_line(target: TargetDecision) -> str:
+    result = target.result
+    scan = f"scan {result.scan_id}" if result.scan_id else "no scan"
+    verdict = wording.verdict_title(target.verdict)
+    if not result.completed:
+        return f"{scan}: {verdict}"
+    counts = [f"{n} {severity.label}" for severity, n in result.counts().items() if n]
+    if result.masked:
+        counts.append(f"{len(result.masked)} masked")
+    return f"{scan}: {', '.join(counts) or 'no findings'}: {verdict}"
+
+
+def _finding_line(finding: Finding, label: str) -> str:
     fixed = f"fixed in {finding.fixed_in}" if finding.fixed_in else "no fix yet"
-    where = f" {finding.package_path}" if finding.package_path else ""
-    return f"  {finding.severity.name:<8} {finding.cve_id:<20} {finding.package}{where}  ({fixed})"
+    where = f" {finding.location}" if finding.location else ""
+    image = f"  [{label}]" if label else ""
+    return f"  {finding.severity.name:<8} {finding.rule_id:<20} {finding.component}{where}  ({fixed}){image}"

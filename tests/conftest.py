@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import os
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from ci_scan.errors import ExitCode as ExitCode  # re-exported for tests
-from ci_scan.models import Finding, ImageRef, ScanResult, ScanTarget, Severity
+from ci_scan.models import Finding, ImageRef, RunResult, Severity, Target, TargetResult, VulnerabilityDetails
 
 ROOT = Path(__file__).resolve().parent.parent
 SHARED = Path(os.environ.get("CI_SCAN_SHARED_DIR", ROOT.parent / "shared")).resolve()
@@ -56,39 +57,111 @@ def _clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
             monkeypatch.delenv(name, raising=False)
 
 
-@pytest.fixture
-def sample_result() -> ScanResult:
-    """A small, varied scan result shared by the report tests."""
-    image = ImageRef.parse("registry.example.com/team/app:1.4.2")
-    target = ScanTarget(
-        node_id="3f1e" * 16,
-        node_type="image",
-        name=str(image),
-        registry_id="docker_private_registry-registry_example_com-1",
-        image=image,
-    )
+def _vulnerability(
+    rule_id: str, severity: Severity, component: str, *, cve_type: str = "", **fields: Any
+) -> Finding:
+    return Finding("vulnerability", rule_id, severity, component, details=VulnerabilityDetails(cve_type=cve_type),
+                   **fields)
+
+
+def _image(reference: str, node_id: str, digest: str | None = None) -> Target:
+    image = ImageRef.parse(reference)
+    return Target(kind="image", node_id=node_id, node_type="image", name=str(image), image=image,
+                  registry_id="docker_private_registry-registry_example_com-1", digest=digest)
+
+
+def _sample_target() -> TargetResult:
+    target = _image("registry.example.com/team/app:1.4.2", "3f1e" * 16)
     findings = (
-        Finding("CVE-2024-0001", Severity.CRITICAL, "openssl:3.0.2", fixed_in="3.0.14",
-                cvss_score=9.8, description="Buffer overflow <in> \"openssl\" & friends",
-                link="https://nvd.nist.gov/vuln/detail/CVE-2024-0001", cve_type="base",
-                result_id="r1"),
-        Finding("CVE-2024-0002", Severity.HIGH, "lodash:4.17.20",
-                package_path="/app/node_modules/lodash/package.json", cvss_score=7.5,
-                description="Prototype pollution", cve_type="javascript", result_id="r2"),
-        Finding("CVE-2024-0003", Severity.MEDIUM, "zlib:1.2.11", cvss_score=5.0, result_id="r3"),
-        Finding("CVE-2024-0004", Severity.LOW, "bash:5.1", cvss_score=2.0, result_id="r4"),
-        Finding("GHSA-aaaa-bbbb-cccc", Severity.UNKNOWN, "left-pad:1.0.0", result_id="r5"),
-        Finding("CVE-2024-0005", Severity.CRITICAL, "curl:7.68.0", cvss_score=9.1,
-                suppressed=True, result_id="r6"),
-        Finding("CVE-2024-0001", Severity.CRITICAL, "openssl:3.0.2",
-                package_path="/usr/lib/libssl.so.3", cvss_score=9.8, result_id="r7"),
+        _vulnerability("CVE-2024-0001", Severity.CRITICAL, "openssl:3.0.2", fixed_in="3.0.14",
+                       score=9.8, description="Buffer overflow <in> \"openssl\" & friends",
+                       link="https://nvd.nist.gov/vuln/detail/CVE-2024-0001", cve_type="base",
+                       result_id="r1"),
+        _vulnerability("CVE-2024-0002", Severity.HIGH, "lodash:4.17.20",
+                       location="/app/node_modules/lodash/package.json", score=7.5,
+                       description="Prototype pollution", cve_type="javascript", result_id="r2"),
+        _vulnerability("CVE-2024-0003", Severity.MEDIUM, "zlib:1.2.11", score=5.0, result_id="r3"),
+        _vulnerability("CVE-2024-0004", Severity.LOW, "bash:5.1", score=2.0, result_id="r4"),
+        _vulnerability("GHSA-aaaa-bbbb-cccc", Severity.UNKNOWN, "left-pad:1.0.0", result_id="r5"),
+        _vulnerability("CVE-2024-0005", Severity.CRITICAL, "curl:7.68.0", score=9.1,
+                       masked=True, result_id="r6"),
+        _vulnerability("CVE-2024-0001", Severity.CRITICAL, "openssl:3.0.2",
+                       location="/usr/lib/libssl.so.3", score=9.8, result_id="r7"),
     )
-    return ScanResult(
+    return TargetResult(
         target=target,
         scan_id=f"{target.node_id}-1732752000",
+        status="COMPLETE",
         findings=findings,
-        console_url="https://console.example.com",
         console_counts={"critical": 2, "high": 1, "medium": 1, "low": 1, "unknown": 1},
         started_at_ms=1732752000000,
         finished_at_ms=1732752090000,
+    )
+
+
+@pytest.fixture
+def sample_run() -> RunResult:
+    """One image, a small and varied scan result, shared by the report tests."""
+    return RunResult(targets=(_sample_target(),), console_url="https://console.example.com")
+
+
+@pytest.fixture
+def multi_run() -> RunResult:
+    """Five targets over three repositories, at --fail-on high:
+
+    - registry.example.com/team/app:1.4.2, the sample: fails (3 findings at or above high);
+    - registry.example.com/team/app:1.5.0, another tag of that repository: passes (medium, low);
+    - quay.io/acme/api:2.0, a second repository: fails (1 high);
+    - registry.example.com/team/worker:3.1: could not be completed (the console's scan errored);
+    - quay.io/acme/api:2.1: timed out, still running.
+    """
+    sample = _sample_target()
+    app_142 = replace(sample, target=replace(sample.target, digest="sha256:" + "1" * 64))
+    app_150 = TargetResult(
+        target=_image("registry.example.com/team/app:1.5.0", "app150", "sha256:" + "2" * 64),
+        scan_id="app150-scan",
+        status="COMPLETE",
+        findings=(
+            _vulnerability("CVE-2024-0003", Severity.MEDIUM, "zlib:1.2.11", score=5.0, result_id="b3"),
+            _vulnerability("CVE-2024-0004", Severity.LOW, "bash:5.1", score=2.0, result_id="b4"),
+        ),
+        console_counts={"medium": 1, "low": 1},
+        started_at_ms=1732752100000,
+        finished_at_ms=1732752130000,
+        notes=("reused a scan of this digest that finished 5 minutes earlier",),
+    )
+    api_20 = TargetResult(
+        target=_image("quay.io/acme/api:2.0", "api20", "sha256:" + "3" * 64),
+        scan_id="api20-scan",
+        status="COMPLETE",
+        findings=(
+            _vulnerability("CVE-2024-0100", Severity.HIGH, "requests:2.25.0",
+                           location="/usr/lib/python3/site-packages/requests", score=7.5, fixed_in="2.31.0",
+                           result_id="c1"),
+            _vulnerability("CVE-2024-0101", Severity.LOW, "urllib3:1.26.0", score=3.1, result_id="c2"),
+        ),
+        console_counts={"high": 1, "low": 1},
+        started_at_ms=1732752000000,
+        finished_at_ms=1732752200000,
+        warnings=("the console returned 1 duplicate row",),
+    )
+    worker = TargetResult(
+        target=_image("registry.example.com/team/worker:3.1", "worker31"),
+        scan_id="worker31-scan",
+        status="ERROR",
+        started_at_ms=1732752000000,
+        finished_at_ms=1732752010000,
+        error="the console reported ERROR: failed to pull registry.example.com/team/worker:3.1: manifest unknown",
+    )
+    api_21 = TargetResult(
+        target=_image("quay.io/acme/api:2.1", "api21", "sha256:" + "4" * 64),
+        scan_id="api21-scan",
+        status="IN_PROGRESS",
+        started_at_ms=1732752000000,
+        timed_out=True,
+    )
+    return RunResult(
+        targets=(app_142, app_150, api_20, worker, api_21),
+        console_url="https://console.example.com",
+        warnings=("the console did not report its version",),
     )

@@ -1,13 +1,51 @@
-"""Report formats. `FORMATS` is the one place that names them."""
+"""Report formats. `REPORTS` is the one place that names them; it also declares the CLI's report options.
+
+Declaring a report costs no import of its renderer: `ReportSpec.load()` imports it when a run needs it.
+"""
 
 from __future__ import annotations
 
-from ci_scan.formats.base import Format
-from ci_scan.formats.json import JsonFormat
-from ci_scan.formats.junit import JunitFormat
-from ci_scan.formats.sarif import SarifFormat
-from ci_scan.gate import GateStatus
+import importlib
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
 
-FORMATS: dict[str, Format] = {fmt.name: fmt for fmt in (JunitFormat(), SarifFormat(), JsonFormat())}
+if TYPE_CHECKING:
+    from ci_scan.formats.base import Format
 
-__all__ = ["FORMATS", "Format", "GateStatus", "JsonFormat", "JunitFormat", "SarifFormat"]
+
+@dataclass(frozen=True)
+class ReportSpec:
+    name: str
+    """The report's option (`--<name> PATH`) and its `CI_SCAN_<NAME>` variable."""
+    description: str
+    default_filename: str
+    renderer: str
+    """`module:Class` of the renderer; constructed with the report's own options."""
+    stdout: bool = True
+    """Whether the report may go to standard output (`-`)."""
+    options: Mapping[str, str] = field(default_factory=dict)
+    """The renderer's own options: option name -> help."""
+
+    def load(self, **options: Any) -> Format:
+        module, _, cls = self.renderer.partition(":")
+        renderer: Format = getattr(importlib.import_module(module), cls)(**options)
+        return renderer
+
+
+REPORTS: tuple[ReportSpec, ...] = (
+    ReportSpec("junit", "Write a JUnit XML report here (GitLab, Jenkins, Azure DevOps).", "ci-scan.junit.xml",
+               "ci_scan.formats.junit:JunitFormat"),
+    ReportSpec("sarif", "Write a SARIF 2.1.0 report here (GitHub code scanning).", "ci-scan.sarif",
+               "ci_scan.formats.sarif:SarifFormat"),
+    ReportSpec("json", "Write the JSON report here ('-' for standard output).", "ci-scan.json",
+               "ci_scan.formats.json:JsonFormat"),
+)
+REPORT_NAMES = tuple(spec.name for spec in REPORTS)
+
+
+def report(name: str) -> ReportSpec:
+    return next(spec for spec in REPORTS if spec.name == name)
+
+
+__all__ = ["REPORTS", "REPORT_NAMES", "ReportSpec", "report"]

@@ -4,15 +4,17 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from datetime import datetime, timezone
 from typing import Protocol
 from urllib.parse import urlsplit
 
-from ci_scan.gate import GateDecision
-from ci_scan.models import Finding, ScanResult, ScanTarget
+from ci_scan.decision import Decision
+from ci_scan.formats.text import short_digest
+from ci_scan.models import Finding, Target, TargetResult
 
 _SURROGATES = re.compile("[\ud800-\udfff]")
+
 
 class Format(Protocol):
     """A report format. `render` is pure: no I/O, no environment, no clock; same input, same text."""
@@ -21,23 +23,48 @@ class Format(Protocol):
     description: str
     default_filename: str
 
-    def render(self, result: ScanResult, decision: GateDecision) -> str: ...
+    def render(self, decision: Decision) -> str:
+        """The report of every target in `decision` (which holds the run's results)."""
+        ...
+
+
+def report_key(finding: Finding) -> tuple[int, float, str, str, str, str]:
+    """Most severe first; ties broken on every identifying field so the order is total."""
+    return (*finding.sort_key, finding.location, finding.result_id)
 
 
 def report_order(findings: Iterable[Finding]) -> list[Finding]:
-    """Most severe first; ties broken on every identifying field so the order is total."""
-    return sorted(findings, key=lambda f: (*f.sort_key, f.package_path, f.result_id))
+    return sorted(findings, key=report_key)
 
 
-def repository_name(target: ScanTarget) -> str:
-    """The target without tag or digest (`registry.example.com/team/app`), so it survives re-tagging."""
-    if target.image is None:
-        return target.name
-    return f"{target.image.registry_host}/{target.image.repository}"
+def finding_fingerprint(finding: Finding, target: Target) -> str:
+    """Stable across tags and digests: it is keyed on the repository (`Target.repository`)."""
+    return finding.fingerprint(target.repository)
 
 
-def finding_fingerprint(finding: Finding, target: ScanTarget) -> str:
-    return finding.fingerprint(repository_name(target))
+def target_labels(targets: Sequence[Target]) -> list[str]:
+    """A name for each target, unique within the run.
+
+    A target's label is its name. Targets that share a name but not a digest (one tag, several
+    architectures) get the first 12 hex digits of their digest: `app:1.0 (0123456789ab)`. A label
+    still taken (the same image twice) gets " #2", " #3"... in order.
+    """
+    digests: dict[str, set[str | None]] = {}
+    for target in targets:
+        digests.setdefault(target.name, set()).add(target.digest)
+    taken: set[str] = set()
+    labels = []
+    for target in targets:
+        label = target.name
+        if len(digests[target.name]) > 1 and target.digest:
+            label = f"{target.name} ({short_digest(target.digest)})"
+        candidate, number = label, 1
+        while candidate in taken:
+            number += 1
+            candidate = f"{label} #{number}"
+        taken.add(candidate)
+        labels.append(candidate)
+    return labels
 
 
 def utc_datetime(epoch_ms: int) -> datetime | None:
@@ -57,7 +84,7 @@ def iso_utc(epoch_ms: int) -> str | None:
     return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z") if moment else None
 
 
-def duration_ms(result: ScanResult) -> int:
+def duration_ms(result: TargetResult) -> int:
     """How long the scan took; 0 when either end is unknown."""
     if result.started_at_ms > 0 and result.finished_at_ms >= result.started_at_ms:
         return result.finished_at_ms - result.started_at_ms

@@ -1,60 +1,81 @@
 """ci-scan's own JSON report. Its shape is a public contract, versioned by `schema_version`.
 
-Version 1 (keys in this order; indent 2; UTF-8; trailing newline). Unknown target and scan values
+Version 2 (keys in this order; indent 2; UTF-8; trailing newline). Unknown target and scan values
 are `null`; a finding's text fields are always strings, "" when the console gives none, and its
 scores are 0.0 when unknown.
 
-    schema_version  1
+    schema_version  2
     tool            {name: "ci-scan", version}
-    target          {name, image, registry, repository, tag, digest, node_id, node_type, registry_id}
-                    image is the parsed reference, registry the host (docker.io when the reference
-                    names none); all image fields are null for a node that is not an image
-    scan            {id, console_url, started_at, finished_at}: times ISO 8601 UTC, e.g.
-                    "2024-11-28T00:00:00.000Z"
-    counts          {critical, high, medium, low, unknown, masked, total}: the severities count
-                    unmasked findings, masked counts masked ones, total counts all findings
-    console_counts  the console's own severity counts, as it reported them
-    gate            {fail_on, verdict ("passed"|"failed"), passed, reason, exit_code, failing}
-                    failing is the number of findings that fail the gate
-    findings        [{cve_id, severity, package, package_name, package_version, package_path,
-                      fixed_in, cvss_score, epss_score, cisa_kev, description, link, urls,
-                      cve_type, layer, attack_vector, exploit_poc, masked,
-                      gate ("failed"|"passed"|"masked"), fingerprint, result_id}],
-                    most severe first; fingerprint is stable across tags of the same repository
-    warnings        [text]: what the scan reported short of an error
+    console_url     the console's URL, null when unknown
+    gate            {fail_on, verdict, passed, reason, exit_code, failing}: the whole run's.
+                    verdict is "passed", "failed", "incomplete" (a scan could not be completed) or
+                    "timed_out"; a failed target outweighs an incomplete one, which outweighs a
+                    timed-out one. exit_code is the process's (0, 1, 3 or 4); failing is the number
+                    of findings that fail the gate over every target
+    counts          {critical, high, medium, low, unknown, masked, total} over every target: the
+                    severities count unmasked findings, masked counts masked ones, total counts all
+    targets         [one per target, in the run's order:
+        target          {name, kind ("image"|"host"|"container"), image, registry, repository, tag,
+                         digest, node_id, node_type, registry_id}
+                        image is the parsed reference, registry the host (docker.io when the
+                        reference names none), repository its path; digest is the digest that was
+                        scanned (null when unknown), whatever the reference named. All image fields
+                        but digest are null for a node that is not an image
+        scan            {id, status, started_at, finished_at}: id and status null before the scan
+                        started; times ISO 8601 UTC, e.g. "2024-11-28T00:00:00.000Z"
+        verdict         this target's: "passed", "failed", "incomplete" or "timed_out"
+        reason          why, in one sentence (for an incomplete target it holds the console's message)
+        exit_code       what the run would exit with for this target alone
+        error           null, or why the scan could not be completed
+        timed_out       whether the scan was still running when --timeout ran out
+        notes           [text]: how the scan was obtained (reused, attached to a running one...)
+        counts          as the top-level counts, for this target
+        console_counts  the console's own severity counts, as it reported them
+        rules           [{rule, limit, measured, tripped}]: each gate criterion, e.g.
+                        {"rule": "fail-on", "limit": "high", "measured": 3, "tripped": true};
+                        [] for a target that was not completed
+        findings        [{kind, rule_id, cve_id (vulnerabilities only, = rule_id), severity,
+                          component, package_name, package_version, location, fixed_in, score,
+                          description, link, details, masked,
+                          disposition ("failing"|"passing"|"masked"), fingerprint, result_id}],
+                        most severe first. details is null, or for a vulnerability {cve_type, layer,
+                        attack_vector, network, overall_score, epss_score, cisa_kev, exploit_poc,
+                        live_connection, urls}. fingerprint is stable across tags of one repository
+        warnings        [text]: what this target's scan reported short of an error
+                    ]
+    warnings        [text]: what the run reported short of an error
 
-New keys may be added within version 1; removing or changing one raises the version.
+New keys may be added within version 2; removing or changing one raises the version.
+Version 1 had one target: its `target`, `scan`, `counts`, `console_counts` and `findings` are now
+under `targets[]`; a finding's `cve_id`, `package`, `package_path`, `cvss_score` and `gate`
+("failed"|"passed"|"masked") are `rule_id`, `component`, `location`, `score` and `disposition`
+("failing"|"passing"|"masked"), its vulnerability fields are under `details`.
 """
 
 from __future__ import annotations
 
-from ci_scan import __version__
-from ci_scan.formats.base import dump_json, finding_fingerprint, iso_utc, report_order
-from ci_scan.gate import GateDecision, GateStatus
-from ci_scan.models import Finding, ScanResult, ScanTarget
+from collections.abc import Mapping
 
-SCHEMA_VERSION = 1
+from ci_scan import __version__
+from ci_scan.decision import Decision, Disposition, TargetDecision
+from ci_scan.formats.base import dump_json, finding_fingerprint, iso_utc, report_order
+from ci_scan.models import Finding, Severity, Target, VulnerabilityDetails
+
+SCHEMA_VERSION = 2
 
 
 class JsonFormat:
     name = "json"
-    description = "ci-scan's own JSON (schema_version 1): target, counts, gate and every finding"
+    description = "ci-scan's own JSON (schema_version 2): the gate, then every target with its findings"
     default_filename = "ci-scan.json"
 
-    def render(self, result: ScanResult, decision: GateDecision) -> str:
-        counts = {severity.label: n for severity, n in result.counts().items()}
+    def render(self, decision: Decision) -> str:
+        total = sum(len(target.result.findings) for target in decision.targets)
+        masked = sum(len(target.result.masked) for target in decision.targets)
         document = {
             "schema_version": SCHEMA_VERSION,
             "tool": {"name": "ci-scan", "version": __version__},
-            "target": _target(result.target),
-            "scan": {
-                "id": result.scan_id,
-                "console_url": result.console_url or None,
-                "started_at": iso_utc(result.started_at_ms),
-                "finished_at": iso_utc(result.finished_at_ms),
-            },
-            "counts": {**counts, "masked": len(result.suppressed), "total": len(result.findings)},
-            "console_counts": dict(sorted(result.console_counts.items())),
+            "console_url": decision.run.console_url or None,
             "gate": {
                 "fail_on": decision.policy.threshold_label,
                 "verdict": decision.verdict,
@@ -63,16 +84,51 @@ class JsonFormat:
                 "exit_code": int(decision.exit_code),
                 "failing": len(decision.failing),
             },
-            "findings": [_finding(f, result.target, decision.status(f)) for f in report_order(result.findings)],
-            "warnings": list(result.warnings),
+            "counts": _counts(decision.counts(), masked=masked, total=total),
+            "targets": [_target_entry(target) for target in decision.targets],
+            "warnings": list(decision.run.warnings),
         }
         return dump_json(document)
 
 
-def _target(target: ScanTarget) -> dict[str, object]:
+def _counts(counts: Mapping[Severity, int], *, masked: int, total: int) -> dict[str, int]:
+    return {**{severity.label: n for severity, n in counts.items()}, "masked": masked, "total": total}
+
+
+def _target_entry(decision: TargetDecision) -> dict[str, object]:
+    result = decision.result
+    return {
+        "target": _target(result.target),
+        "scan": {
+            "id": result.scan_id or None,
+            "status": result.status or None,
+            "started_at": iso_utc(result.started_at_ms),
+            "finished_at": iso_utc(result.finished_at_ms),
+        },
+        "verdict": decision.verdict,
+        "reason": decision.reason,
+        "exit_code": int(decision.exit_code),
+        "error": result.error or None,
+        "timed_out": result.timed_out,
+        "notes": list(result.notes),
+        "counts": _counts(result.counts(), masked=len(result.masked), total=len(result.findings)),
+        "console_counts": dict(sorted(result.console_counts.items())),
+        "rules": [
+            {"rule": rule.rule, "limit": rule.limit, "measured": rule.measured, "tripped": rule.tripped}
+            for rule in decision.rules
+        ],
+        "findings": [
+            _finding(f, result.target, decision.disposition(f)) for f in report_order(result.findings)
+        ],
+        "warnings": list(result.warnings),
+    }
+
+
+def _target(target: Target) -> dict[str, object]:
     image = target.image
     return {
         "name": target.name,
+        "kind": target.kind,
         "image": str(image) if image else None,
         "registry": image.registry_host if image else None,
         "repository": image.repository if image else None,
@@ -84,27 +140,42 @@ def _target(target: ScanTarget) -> dict[str, object]:
     }
 
 
-def _finding(finding: Finding, target: ScanTarget, status: GateStatus) -> dict[str, object]:
+def _finding(finding: Finding, target: Target, disposition: Disposition) -> dict[str, object]:
+    ids: dict[str, object] = {"rule_id": finding.rule_id}
+    if finding.kind == "vulnerability":
+        ids["cve_id"] = finding.rule_id
     return {
-        "cve_id": finding.cve_id,
+        "kind": finding.kind,
+        **ids,
         "severity": finding.severity.label,
-        "package": finding.package,
+        "component": finding.component,
         "package_name": finding.package_name,
         "package_version": finding.package_version,
-        "package_path": finding.package_path,
+        "location": finding.location,
         "fixed_in": finding.fixed_in,
-        "cvss_score": finding.cvss_score,
-        "epss_score": finding.epss_score,
-        "cisa_kev": finding.cisa_kev,
+        "score": finding.score,
         "description": finding.description,
         "link": finding.link,
-        "urls": list(finding.urls),
-        "cve_type": finding.cve_type,
-        "layer": finding.layer,
-        "attack_vector": finding.attack_vector,
-        "exploit_poc": finding.exploit_poc,
-        "masked": finding.suppressed,
-        "gate": status,
+        "details": _details(finding.details),
+        "masked": finding.masked,
+        "disposition": disposition,
         "fingerprint": finding_fingerprint(finding, target),
         "result_id": finding.result_id,
+    }
+
+
+def _details(details: VulnerabilityDetails | None) -> dict[str, object] | None:
+    if details is None:
+        return None
+    return {
+        "cve_type": details.cve_type,
+        "layer": details.layer,
+        "attack_vector": details.attack_vector,
+        "network": details.network,
+        "overall_score": details.overall_score,
+        "epss_score": details.epss_score,
+        "cisa_kev": details.cisa_kev,
+        "exploit_poc": details.exploit_poc,
+        "live_connection": details.live_connection,
+        "urls": list(details.urls),
     }

@@ -1,24 +1,38 @@
-"""JUnit XML for Jenkins, GitLab and Azure test reports: the gate as a test suite.
+"""JUnit XML for Jenkins, GitLab and Azure test reports: the gate as test suites, one per target.
 
-One `<testsuite>` per scanned image, named after the target. Its first `<testcase>` is always
-"policy gate: fail on <threshold>": it fails with the gate's reason when the gate fails and passes
-otherwise, so a clean scan shows one green test instead of an empty suite. Then one test case per
-finding, most severe first, named `[CRITICAL] CVE-2024-0001 openssl:3.0.2 (/usr/lib/libssl.so.3)`
-with the package name as classname.
+One `<testsuite>` per target inside `<testsuites>`, in the run's order, named after the target.
+Suite names are unique: targets that share a name (one tag, several digests) get the first 12 hex
+digits of their digest, `app:1.0 (0123456789ab)`, and a name still taken gets " #2".
 
-Statuses. GitLab shows the text inside `<failure>`/`<skipped>` and nothing for a passed case, so
-every finding carries its reason and details as element text:
+A completed target's first `<testcase>` is always "policy gate: fail on <threshold>": it fails with
+the target's reason when the target fails the gate and passes otherwise, so a clean scan shows one
+green test instead of an empty suite. Then one test case per finding, most severe first, named
+`[CRITICAL] CVE-2024-0001 openssl:3.0.2 (/usr/lib/libssl.so.3)` with the package name as classname.
+
+A target whose scan could not be completed or timed out gets a suite with that one "policy gate"
+case only, carrying an `<error>` (type `ScanIncomplete` or `ScanTimedOut`) whose message is the
+target's reason (the console's message included): Jenkins and GitLab show an error, not a failure,
+since nothing is known about its findings.
+
+Statuses. GitLab shows the text inside `<failure>`/`<error>`/`<skipped>` and nothing for a passed
+case, so every finding carries its reason and details as element text:
 - `<failure>`: the finding fails the gate.
 - `<skipped>`: it does not: "masked in the console", "below the --fail-on threshold <x>", or
-  "not gated: --fail-on none (report only)". A vulnerability is never reported as a passed test:
+  "not gated: --fail-on none (report only)". A finding is never reported as a passed test:
   that would read as "checked and fine" and hide the finding's details.
 
-GitLab keys test cases on suite + classname + name and keeps only the last of duplicates, so names
-include the package path and a name still repeated gets " #2", " #3"... in report order.
+GitLab keys test cases on suite + classname + name and keeps only the last of duplicates. Suite
+names are unique in the file; within a suite, names include the package path and a name still
+repeated gets " #2", " #3"... in report order. So every key is unique across the whole file.
+
+Each suite's `<properties>` name the scan (`scan.id`, `scan.status`, `scan.console_url`), the target
+(`target.node_id`, `target.node_type`, `target.digest`: the digest that was scanned) and its gate
+(`gate.fail_on`, `gate.verdict`, `gate.reason`). `<system-out>` summarises the target, `<system-err>`
+holds its warnings, then the run's.
 
 The output validates against Jenkins xunit's junit-10.xsd, and against the strict Ant schema
-(windyroad) whenever the scan's start time and console URL are known (its required `timestamp` and
-`hostname`; no clock or machine name is read). Times are plain seconds with three decimals; the
+(windyroad) whenever each scan's start time and the console URL are known (its required `timestamp`
+and `hostname`; no clock or machine name is read). Times are plain seconds with three decimals; the
 policy gate case carries the scan's duration, findings 0. No `type` attribute names an
 ActiveSupport type (GitLab refuses `yaml` and `symbol`).
 """
@@ -30,17 +44,11 @@ import xml.etree.ElementTree as ET
 
 from junit_xml import TestCase, TestSuite
 
-from ci_scan import __version__
-from ci_scan.formats.base import (
-    duration_ms,
-    report_order,
-    repository_name,
-    url_host,
-    utc_datetime,
-)
-from ci_scan.formats.text import detail_lines, fix_text, gate_reason, headline, one_line, shorten
-from ci_scan.gate import GateDecision
-from ci_scan.models import ScanResult
+from ci_scan import __version__, wording
+from ci_scan.decision import Decision, TargetDecision
+from ci_scan.formats.base import duration_ms, report_order, target_labels, url_host, utc_datetime
+from ci_scan.formats.text import detail_lines, fix_text, headline, one_line, shorten
+from ci_scan.models import Finding, FindingKind
 
 DESCRIPTION_LIMIT = 4000
 """Characters of a finding's description kept in the report (GitLab refuses files over 30 MB)."""
@@ -48,6 +56,7 @@ GATE_FINDINGS_LISTED = 50
 
 _ILLEGAL_XML = re.compile(r"[^\t\n\r\x20-\uD7FF\uE000-\uFFFD\U00010000-\U0010FFFF]")
 _CASE_ATTRIBUTES = frozenset({"name", "classname", "time"})
+_FAILURE_TYPES: dict[FindingKind, str] = {"vulnerability": "Vulnerability", "secret": "Secret", "malware": "Malware"}
 
 
 def xml_text(text: str) -> str:
@@ -61,70 +70,107 @@ def seconds(ms: int) -> str:
 
 class JunitFormat:
     name = "junit"
-    description = "JUnit XML test report (GitLab, Jenkins, Azure DevOps); the gate as a test case"
+    description = "JUnit XML test report (GitLab, Jenkins, Azure DevOps); one suite per target, the gate a test case"
     default_filename = "ci-scan.junit.xml"
 
-    def render(self, result: ScanResult, decision: GateDecision) -> str:
-        cases = [_gate_case(result, decision), *_finding_cases(result, decision)]
-        _make_names_unique(cases)
-        started = utc_datetime(result.started_at_ms)
-        suite = TestSuite(
-            name=xml_text(result.target.name),
-            test_cases=cases,
-            hostname=xml_text(url_host(result.console_url)),
-            id="0",
-            package=xml_text(repository_name(result.target)),
-            timestamp=started.strftime("%Y-%m-%dT%H:%M:%S") if started else None,
-            properties=_properties(result, decision),
-        )
+    def render(self, decision: Decision) -> str:
         root = ET.Element("testsuites")
-        root.append(_conform(suite.build_xml_doc(), result, decision))
+        labels = target_labels([target.result.target for target in decision.targets])
+        for index, (target, label) in enumerate(zip(decision.targets, labels, strict=True)):
+            root.append(_suite(index, label, target, decision))
         ET.indent(root)
         return '<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(root, encoding="unicode") + "\n"
 
 
-def _gate_case(result: ScanResult, decision: GateDecision) -> TestCase:
-    case = TestCase(
-        name=f"policy gate: fail on {decision.policy.threshold_label}",
-        classname=xml_text(f"ci-scan.{result.target.name}"),
+def _suite(index: int, label: str, target: TargetDecision, decision: Decision) -> ET.Element:
+    result = target.result
+    if result.completed:
+        cases = [_gate_case(label, target, decision), *_finding_cases(label, target, decision)]
+        _make_names_unique(cases)
+    else:
+        cases = [_error_case(label, target, decision)]
+    started = utc_datetime(result.started_at_ms)
+    suite = TestSuite(
+        name=xml_text(label),
+        test_cases=cases,
+        hostname=xml_text(url_host(decision.run.console_url)),
+        id=str(index),
+        package=xml_text(result.target.repository),
+        timestamp=started.strftime("%Y-%m-%dT%H:%M:%S") if started else None,
+        properties=_properties(target, decision),
     )
-    if not decision.passed:
-        lines = [decision.reason, "", "Failing findings, most severe first:"]
-        lines += [f"- {headline(f)}; {fix_text(f)}" for f in decision.failing[:GATE_FINDINGS_LISTED]]
-        if len(decision.failing) > GATE_FINDINGS_LISTED:
-            lines.append(f"- ... and {len(decision.failing) - GATE_FINDINGS_LISTED} more")
-        if result.console_url:
-            lines += ["", f"Console: {result.console_url} (scan {result.scan_id})"]
+    return _conform(suite.build_xml_doc(), target, decision)
+
+
+def _gate_case_name(decision: Decision) -> str:
+    return f"policy gate: fail on {decision.policy.threshold_label}"
+
+
+def _console_line(target: TargetDecision, decision: Decision) -> list[str]:
+    console, scan_id = decision.run.console_url, target.result.scan_id
+    if not console:
+        return []
+    return ["", f"Console: {console} (scan {scan_id})" if scan_id else f"Console: {console}"]
+
+
+def _gate_case(label: str, target: TargetDecision, decision: Decision) -> TestCase:
+    case = TestCase(name=_gate_case_name(decision), classname=xml_text(f"ci-scan.{label}"))
+    if target.verdict == "failed":
+        lines = [target.reason, "", "Failing findings, most severe first:"]
+        lines += [f"- {headline(f)}; {fix_text(f)}" for f in target.failing[:GATE_FINDINGS_LISTED]]
+        if len(target.failing) > GATE_FINDINGS_LISTED:
+            lines.append(f"- ... and {len(target.failing) - GATE_FINDINGS_LISTED} more")
+        lines += _console_line(target, decision)
         case.add_failure_info(
-            message=xml_text(one_line(decision.reason)),
+            message=xml_text(one_line(target.reason)),
             output=xml_text("\n".join(lines)),
             failure_type="PolicyGateFailed",
         )
     return case
 
 
-def _finding_cases(result: ScanResult, decision: GateDecision) -> list[TestCase]:
+def _error_case(label: str, target: TargetDecision, decision: Decision) -> TestCase:
+    """The one case of a target whose scan could not be completed or timed out: an error, not a failure."""
+    result = target.result
+    case = TestCase(name=_gate_case_name(decision), classname=xml_text(f"ci-scan.{label}"))
+    lines = [target.reason]
+    if result.status and result.status not in target.reason:
+        lines += ["", f"Last status of the scan: {result.status}"]
+    lines += _console_line(target, decision)
+    case.add_error_info(
+        message=xml_text(one_line(target.reason)),
+        output=xml_text("\n".join(lines)),
+        error_type="ScanTimedOut" if target.verdict == "timed_out" else "ScanIncomplete",
+    )
+    return case
+
+
+def _finding_cases(label: str, target: TargetDecision, decision: Decision) -> list[TestCase]:
     cases = []
-    for finding in report_order(result.findings):
-        status = decision.status(finding)
-        reason = gate_reason(status, finding, decision.policy)
-        name = f"[{finding.severity.name}] {finding.cve_id} {finding.package}"
+    for finding in report_order(target.result.findings):
+        disposition = target.disposition(finding)
+        reason = wording.finding_reason(disposition, finding, decision.policy)
+        name = f"[{finding.severity.name}] {finding.rule_id} {finding.component}"
         case = TestCase(
-            name=xml_text(one_line(f"{name} ({finding.package_path})" if finding.package_path else name)),
-            classname=xml_text(one_line(finding.package_name) or f"ci-scan.{result.target.name}"),
+            name=xml_text(one_line(f"{name} ({finding.location})" if finding.location else name)),
+            classname=xml_text(one_line(finding.package_name) or f"ci-scan.{label}"),
         )
         body = [reason, *detail_lines(finding)]
         if finding.description.strip():
             body += ["", shorten(finding.description.strip(), DESCRIPTION_LIMIT)]
         text = xml_text("\n".join(body))
-        if status == "failed":
+        if disposition == "failing":
             case.add_failure_info(
-                message=xml_text(one_line(headline(finding))), output=text, failure_type="Vulnerability"
+                message=xml_text(one_line(headline(finding))), output=text, failure_type=_failure_type(finding)
             )
         else:
             case.add_skipped_info(message=xml_text(reason), output=text)
         cases.append(case)
     return cases
+
+
+def _failure_type(finding: Finding) -> str:
+    return _FAILURE_TYPES[finding.kind]
 
 
 def _make_names_unique(cases: list[TestCase]) -> None:
@@ -139,38 +185,42 @@ def _make_names_unique(cases: list[TestCase]) -> None:
         taken.add(f"{case.classname}_{name}")
 
 
-def _properties(result: ScanResult, decision: GateDecision) -> dict[str, str]:
-    target = result.target
+def _properties(target: TargetDecision, decision: Decision) -> dict[str, str]:
+    result = target.result
     values = {
         "ci-scan.version": __version__,
         "scan.id": result.scan_id,
-        "scan.console_url": result.console_url,
-        "target.node_id": target.node_id,
-        "target.node_type": target.node_type,
-        "target.digest": target.digest or "",
+        "scan.status": result.status,
+        "scan.console_url": decision.run.console_url,
+        "target.node_id": result.target.node_id,
+        "target.node_type": result.target.node_type,
+        "target.digest": result.target.digest or "",
         "gate.fail_on": decision.policy.threshold_label,
-        "gate.verdict": decision.verdict,
-        "gate.reason": decision.reason,
+        "gate.verdict": target.verdict,
+        "gate.reason": target.reason,
     }
     return {key: xml_text(one_line(value)) for key, value in values.items() if value}
 
 
-def _summary(result: ScanResult, decision: GateDecision) -> str:
-    counts = ", ".join(f"{n} {severity.label}" for severity, n in result.counts().items())
-    masked = len(result.suppressed)
-    lines = [
-        f"ci-scan {__version__}: scan {result.scan_id} of {result.target.name}",
-        f"Unmasked findings: {counts}; {masked} masked",
-        f"Gate (--fail-on {decision.policy.threshold_label}): {decision.verdict}: {decision.reason}",
-    ]
-    if result.console_url:
-        lines.insert(1, f"Console: {result.console_url}")
+def _summary(target: TargetDecision, decision: Decision) -> str:
+    result = target.result
+    scan = f"scan {result.scan_id}" if result.scan_id else "no scan"
+    lines = [f"ci-scan {__version__}: {scan} of {result.target.name}"]
+    if decision.run.console_url:
+        lines.append(f"Console: {decision.run.console_url}")
+    if result.target.digest:
+        lines.append(f"Digest: {result.target.digest}")
+    if result.completed:
+        counts = ", ".join(f"{n} {severity.label}" for severity, n in result.counts().items())
+        lines.append(f"Unmasked findings: {counts}; {len(result.masked)} masked")
+    lines += result.notes
+    lines.append(wording.gate_line(target.verdict, decision.policy.threshold_label, target.reason))
     return "\n".join(lines)
 
 
-def _conform(suite: ET.Element, result: ScanResult, decision: GateDecision) -> ET.Element:
+def _conform(suite: ET.Element, target: TargetDecision, decision: Decision) -> ET.Element:
     """Make junit-xml's tree valid for junit-10.xsd and the Ant schema: attributes, times, order."""
-    scan_time = seconds(duration_ms(result))
+    scan_time = seconds(duration_ms(target.result))
     suite.attrib.pop("disabled", None)
     suite.set("time", scan_time)
     cases = suite.findall("testcase")
@@ -184,8 +234,8 @@ def _conform(suite: ET.Element, result: ScanResult, decision: GateDecision) -> E
     if properties is None:
         properties = ET.Element("properties")
     system_out = ET.Element("system-out")
-    system_out.text = xml_text(_summary(result, decision))
+    system_out.text = xml_text(_summary(target, decision))
     system_err = ET.Element("system-err")
-    system_err.text = xml_text("\n".join(result.warnings))
+    system_err.text = xml_text("\n".join((*target.result.warnings, *decision.run.warnings)))
     suite[:] = [properties, *cases, system_out, system_err]
     return suite

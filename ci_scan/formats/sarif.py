@@ -1,19 +1,40 @@
 """SARIF 2.1.0 for GitHub code scanning (and any SARIF viewer), built with sarif-om.
 
 Mapping:
-- One run per scanned image; `automationDetails.id` is `ci-scan/<registry-host>/<repository>/`, so
-  each image is its own GitHub category and scans of new tags replace the old results.
-- One rule per vulnerability id (CVE/GHSA), one result per finding. `security-severity` is the CVSS
-  score when it agrees with the console's severity band on GitHub's scale, else 9.5 / 8.0 / 5.5 /
-  2.0 for critical / high / medium / low; unknown severity without a score gets none.
+- One run per image repository (`Target.repository`, without tag or digest), in the order the run
+  first names them; `automationDetails.id` is `ci-scan/<registry-host>/<repository>/`, so each
+  repository is its own GitHub category and scans of new tags replace the old results. Every tag and
+  architecture of a repository shares its run; each result names its image (the target's name and
+  the digest that was scanned) in its first logical location and in `properties.image`/`digest`.
+- GitHub refuses files of more than 20 runs. Beyond 20 repositories, the 19 most severe (by their most
+  severe gate-failing finding, then their most severe finding, then name) keep their own runs and
+  the rest share one last run, `automationDetails.id` `ci-scan/merged/`, whose results name their
+  image as every result does. The merge is recorded as a tool notification and in
+  `run.properties.merged` (`repositories`, `reason`).
+- A target whose scan could not be completed or timed out reports no results. Its run's invocation
+  has `executionSuccessful: false` and an `error` notification with the target's reason. A repository
+  with only such targets gets no run of its own (an empty run in its category would close its open
+  alerts on GitHub): they share the last run, `automationDetails.id` `ci-scan/incomplete/`, which has
+  no results.
+- One rule per finding id (CVE/GHSA, or a secret or malware rule) per run, one result per finding.
+  `security-severity` is the score when it agrees with the console's severity band on GitHub's scale,
+  else 9.5 / 8.0 / 5.5 / 2.0 for critical / high / medium / low; unknown severity without a score
+  gets none.
 - `level`: `error` when the finding fails the gate, otherwise `warning` (medium and above) or `note`.
-  `properties.gate` says `failed`, `passed` or `masked`; masked findings also carry an accepted
-  external suppression.
-- Location: the image has no source file, so each result points at the synthetic, URI-safe path
+  `properties.disposition` says `failing`, `passing` or `masked`; masked findings also carry an
+  accepted external suppression. A result's properties also hold `severity`, `image`, `digest`
+  (when known), `repository` (in the merged run only), `component`, `location`, `fixedIn`, `score`,
+  `epssScore`, `cisaKev`, `layer` and `resultId`, each left out when empty.
+- Location: an image has no source file, so each result points at the synthetic, URI-safe path
   `container/<registry-host>/<repository>[/<package path>]`, line 1 (no scheme, tag or digest;
   anything outside `A-Za-z0-9-._~` percent-encoded). The image and package are logical locations.
 - `partialFingerprints.primaryLocationLineHash` is `Finding.fingerprint` of the repository without
-  tag or digest, so an alert follows a finding from tag to tag.
+  tag or digest, so an alert follows a finding from tag to tag (and one finding present in two tags
+  of a run is one alert).
+- `invocations[0]` is the ci-scan process: its exit code and verdict, the run's scans' time span.
+- `run.properties`: `repository` (or `merged`), `consoleUrl`, `gate` (the whole run's: `failOn`,
+  `verdict`, `reason`, `failing`), `results` (`total`, `reported`, `truncated`) and `targets`, one per
+  image of the run: `image`, `digest`, `nodeId`, `nodeType`, `scanId`, `verdict`, `reason`, `failing`.
 - GitHub refuses runs over 25,000 results: beyond that the gate-failing findings are kept first, then
   the most severe; the cut is recorded in `run.properties.results` and as a tool notification.
 - The JSON is compact: GitHub limits uploads to 10 MB gzipped, and machines are its readers.
@@ -22,28 +43,33 @@ Mapping:
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 from functools import lru_cache
 from urllib.parse import quote
 
 import sarif_om as om
 
-from ci_scan import __version__
+from ci_scan import __version__, wording
+from ci_scan.decision import Decision, Disposition, TargetDecision
 from ci_scan.formats.attrs_json import to_json_data
 from ci_scan.formats.base import (
     dump_json,
     finding_fingerprint,
     iso_utc,
-    report_order,
-    repository_name,
+    report_key,
+    target_labels,
     without_surrogates,
 )
 from ci_scan.formats.sarif_rules import rule_id, sarif_rule
-from ci_scan.formats.text import fix_text, gate_reason, headline
-from ci_scan.gate import GateDecision, GateStatus
-from ci_scan.models import Finding, ScanResult, ScanTarget, Severity
+from ci_scan.formats.text import fix_text, headline
+from ci_scan.models import Finding, Severity, Target
 
 SCHEMA_URI = "https://json.schemastore.org/sarif-2.1.0.json"
 MAX_RESULTS_PER_RUN = 25_000
+MAX_RUNS = 20
+"""GitHub's limit of runs per SARIF file."""
+MERGED_CATEGORY = "merged"
+INCOMPLETE_CATEGORY = "incomplete"
 MASKED_SUPPRESSION = {
     "kind": "external",
     "status": "accepted",
@@ -55,93 +81,201 @@ _FIRST_LINE = om.Region(start_line=1, start_column=1, end_line=1, end_column=1)
 """There is no source line: every result points at the first. Shared, never changed."""
 
 
+@dataclass(frozen=True)
+class _Image:
+    """One target of a run, with the label that tells it from the run's other targets."""
+
+    decision: TargetDecision
+    label: str
+    location: om.LogicalLocation
+    """Its logical location, shared by all its results: read-only once built."""
+
+    @property
+    def target(self) -> Target:
+        return self.decision.result.target
+
+
+@dataclass(frozen=True)
+class _Group:
+    """What one run covers: one repository, or the repositories merged past GitHub's run limit."""
+
+    category: str
+    images: list[_Image]
+    merged: tuple[str, ...] = ()
+    """The repositories of a merged run."""
+    merge_reason: str = ""
+
+
 class SarifFormat:
     name = "sarif"
-    description = "SARIF 2.1.0 for GitHub code scanning; one run per image, gate shown per result"
+    description = "SARIF 2.1.0 for GitHub code scanning; one run per image repository, gate shown per result"
     default_filename = "ci-scan.sarif"
 
-    def __init__(self, max_results: int = MAX_RESULTS_PER_RUN) -> None:
+    def __init__(self, max_results: int = MAX_RESULTS_PER_RUN, max_runs: int = MAX_RUNS) -> None:
+        if max_runs < 1:
+            raise ValueError("max_runs must be at least 1")
         self.max_results = max_results
+        self.max_runs = max_runs
 
-    def render(self, result: ScanResult, decision: GateDecision) -> str:
-        run = self._run(result, decision)
-        log = to_json_data(om.SarifLog(version="2.1.0", schema_uri=SCHEMA_URI, runs=[run]))
+    def render(self, decision: Decision) -> str:
+        runs = [self._run(group, decision) for group in self._groups(decision)]
+        log = to_json_data(om.SarifLog(version="2.1.0", schema_uri=SCHEMA_URI, runs=runs))
         return dump_json({"$schema": log.pop("$schema"), "version": log.pop("version"), **log}, indent=None)
 
-    def _run(self, result: ScanResult, decision: GateDecision) -> om.Run:
-        # Gate-failing findings first (the sort is stable), so a cut at max_results never drops them.
-        ranked = sorted(report_order(result.findings), key=lambda f: decision.status(f) != "failed")
-        kept = ranked[: self.max_results]
-        by_rule: dict[str, list[Finding]] = {}
-        for finding in kept:
-            by_rule.setdefault(rule_id(finding), []).append(finding)
+    def _groups(self, decision: Decision) -> list[_Group]:
+        labels = target_labels([target.result.target for target in decision.targets])
+        by_repository: dict[str, list[_Image]] = {}
+        for target, label in zip(decision.targets, labels, strict=True):
+            image = _Image(target, label, _image_location(target.result.target))
+            by_repository.setdefault(target.result.target.repository, []).append(image)
+        # A repository none of whose scans completed must not upload an empty run under its own
+        # category: GitHub would close its open alerts. Such targets share the `incomplete` run.
+        unfinished = {r: images for r, images in by_repository.items()
+                      if not any(i.decision.result.completed for i in images)}
+        finished = {r: images for r, images in by_repository.items() if r not in unfinished}
+        leftover = [i for images in unfinished.values() for i in images]
+        tail = [_Group(INCOMPLETE_CATEGORY, leftover)] if leftover else []
+        limit = self.max_runs - len(tail)
+        if len(finished) <= limit:
+            return [_Group(repository, images) for repository, images in finished.items()] + tail
+        ranked = sorted(finished, key=lambda repository: _severity_rank(repository, finished[repository]))
+        own = set(ranked[: limit - 1])
+        groups = [_Group(repository, images) for repository, images in finished.items() if repository in own]
+        rest = tuple(repository for repository in finished if repository not in own)
+        reason = (
+            f"GitHub accepts at most {self.max_runs} runs per file; the {len(rest)} least severe image "
+            f"repositories share this run, each result naming its image: {', '.join(rest)}"
+        )
+        groups.append(_Group(MERGED_CATEGORY, [i for r in rest for i in finished[r]], rest, reason))
+        return groups + tail
+
+    def _run(self, group: _Group, decision: Decision) -> om.Run:
+        entries = [
+            (order, image, finding)
+            for order, image in enumerate(group.images)
+            if image.decision.result.completed
+            for finding in image.decision.result.findings
+        ]
+        # Gate-failing findings first, then most severe, so a cut at max_results never drops them.
+        ranked = sorted(
+            entries,
+            key=lambda e: (e[1].decision.disposition(e[2]) != "failing", report_key(e[2]), e[0]),
+        )
+        kept = [(image, finding) for _, image, finding in ranked[: self.max_results]]
+        by_rule: dict[str, list[tuple[str, Finding]]] = {}
+        for image, finding in kept:
+            by_rule.setdefault(rule_id(finding), []).append((image.target.name, finding))
         rule_index = {rule: index for index, rule in enumerate(by_rule)}
-        notes = list(result.warnings)
-        if len(kept) < len(ranked):
-            notes.append(
-                f"{len(ranked)} findings exceed GitHub's limit of {self.max_results} results per run; "
-                f"reported the {len(kept)} that fail the gate or are most severe"
-            )
+        scope = _scope(group)
+        known_starts = [i.decision.result.started_at_ms for i in group.images if i.decision.result.started_at_ms > 0]
+        known_ends = [i.decision.result.finished_at_ms for i in group.images if i.decision.result.finished_at_ms > 0]
         return om.Run(
             tool=om.Tool(
                 driver=om.ToolComponent(
                     name="ci-scan",
                     version=__version__,
                     semantic_version=__version__,
-                    rules=[sarif_rule(rule, findings, result.target) for rule, findings in by_rule.items()],
+                    rules=[sarif_rule(rule, findings, scope) for rule, findings in by_rule.items()],
                 )
             ),
-            automation_details=om.RunAutomationDetails(id=f"ci-scan/{repository_name(result.target)}/"),
+            automation_details=om.RunAutomationDetails(id=f"ci-scan/{group.category}/"),
             invocations=[
                 om.Invocation(
-                    execution_successful=True,
-                    start_time_utc=iso_utc(result.started_at_ms),
-                    end_time_utc=iso_utc(result.finished_at_ms),
+                    execution_successful=all(i.decision.result.completed for i in group.images),
+                    start_time_utc=iso_utc(min(known_starts, default=0)),
+                    end_time_utc=iso_utc(max(known_ends, default=0)),
                     exit_code=int(decision.exit_code),
-                    exit_code_description=f"gate {decision.verdict}",
-                    tool_execution_notifications=[
-                        om.Notification(message=om.Message(text=note), level="warning") for note in notes
-                    ]
+                    exit_code_description=wording.exit_description(decision.verdict),
+                    tool_execution_notifications=self._notifications(group, decision, len(entries), len(kept))
                     or None,
                 )
             ],
-            results=[_result(f, rule_index[rule_id(f)], decision.status(f), result, decision) for f in kept],
-            properties=_run_properties(result, decision, reported=len(kept)),
+            results=[
+                _result(finding, rule_index[rule_id(finding)], image, decision, group)
+                for image, finding in kept
+            ],
+            properties=_run_properties(group, decision, total=len(entries), reported=len(kept)),
         )
 
+    def _notifications(self, group: _Group, decision: Decision, total: int, reported: int) -> list[om.Notification]:
+        several = len(group.images) > 1
+        notes = [
+            om.Notification(message=om.Message(text=f"{image.label}: {image.decision.reason}"), level="error")
+            for image in group.images
+            if not image.decision.result.completed
+        ]
+        if group.merged:
+            notes.append(om.Notification(message=om.Message(text=group.merge_reason), level="warning"))
+        warnings = [
+            f"{image.label}: {warning}" if several else warning
+            for image in group.images
+            for warning in image.decision.result.warnings
+        ]
+        warnings += decision.run.warnings
+        if reported < total:
+            warnings.append(
+                f"{total} findings exceed GitHub's limit of {self.max_results} results per run; "
+                f"reported the {reported} that fail the gate or are most severe"
+            )
+        notes += [om.Notification(message=om.Message(text=text), level="warning") for text in warnings]
+        return notes
 
-def _result(finding: Finding, index: int, status: GateStatus, result: ScanResult, decision: GateDecision) -> om.Result:
-    reason = gate_reason(status, finding, decision.policy)
+
+def _severity_rank(repository: str, images: list[_Image]) -> tuple[tuple[int, int, float], tuple[int, int, float], str]:
+    """Most severe first: by the worst gate-failing finding, then the worst finding, then name."""
+
+    def worst(findings: list[Finding]) -> tuple[int, int, float]:
+        best = min(findings, key=lambda f: f.sort_key, default=None)
+        return (1, 0, 0.0) if best is None else (0, -int(best.severity), -best.score)
+
+    completed = [i.decision for i in images if i.decision.result.completed]
+    failing = [f for target in completed for f in target.failing]
+    active = [f for target in completed for f in target.result.active]
+    return (worst(failing), worst(active), repository)
+
+
+def _scope(group: _Group) -> str:
+    if group.merged:
+        return f"{len(group.merged)} repositories"
+    if len(group.images) == 1:
+        return group.images[0].target.name
+    return group.category
+
+
+def _result(finding: Finding, index: int, image: _Image, decision: Decision, group: _Group) -> om.Result:
+    disposition = image.decision.disposition(finding)
+    reason = wording.finding_reason(disposition, finding, decision.policy)
+    where = f"; image {image.label}" if len(group.images) > 1 else ""
     return om.Result(
         rule_id=rule_id(finding),
         rule_index=index,
-        level=_level(status, finding.severity),
-        message=om.Message(text=f"{headline(finding)}; {fix_text(finding)}; {reason}."),
-        locations=[_location(finding, result.target)],
-        partial_fingerprints={"primaryLocationLineHash": finding_fingerprint(finding, result.target)},
-        suppressions=[MASKED_SUPPRESSION] if status == "masked" else None,
-        properties=_result_properties(finding, status),
+        level=_level(disposition, finding.severity),
+        message=om.Message(text=f"{headline(finding)}{where}; {fix_text(finding)}; {reason}."),
+        locations=[_location(finding, image)],
+        partial_fingerprints={"primaryLocationLineHash": finding_fingerprint(finding, image.target)},
+        suppressions=[MASKED_SUPPRESSION] if disposition == "masked" else None,
+        properties=_result_properties(finding, disposition, image.target, merged=bool(group.merged)),
     )
 
 
-def _level(status: GateStatus, severity: Severity) -> str:
-    if status == "failed":
+def _level(disposition: Disposition, severity: Severity) -> str:
+    if disposition == "failing":
         return "error"
     return "warning" if severity >= Severity.MEDIUM else "note"
 
 
-def artifact_uri(target: ScanTarget, package_path: str = "") -> str:
+def artifact_uri(target: Target, location: str = "") -> str:
     """`container/registry.example.com/team/app/usr/lib/libssl.so.3`: relative, no scheme, no `:`.
 
     The console joins several file locations with `:`; the first one stands for the finding.
     """
-    first = re.split(r":(?=/)", package_path, maxsplit=1)[0]
+    first = re.split(r":(?=/)", location, maxsplit=1)[0]
     path = _uri_path(first.replace("\\", "/").split("/")) if first else ""
     return f"{_target_uri(target)}/{path}" if path else _target_uri(target)
 
 
-@lru_cache(maxsize=8)
-def _target_uri(target: ScanTarget) -> str:
+@lru_cache(maxsize=256)
+def _target_uri(target: Target) -> str:
     if target.image is not None:
         return _uri_path(["container", target.image.registry_host, *target.image.repository.split("/")])
     return _uri_path([target.node_type or "node", *target.name.split("/")])
@@ -153,66 +287,83 @@ def _uri_path(segments: list[str]) -> str:
     return quote(without_surrogates(kept), safe=_URI_SAFE)
 
 
-def _location(finding: Finding, target: ScanTarget) -> om.Location:
-    logical = [_image_location(target)]
-    if finding.package:
+def _location(finding: Finding, image: _Image) -> om.Location:
+    logical = [image.location]
+    if finding.component:
         logical.append(
             om.LogicalLocation(
-                name=finding.package, fully_qualified_name=f"{target.name}/{finding.package}", kind="module"
+                name=finding.component,
+                fully_qualified_name=f"{image.target.name}/{finding.component}",
+                kind="module",
             )
         )
     return om.Location(
         physical_location=om.PhysicalLocation(
-            artifact_location=om.ArtifactLocation(uri=artifact_uri(target, finding.package_path)),
+            artifact_location=om.ArtifactLocation(uri=artifact_uri(image.target, finding.location)),
             region=_FIRST_LINE,
         ),
         logical_locations=logical,
     )
 
 
-@lru_cache(maxsize=8)
-def _image_location(target: ScanTarget) -> om.LogicalLocation:
-    """Shared by every result of the run: read-only once built."""
-    return om.LogicalLocation(name=target.name, fully_qualified_name=target.name, kind="resource")
+def _image_location(target: Target) -> om.LogicalLocation:
+    """The image by name; its fully qualified name pins the digest that was scanned, when known."""
+    digest = target.digest
+    qualified = f"{target.name}@{digest}" if digest and not target.name.endswith(digest) else target.name
+    return om.LogicalLocation(name=target.name, fully_qualified_name=qualified, kind="resource")
 
 
-def _result_properties(finding: Finding, status: GateStatus) -> dict[str, object]:
+def _result_properties(
+    finding: Finding, disposition: Disposition, target: Target, *, merged: bool
+) -> dict[str, object]:
+    details = finding.details
     values: dict[str, object] = {
-        "gate": status,
+        "disposition": disposition,
         "severity": finding.severity.label,
-        "package": finding.package,
-        "packagePath": finding.package_path,
+        "image": target.name,
+        "digest": target.digest,
+        "repository": target.repository if merged else None,
+        "component": finding.component,
+        "location": finding.location,
         "fixedIn": finding.fixed_in,
-        "cvssScore": finding.cvss_score,
-        "epssScore": finding.epss_score,
-        "cisaKev": finding.cisa_kev,
-        "layer": finding.layer,
+        "score": finding.score,
+        "epssScore": details.epss_score if details else 0.0,
+        "cisaKev": details.cisa_kev if details else False,
+        "layer": details.layer if details else "",
         "resultId": finding.result_id,
     }
-    return {key: value for key, value in values.items() if value or key == "gate"}
+    return {key: value for key, value in values.items() if value or key == "disposition"}
 
 
-def _run_properties(result: ScanResult, decision: GateDecision, *, reported: int) -> dict[str, object]:
-    target = result.target
-    properties: dict[str, object] = {
-        "image": target.name,
-        "repository": repository_name(target),
-        "digest": target.digest,
-        "nodeId": target.node_id,
-        "nodeType": target.node_type,
-        "scanId": result.scan_id,
-        "consoleUrl": result.console_url,
-    }
-    properties = {key: value for key, value in properties.items() if value}
+def _run_properties(group: _Group, decision: Decision, *, total: int, reported: int) -> dict[str, object]:
+    properties: dict[str, object] = {}
+    if group.merged:
+        properties["merged"] = {"repositories": list(group.merged), "reason": group.merge_reason}
+    else:
+        properties["repository"] = group.category
+    if decision.run.console_url:
+        properties["consoleUrl"] = decision.run.console_url
     properties["gate"] = {
         "failOn": decision.policy.threshold_label,
         "verdict": decision.verdict,
         "reason": decision.reason,
         "failing": len(decision.failing),
     }
-    properties["results"] = {
-        "total": len(result.findings),
-        "reported": reported,
-        "truncated": reported < len(result.findings),
-    }
+    properties["results"] = {"total": total, "reported": reported, "truncated": reported < total}
+    properties["targets"] = [_target_properties(image) for image in group.images]
     return properties
+
+
+def _target_properties(image: _Image) -> dict[str, object]:
+    target, result = image.target, image.decision.result
+    values: dict[str, object] = {
+        "image": target.name,
+        "digest": target.digest,
+        "nodeId": target.node_id,
+        "nodeType": target.node_type,
+        "scanId": result.scan_id,
+        "verdict": image.decision.verdict,
+        "reason": image.decision.reason,
+        "failing": len(image.decision.failing),
+    }
+    return {key: value for key, value in values.items() if value or key == "failing"}

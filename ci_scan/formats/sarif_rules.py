@@ -1,4 +1,4 @@
-"""SARIF rules: one per vulnerability id, with the severity and help text GitHub shows."""
+"""SARIF rules: one per vulnerability id (or secret/malware rule), with the severity and help text GitHub shows."""
 
 from __future__ import annotations
 
@@ -7,8 +7,8 @@ from dataclasses import dataclass
 
 import sarif_om as om
 
-from ci_scan.formats.text import fix_text, one_line, shorten
-from ci_scan.models import Finding, ScanTarget, Severity
+from ci_scan.formats.text import component_text, fix_text, one_line, shorten
+from ci_scan.models import Finding, Severity
 
 FALLBACK_SECURITY_SEVERITY = {
     Severity.CRITICAL: 9.5,
@@ -35,7 +35,7 @@ _MARKDOWN_ESCAPES = str.maketrans({char: "\\" + char for char in "\\`*_|<>[]"})
 
 
 def rule_id(finding: Finding) -> str:
-    return finding.cve_id.strip() or "unidentified-vulnerability"
+    return finding.rule_id.strip() or f"unidentified-{finding.kind}"
 
 
 def security_severity(severity: Severity, cvss_score: float) -> str | None:
@@ -54,29 +54,34 @@ class _RuleFacts:
     severity: Severity
     description: str
     link: str | None
-    target_name: str
-    affected: list[Finding]
-    """Distinct (package, path) findings, the first PACKAGES_LISTED of them."""
+    scope: str
+    """Where the findings are: an image, a repository, several repositories."""
+    affected: list[tuple[str, Finding]]
+    """Distinct (image, package, path) findings, the first PACKAGES_LISTED of them."""
     more: int
+    several_images: bool
 
 
-def sarif_rule(rule: str, findings: list[Finding], target: ScanTarget) -> om.ReportingDescriptor:
-    """The rule for `findings`, which all share the vulnerability id `rule`."""
-    unique = list({f.key: f for f in findings}.values())
+def sarif_rule(rule: str, findings: list[tuple[str, Finding]], scope: str) -> om.ReportingDescriptor:
+    """The rule for `findings` (each with the name of its image), which all share the id `rule`."""
+    unique = list({(image, *f.key): (image, f) for image, f in findings}.values())
+    plain = [f for _, f in findings]
     facts = _RuleFacts(
         rule=rule,
-        severity=max(f.severity for f in findings),
+        severity=max(f.severity for f in plain),
         description=shorten(
-            next((one_line(f.description) for f in findings if f.description.strip()), ""),
+            next((one_line(f.description) for f in plain if f.description.strip()), ""),
             HELP_DESCRIPTION_LIMIT,
         ),
-        link=next((f.link for f in findings if _HTTP_URL.match(f.link)), None),
-        target_name=one_line(target.name),
+        link=next((f.link for f in plain if _HTTP_URL.match(f.link)), None),
+        scope=one_line(scope),
         affected=unique[:PACKAGES_LISTED],
         more=max(0, len(unique) - PACKAGES_LISTED),
+        several_images=len({image for image, _ in findings}) > 1,
     )
-    packages = ", ".join(sorted({f.package for f in findings if f.package})) or "an unnamed package"
-    title = f"{rule}: {facts.severity.label} vulnerability in {packages}"
+    kind = plain[0].kind
+    packages = ", ".join(sorted({f.component for f in plain if f.component})) or component_text(plain[0])
+    title = f"{rule}: {facts.severity.label} {kind} in {packages}"
     return om.ReportingDescriptor(
         id=rule,
         short_description=om.MultiformatMessageString(text=shorten(title, TITLE_LIMIT)),
@@ -85,15 +90,16 @@ def sarif_rule(rule: str, findings: list[Finding], target: ScanTarget) -> om.Rep
         ),
         help=om.MultiformatMessageString(text=_help_text(facts), markdown=_help_markdown(facts)),
         help_uri=facts.link,
-        properties=_rule_properties(facts.severity, findings),
+        properties=_rule_properties(facts.severity, plain),
     )
 
 
 def _rule_properties(severity: Severity, findings: list[Finding]) -> dict[str, object]:
-    cve_types = sorted({f.cve_type for f in findings if f.cve_type})
-    tags = list(dict.fromkeys(["security", "vulnerability", severity.label, *cve_types]))
+    kinds = sorted({f.kind for f in findings})
+    cve_types = sorted({f.details.cve_type for f in findings if f.details is not None and f.details.cve_type})
+    tags = list(dict.fromkeys(["security", *kinds, severity.label, *cve_types]))
     properties: dict[str, object] = {"tags": tags[:MAX_TAGS], "precision": "high"}
-    scores = [score for f in findings if (score := security_severity(f.severity, f.cvss_score))]
+    scores = [score for f in findings if (score := security_severity(f.severity, f.score))]
     if scores:
         properties["security-severity"] = max(scores, key=float)
     return properties
@@ -102,10 +108,11 @@ def _rule_properties(severity: Severity, findings: list[Finding]) -> dict[str, o
 def _help_text(facts: _RuleFacts) -> str:
     lines = [f"{facts.rule} ({facts.severity.label})", ""]
     lines += [facts.description or "The console gives no description.", ""]
-    lines.append(f"Affected packages in {facts.target_name}:")
-    for f in facts.affected:
-        where = f" at {one_line(f.package_path)}" if f.package_path else ""
-        lines.append(f"- {one_line(f.package)}{where}: {fix_text(f)}")
+    lines.append(f"Affected packages in {facts.scope}:")
+    for image, f in facts.affected:
+        where = f" at {one_line(f.location)}" if f.location else ""
+        inside = f" in {one_line(image)}" if facts.several_images else ""
+        lines.append(f"- {one_line(f.component)}{where}{inside}: {fix_text(f)}")
     if facts.more:
         lines.append(f"- ... and {facts.more} more")
     if facts.link:
@@ -118,8 +125,10 @@ def _cell(text: str) -> str:
     return one_line(text).translate(_MARKDOWN_ESCAPES)
 
 
-def _table_row(finding: Finding) -> str:
-    cells = (_cell(finding.package), _cell(finding.package_path), _cell(finding.fixed_in) or "no fix")
+def _table_row(image: str, finding: Finding, several_images: bool) -> str:
+    cells = [_cell(finding.component), _cell(finding.location), _cell(finding.fixed_in) or "no fix"]
+    if several_images:
+        cells.insert(0, _cell(image))
     return f"| {' | '.join(cells)} |"
 
 
@@ -129,14 +138,16 @@ def _help_markdown(facts: _RuleFacts) -> str:
         "",
         _cell(facts.description) or "The console gives no description.",
         "",
-        f"Affected packages in {_cell(facts.target_name)}:",
+        f"Affected packages in {_cell(facts.scope)}:",
         "",
-        "| Package | Path | Fixed in |",
-        "| --- | --- | --- |",
     ]
-    lines += [_table_row(f) for f in facts.affected]
+    if facts.several_images:
+        lines += ["| Image | Package | Path | Fixed in |", "| --- | --- | --- | --- |"]
+    else:
+        lines += ["| Package | Path | Fixed in |", "| --- | --- | --- |"]
+    lines += [_table_row(image, f, facts.several_images) for image, f in facts.affected]
     if facts.more:
-        lines.append(f"| ... and {facts.more} more | | |")
+        lines.append(f"| ... and {facts.more} more |{' |' * (3 if facts.several_images else 2)}")
     if facts.link:
         lines += ["", f"[More information](<{facts.link}>)"]
     return "\n".join(lines)

@@ -1,11 +1,19 @@
-"""Human-readable wording of findings and gate outcomes, shared by the report formats."""
+"""Human-readable text about findings, shared by the report formats.
+
+Nothing here words a verdict or a disposition: that is `ci_scan.wording`.
+"""
 
 from __future__ import annotations
 
-from ci_scan.gate import GateStatus, Policy
-from ci_scan.models import Finding
+from ci_scan.models import Finding, FindingKind
 
-MASKED_REASON = "masked in the console"
+UNNAMED_COMPONENT: dict[FindingKind, str] = {
+    "vulnerability": "an unnamed package",
+    "secret": "an unnamed file",
+    "malware": "an unnamed file",
+}
+RULE_LABEL: dict[FindingKind, str] = {"vulnerability": "Vulnerability", "secret": "Rule", "malware": "Rule"}
+COMPONENT_LABEL: dict[FindingKind, str] = {"vulnerability": "Package", "secret": "File", "malware": "File"}
 
 
 def shorten(text: str, limit: int) -> str:
@@ -18,15 +26,13 @@ def one_line(text: str) -> str:
     return " ".join(text.split())
 
 
-def gate_reason(status: GateStatus, finding: Finding, policy: Policy) -> str:
-    """Why the finding fails the gate, or why it does not."""
-    if status == "masked":
-        return MASKED_REASON
-    if status == "failed":
-        return f"fails the gate: {finding.severity.label} is at or above --fail-on {policy.threshold_label}"
-    if policy.fail_on is None:
-        return "not gated: --fail-on none (report only)"
-    return f"below the --fail-on threshold {policy.threshold_label}"
+def short_digest(digest: str) -> str:
+    """The first 12 hex digits of `sha256:...`, as `docker images` shows an id."""
+    return digest.split(":", 1)[-1][:12]
+
+
+def component_text(finding: Finding) -> str:
+    return finding.component or UNNAMED_COMPONENT[finding.kind]
 
 
 def headline(finding: Finding) -> str:
@@ -35,9 +41,9 @@ def headline(finding: Finding) -> str:
     The console's `cve_cvss_score` is the CVSS exploitability sub-score (9/7/5/2 when unknown), not
     the base score, so it is called a score, not CVSS.
     """
-    score = f", score {finding.cvss_score:.1f}" if finding.cvss_score > 0 else ""
-    text = f"{finding.cve_id} ({finding.severity.label}{score}) in {finding.package or 'an unnamed package'}"
-    return f"{text} at {finding.package_path}" if finding.package_path else text
+    score = f", score {finding.score:.1f}" if finding.score > 0 else ""
+    text = f"{finding.rule_id} ({finding.severity.label}{score}) in {component_text(finding)}"
+    return f"{text} at {finding.location}" if finding.location else text
 
 
 def fix_text(finding: Finding) -> str:
@@ -46,20 +52,29 @@ def fix_text(finding: Finding) -> str:
 
 def detail_lines(finding: Finding) -> list[str]:
     """`Label: value` lines for every known attribute of the finding, in a fixed order."""
+    details = finding.details
     fields = [
-        ("Vulnerability", finding.cve_id),
+        (RULE_LABEL[finding.kind], finding.rule_id),
         ("Severity", finding.severity.label),
-        ("Package", finding.package),
-        ("Path", finding.package_path),
-        ("Fixed in", finding.fixed_in or "no fixed version known"),
-        ("Console score", f"{finding.cvss_score:.1f}" if finding.cvss_score > 0 else ""),
-        ("EPSS", f"{finding.epss_score:g}" if finding.epss_score > 0 else ""),
-        ("CISA KEV", "yes" if finding.cisa_kev else ""),
-        ("Exploit", finding.exploit_poc),
-        ("Attack vector", finding.attack_vector),
-        ("Type", finding.cve_type),
-        ("Layer", finding.layer),
-        ("Link", finding.link),
-        *(("See also", url) for url in finding.urls if url != finding.link),
+        (COMPONENT_LABEL[finding.kind], finding.component),
+        ("Path", finding.location),
     ]
+    if finding.kind == "vulnerability" or finding.fixed_in:
+        fields.append(("Fixed in", finding.fixed_in or "no fixed version known"))
+    fields.append(("Console score", f"{finding.score:.1f}" if finding.score > 0 else ""))
+    if details is not None:
+        fields += [
+            ("Exploitability score", f"{details.overall_score:.1f}" if details.overall_score > 0 else ""),
+            ("EPSS", f"{details.epss_score:g}" if details.epss_score > 0 else ""),
+            ("CISA KEV", "yes" if details.cisa_kev else ""),
+            ("Exploit", details.exploit_poc),
+            ("Attack vector", details.attack_vector),
+            ("Exposure", details.network),
+            ("Live connection", "yes" if details.live_connection else ""),
+            ("Type", details.cve_type),
+            ("Layer", details.layer),
+        ]
+    fields.append(("Link", finding.link))
+    if details is not None:
+        fields += [("See also", url) for url in details.urls if url != finding.link]
     return [f"{label}: {one_line(value)}" for label, value in fields if value.strip()]

@@ -2,20 +2,45 @@
 
 from __future__ import annotations
 
-from ci_scan.gate import GateDecision, Policy, evaluate
-from ci_scan.models import ImageRef, ScanResult, ScanTarget
+from dataclasses import replace
+from typing import Any
+
+from ci_scan.decision import Decision, Policy
+from ci_scan.decision import decide as decide_run
+from ci_scan.models import Finding, ImageRef, RunResult, Severity, Target, TargetResult, VulnerabilityDetails
 
 LARGE_SIZE = 20_000
 DIGEST = "sha256:" + "ab" * 32
 
 
-def decide(result: ScanResult, fail_on: str = "high") -> GateDecision:
-    return evaluate(result, Policy.from_fail_on(fail_on))
+def decide(run: RunResult, fail_on: str = "high") -> Decision:
+    return decide_run(run, Policy.from_fail_on(fail_on))
 
 
-def image_target(reference: str) -> ScanTarget:
+def image_target(reference: str, digest: str | None = None) -> Target:
     image = ImageRef.parse(reference)
-    return ScanTarget(node_id="node-" + reference, node_type="image", name=reference, image=image)
+    return Target(kind="image", node_id="node-" + reference, node_type="image", name=reference, image=image,
+                  digest=digest)
+
+
+def vulnerability(rule_id: str, severity: Severity, component: str, *, cve_type: str = "", **fields: Any) -> Finding:
+    return Finding("vulnerability", rule_id, severity, component, details=VulnerabilityDetails(cve_type=cve_type),
+                   **fields)
+
+
+def only(run: RunResult) -> TargetResult:
+    """The one target of a single-target run."""
+    (target,) = run.targets
+    return target
+
+
+def with_target(run: RunResult, **changes: Any) -> RunResult:
+    """`run` with its one target's result changed."""
+    return replace(run, targets=(replace(only(run), **changes),))
+
+
+def single(result: TargetResult, console_url: str = "https://console.example.com", **fields: Any) -> RunResult:
+    return RunResult(targets=(result,), console_url=console_url, **fields)
 
 
 NASTY_TEXT = "ctl\x00\x01\x08\x0b\x0c\x1b\x7f end; quotes ' \" ; xml <b>&amp;</b> ]]> ; ünï 漢字 🚀 \u202e; lone \ud800"

@@ -1,13 +1,16 @@
-"""Shared helpers of the formats: attrs to JSON, times, wording."""
+"""Shared helpers of the formats: attrs to JSON, times, labels, text."""
 
 from __future__ import annotations
+
+from dataclasses import replace
 
 import sarif_om as om
 
 from ci_scan.formats.attrs_json import to_json_data
-from ci_scan.formats.base import duration_ms, iso_utc, url_host
-from ci_scan.formats.text import one_line, shorten
-from ci_scan.models import ScanResult
+from ci_scan.formats.base import duration_ms, iso_utc, target_labels, url_host
+from ci_scan.formats.text import detail_lines, headline, one_line, shorten
+from ci_scan.models import Finding, RunResult, Severity
+from tests.formats.helpers import image_target, only
 
 
 def test_attrs_objects_use_schema_names_and_drop_defaults() -> None:
@@ -39,11 +42,38 @@ def test_url_host() -> None:
     assert url_host("http://[::1") == "" and url_host("") == ""
 
 
-def test_duration_needs_both_ends(sample_result: ScanResult) -> None:
-    assert duration_ms(sample_result) == 90_000
-    assert duration_ms(ScanResult(sample_result.target, "s", (), started_at_ms=5, finished_at_ms=0)) == 0
+def test_duration_needs_both_ends(sample_run: RunResult) -> None:
+    result = only(sample_run)
+    assert duration_ms(result) == 90_000
+    assert duration_ms(replace(result, started_at_ms=5, finished_at_ms=0)) == 0
 
 
 def test_text_helpers() -> None:
     assert one_line(" a\r\n\tb  c ") == "a b c"
     assert shorten("abcdef", 4) == "abc…" and shorten("abc", 4) == "abc"
+
+
+def test_labels_tell_targets_of_one_name_apart_by_digest() -> None:
+    amd64 = image_target("reg.io/app:1.0", digest="sha256:" + "0123456789ab" + "f" * 52)
+    arm64 = image_target("reg.io/app:1.0", digest="sha256:" + "ba9876543210" + "f" * 52)
+    other = image_target("reg.io/app:2.0", digest="sha256:" + "1" * 64)
+    undigested = image_target("reg.io/app:1.0")
+    assert target_labels([amd64, other, arm64, undigested, amd64]) == [
+        "reg.io/app:1.0 (0123456789ab)",
+        "reg.io/app:2.0",
+        "reg.io/app:1.0 (ba9876543210)",
+        "reg.io/app:1.0",
+        "reg.io/app:1.0 (0123456789ab) #2",
+    ]
+    assert target_labels([amd64, other]) == ["reg.io/app:1.0", "reg.io/app:2.0"], "a unique name is kept as it is"
+
+
+def test_findings_of_other_kinds_are_worded_for_their_kind() -> None:
+    secret = Finding("secret", "aws-access-key", Severity.HIGH, "", location="/app/.env", score=8.0)
+    assert headline(secret) == "aws-access-key (high, score 8.0) in an unnamed file at /app/.env"
+    assert detail_lines(secret) == [
+        "Rule: aws-access-key",
+        "Severity: high",
+        "Path: /app/.env",
+        "Console score: 8.0",
+    ], "no package, no 'fixed in' and no vulnerability details"

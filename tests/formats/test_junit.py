@@ -1,8 +1,8 @@
-"""JUnit report: schema validity, one case per finding with the gate's status, GitLab's parsing rules.
+"""JUnit report: schema validity, a suite per target, one case per finding with its disposition, GitLab's rules.
 
 The strict Ant schema (JUnit.windyroad.xsd) is checked too: it requires the suite's `timestamp` and
 `hostname`, which the renderer writes only when the scan start time and console URL are known, so
-that check uses results that have both (every fixture here does).
+that check uses runs that have both (every fixture here does).
 """
 
 from __future__ import annotations
@@ -16,9 +16,9 @@ import pytest
 import xmlschema
 
 from ci_scan.formats.junit import JunitFormat
-from ci_scan.models import ScanResult
+from ci_scan.models import RunResult, TargetResult
 from tests.conftest import shared_path
-from tests.formats.helpers import LARGE_SIZE, decide
+from tests.formats.helpers import LARGE_SIZE, decide, image_target, only, with_target
 
 RENDER = JunitFormat().render
 ACTIVESUPPORT_TYPES = {
@@ -79,17 +79,34 @@ def by_name(cases: list[Case]) -> dict[str, Case]:
     return {case.name: case for case in cases}
 
 
+def suites(xml: str) -> dict[str, tuple[ET.Element, list[Case]]]:
+    """Each suite by name, with its cases."""
+    root = ET.fromstring(xml.encode("utf-8"))
+    found = {}
+    for suite in root.iter("testsuite"):
+        found[suite.get("name", "")] = (suite, parse(ET.tostring(suite, encoding="unicode"))[1])
+    return found
+
+
+def suite_counts(suite: ET.Element) -> dict[str, str | None]:
+    return {key: suite.get(key) for key in ("tests", "failures", "errors", "skipped")}
+
+
+def properties(suite: ET.Element) -> dict[str, str]:
+    return {p.get("name", ""): p.get("value", "") for p in suite.iter("property")}
+
+
 @pytest.mark.parametrize("fail_on", ["critical", "high", "low", "none"])
-@pytest.mark.parametrize("fixture", ["sample_result", "empty_result", "nasty_result"])
+@pytest.mark.parametrize("fixture", ["sample_run", "empty_run", "nasty_run", "multi_run"])
 @pytest.mark.parametrize("xsd", ["junit-10.xunit-plugin.xsd", "JUnit.windyroad.xsd"])
 def test_validates_against_both_xsds(fixture: str, fail_on: str, xsd: str, request: pytest.FixtureRequest) -> None:
-    result = request.getfixturevalue(fixture)
-    schema(xsd).validate(RENDER(result, decide(result, fail_on)))
+    run = request.getfixturevalue(fixture)
+    schema(xsd).validate(RENDER(decide(run, fail_on)))
 
 
-def test_a_suite_without_start_time_or_console_is_still_junit_10(sample_result: ScanResult) -> None:
-    result = replace(sample_result, console_url="", started_at_ms=0, finished_at_ms=0)
-    xml = RENDER(result, decide(result))
+def test_a_suite_without_start_time_or_console_is_still_junit_10(sample_run: RunResult) -> None:
+    run = replace(with_target(sample_run, started_at_ms=0, finished_at_ms=0), console_url="")
+    xml = RENDER(decide(run))
     schema("junit-10.xunit-plugin.xsd").validate(xml)
     suite = ET.fromstring(xml).find("testsuite")
     assert suite is not None
@@ -97,8 +114,8 @@ def test_a_suite_without_start_time_or_console_is_still_junit_10(sample_result: 
     assert suite.get("time") == "0.000"
 
 
-def test_sample_cases_carry_the_gate_status(sample_result: ScanResult) -> None:
-    root, cases = parse(RENDER(sample_result, decide(sample_result, "high")))
+def test_sample_cases_carry_the_gate_status(sample_run: RunResult) -> None:
+    root, cases = parse(RENDER(decide(sample_run, "high")))
     assert [suite.get("name") for suite in root.iter("testsuite")] == ["registry.example.com/team/app:1.4.2"]
     assert [(case.name, case.classname, case.status) for case in cases] == [
         ("policy gate: fail on high", "ci-scan.registry.example.com/team/app:1.4.2", "failed"),
@@ -120,8 +137,8 @@ def test_sample_cases_carry_the_gate_status(sample_result: ScanResult) -> None:
     }
 
 
-def test_skip_reasons_come_first_in_the_text(sample_result: ScanResult) -> None:
-    cases = by_name(parse(RENDER(sample_result, decide(sample_result, "high")))[1])
+def test_skip_reasons_come_first_in_the_text(sample_run: RunResult) -> None:
+    cases = by_name(parse(RENDER(decide(sample_run, "high")))[1])
     masked = cases["[CRITICAL] CVE-2024-0005 curl:7.68.0"]
     below = cases["[MEDIUM] CVE-2024-0003 zlib:1.2.11"]
     assert masked.text.splitlines()[0] == masked.message == "masked in the console"
@@ -129,8 +146,8 @@ def test_skip_reasons_come_first_in_the_text(sample_result: ScanResult) -> None:
     assert "Package: zlib:1.2.11" in below.text.splitlines()
 
 
-def test_failure_text_holds_what_a_developer_needs(sample_result: ScanResult) -> None:
-    case = by_name(parse(RENDER(sample_result, decide(sample_result, "high")))[1])[
+def test_failure_text_holds_what_a_developer_needs(sample_run: RunResult) -> None:
+    case = by_name(parse(RENDER(decide(sample_run, "high")))[1])[
         "[CRITICAL] CVE-2024-0001 openssl:3.0.2"
     ]
     lines = case.text.splitlines()
@@ -146,9 +163,9 @@ def test_failure_text_holds_what_a_developer_needs(sample_result: ScanResult) ->
     assert lines[-1] == 'Buffer overflow <in> "openssl" & friends'
 
 
-def test_gate_case_explains_a_failed_gate(sample_result: ScanResult) -> None:
-    decision = decide(sample_result, "high")
-    gate = parse(RENDER(sample_result, decision))[1][0]
+def test_gate_case_explains_a_failed_gate(sample_run: RunResult) -> None:
+    decision = decide(sample_run, "high")
+    gate = parse(RENDER(decision))[1][0]
     assert gate.status == "failed"
     assert gate.text.splitlines()[0] == decision.reason
     assert (
@@ -158,17 +175,17 @@ def test_gate_case_explains_a_failed_gate(sample_result: ScanResult) -> None:
 
 
 @pytest.mark.parametrize(("only_masked", "fail_on"), [(True, "critical"), (True, "none"), (False, "none")])
-def test_gate_case_passes_when_nothing_fails(sample_result: ScanResult, only_masked: bool, fail_on: str) -> None:
-    findings = tuple(f for f in sample_result.findings if f.suppressed or not only_masked)
-    result = replace(sample_result, findings=findings)
-    cases = parse(RENDER(result, decide(result, fail_on)))[1]
+def test_gate_case_passes_when_nothing_fails(sample_run: RunResult, only_masked: bool, fail_on: str) -> None:
+    findings = tuple(f for f in only(sample_run).findings if f.masked or not only_masked)
+    run = with_target(sample_run, findings=findings)
+    cases = parse(RENDER(decide(run, fail_on)))[1]
     assert len(cases) == len(findings) + 1
     assert cases[0] == Case(f"policy gate: fail on {fail_on}", cases[0].classname, "passed", "", "")
     assert [case.status for case in cases[1:]] == ["skipped"] * len(findings)
 
 
-def test_report_only_findings_are_skipped_not_passed(sample_result: ScanResult) -> None:
-    cases = parse(RENDER(sample_result, decide(sample_result, "none")))[1]
+def test_report_only_findings_are_skipped_not_passed(sample_run: RunResult) -> None:
+    cases = parse(RENDER(decide(sample_run, "none")))[1]
     statuses = {case.name: (case.status, case.message) for case in cases[1:]}
     assert statuses["[CRITICAL] CVE-2024-0005 curl:7.68.0"] == ("skipped", "masked in the console")
     assert statuses["[CRITICAL] CVE-2024-0001 openssl:3.0.2"] == (
@@ -177,17 +194,17 @@ def test_report_only_findings_are_skipped_not_passed(sample_result: ScanResult) 
     )
 
 
-def test_clean_scan_is_one_green_test(empty_result: ScanResult) -> None:
-    root, cases = parse(RENDER(empty_result, decide(empty_result, "low")))
+def test_clean_scan_is_one_green_test(empty_run: RunResult) -> None:
+    root, cases = parse(RENDER(decide(empty_run, "low")))
     assert cases == [Case("policy gate: fail on low", "ci-scan.alpine:3.20", "passed", "", "")]
     suite = root.find("testsuite")
     assert suite is not None and suite.get("time") == "1.234"
 
 
-def test_case_keys_are_unique_even_for_repeated_findings(nasty_result: ScanResult) -> None:
-    cases = parse(RENDER(nasty_result, decide(nasty_result)))[1]
+def test_case_keys_are_unique_even_for_repeated_findings(nasty_run: RunResult) -> None:
+    cases = parse(RENDER(decide(nasty_run)))[1]
     keys = [(case.classname, case.name) for case in cases]
-    assert len(keys) == len(set(keys)) == len(nasty_result.findings) + 1
+    assert len(keys) == len(set(keys)) == len(only(nasty_run).findings) + 1
     repeated = "[CRITICAL] CVE-2024-1000 lib:evil:1.0 (/opt/my app/lib:v2/file name.jar)"
     assert [name for _, name in keys if name.startswith(repeated)] == [
         repeated,
@@ -196,8 +213,8 @@ def test_case_keys_are_unique_even_for_repeated_findings(nasty_result: ScanResul
     ]
 
 
-def test_hostile_strings_are_escaped_or_dropped(nasty_result: ScanResult) -> None:
-    xml = RENDER(nasty_result, decide(nasty_result))
+def test_hostile_strings_are_escaped_or_dropped(nasty_run: RunResult) -> None:
+    xml = RENDER(decide(nasty_run))
     assert not re.search(r"[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff]", xml)
     root, cases = parse(xml)
     texts = "\n".join(case.text for case in cases)
@@ -209,29 +226,174 @@ def test_hostile_strings_are_escaped_or_dropped(nasty_result: ScanResult) -> Non
     assert system_err is not None and (system_err.text or "").startswith("the console returned 2 duplicate rows")
 
 
-@pytest.mark.parametrize("fixture", ["sample_result", "nasty_result", "empty_result"])
+@pytest.mark.parametrize("fixture", ["sample_run", "nasty_run", "empty_run", "multi_run"])
 def test_no_activesupport_type_and_plain_times(fixture: str, request: pytest.FixtureRequest) -> None:
-    result = request.getfixturevalue(fixture)
-    root = ET.fromstring(RENDER(result, decide(result)))
+    run = request.getfixturevalue(fixture)
+    root = ET.fromstring(RENDER(decide(run)))
     types = {element.get("type") for element in root.iter()} - {None}
     assert not types & ACTIVESUPPORT_TYPES
     times = [element.get("time") for element in root.iter() if "time" in element.attrib]
     assert times and all(re.fullmatch(r"\d+\.\d{3}", str(time)) for time in times)
 
 
-def test_sample_types_are_exception_like_names(sample_result: ScanResult) -> None:
-    root = ET.fromstring(RENDER(sample_result, decide(sample_result)))
+def test_sample_types_are_exception_like_names(sample_run: RunResult) -> None:
+    root = ET.fromstring(RENDER(decide(sample_run)))
     assert {element.get("type") for element in root.iter() if "type" in element.attrib} == {
         "PolicyGateFailed",
         "Vulnerability",
     }
 
 
-def test_twenty_thousand_findings(large_result: ScanResult) -> None:
-    xml = RENDER(large_result, decide(large_result, "critical"))
+def test_twenty_thousand_findings(large_run: RunResult) -> None:
+    xml = RENDER(decide(large_run, "critical"))
     cases = parse(xml)[1]
     assert len(cases) == LARGE_SIZE + 1
     assert len({(case.classname, case.name) for case in cases}) == LARGE_SIZE + 1
     failing = sum(case.status == "failed" for case in cases[1:])
-    assert failing == len(decide(large_result, "critical").failing) > 0
+    assert failing == len(decide(large_run, "critical").failing) > 0
     assert len(xml.encode()) < 30 * 1024 * 1024, "GitLab refuses JUnit files over 30 MB"
+
+
+def test_one_suite_per_target_in_the_runs_order(multi_run: RunResult) -> None:
+    found = suites(RENDER(decide(multi_run, "high")))
+    assert list(found) == [
+        "registry.example.com/team/app:1.4.2",
+        "registry.example.com/team/app:1.5.0",
+        "quay.io/acme/api:2.0",
+        "registry.example.com/team/worker:3.1",
+        "quay.io/acme/api:2.1",
+    ]
+    statuses = {name: [(case.name, case.status) for case in cases] for name, (_, cases) in found.items()}
+    assert statuses["registry.example.com/team/app:1.5.0"] == [
+        ("policy gate: fail on high", "passed"),
+        ("[MEDIUM] CVE-2024-0003 zlib:1.2.11", "skipped"),
+        ("[LOW] CVE-2024-0004 bash:5.1", "skipped"),
+    ]
+    assert statuses["quay.io/acme/api:2.0"][0] == ("policy gate: fail on high", "failed")
+    app, app_cases = found["registry.example.com/team/app:1.4.2"]
+    assert suite_counts(app) == {"tests": "8", "failures": "4", "errors": "0", "skipped": "4"}
+    assert app_cases[0].classname == "ci-scan.registry.example.com/team/app:1.4.2"
+    assert [suite.get("id") for suite, _ in found.values()] == ["0", "1", "2", "3", "4"]
+    assert {suite.get("package") for suite, _ in found.values()} == {
+        "registry.example.com/team/app",
+        "quay.io/acme/api",
+        "registry.example.com/team/worker",
+    }
+
+
+def test_each_suite_names_its_scan_and_digest(multi_run: RunResult) -> None:
+    found = suites(RENDER(decide(multi_run, "high")))
+    passing = properties(found["registry.example.com/team/app:1.5.0"][0])
+    assert {key: passing[key] for key in ("scan.id", "scan.status", "target.digest", "gate.verdict")} == {
+        "scan.id": "app150-scan",
+        "scan.status": "COMPLETE",
+        "target.digest": "sha256:" + "2" * 64,
+        "gate.verdict": "passed",
+    }
+    assert passing["gate.reason"] == "no finding at or above high"
+    worker = properties(found["registry.example.com/team/worker:3.1"][0])
+    assert "target.digest" not in worker, "no digest is known for a scan that could not pull the image"
+    assert (worker["scan.id"], worker["gate.verdict"]) == ("worker31-scan", "incomplete")
+
+
+@pytest.mark.parametrize(
+    ("name", "error_type", "verdict"),
+    [
+        ("registry.example.com/team/worker:3.1", "ScanIncomplete", "incomplete"),
+        ("quay.io/acme/api:2.1", "ScanTimedOut", "timed_out"),
+    ],
+)
+def test_a_target_not_completed_is_one_error_case(multi_run: RunResult, name: str, error_type: str,
+                                                  verdict: str) -> None:
+    decision = decide(multi_run, "high")
+    (target,) = [t for t in decision.targets if t.result.target.name == name]
+    assert target.verdict == verdict
+    suite, cases = suites(RENDER(decision))[name]
+    assert suite_counts(suite) == {"tests": "1", "failures": "0", "errors": "1", "skipped": "0"}
+    (case,) = cases
+    assert (case.name, case.status, case.message) == ("policy gate: fail on high", "error", target.reason)
+    assert case.text.splitlines()[0] == target.reason
+    error = suite.find("testcase/error")
+    assert error is not None and error.get("type") == error_type
+
+
+def test_the_error_message_carries_the_consoles_message(multi_run: RunResult) -> None:
+    _, (case,) = suites(RENDER(decide(multi_run)))["registry.example.com/team/worker:3.1"]
+    assert "failed to pull registry.example.com/team/worker:3.1: manifest unknown" in case.message
+    assert case.text.splitlines()[1:] == ["", "Console: https://console.example.com (scan worker31-scan)"]
+
+
+def test_the_error_text_adds_a_status_the_reason_does_not_name(multi_run: RunResult) -> None:
+    worker = replace(multi_run.targets[3], error="the scan was stopped", status="CANCELLED")
+    decision = decide(replace(multi_run, targets=(worker,)))
+    _, (case,) = suites(RENDER(decision))["registry.example.com/team/worker:3.1"]
+    assert "CANCELLED" not in decision.reason
+    assert case.text.splitlines() == [
+        decision.reason,
+        "",
+        "Last status of the scan: CANCELLED",
+        "",
+        "Console: https://console.example.com (scan worker31-scan)",
+    ]
+
+
+def test_a_target_that_never_started_is_still_junit_10(sample_run: RunResult) -> None:
+    never = TargetResult(target=image_target("reg.io/team/gone:1.0"), error="the image is not in any registry")
+    run = replace(sample_run, targets=(*sample_run.targets, never))
+    xml = RENDER(decide(run))
+    schema("junit-10.xunit-plugin.xsd").validate(xml)
+    suite, (case,) = suites(xml)["reg.io/team/gone:1.0"]
+    assert case.status == "error" and "the image is not in any registry" in case.message
+    assert "timestamp" not in suite.attrib and suite.get("time") == "0.000"
+    assert "scan.id" not in properties(suite)
+
+
+def test_targets_of_one_tag_get_digests_in_their_suite_names(sample_run: RunResult) -> None:
+    sample = only(sample_run)
+    amd64 = replace(sample, target=replace(sample.target, digest="sha256:" + "a1" * 32))
+    arm64 = replace(sample, target=replace(sample.target, digest="sha256:" + "b2" * 32, node_id="arm"))
+    xml = RENDER(decide(replace(sample_run, targets=(amd64, arm64))))
+    schema("JUnit.windyroad.xsd").validate(xml)
+    found = suites(xml)
+    assert list(found) == [
+        "registry.example.com/team/app:1.4.2 (a1a1a1a1a1a1)",
+        "registry.example.com/team/app:1.4.2 (b2b2b2b2b2b2)",
+    ]
+    assert [properties(suite)["target.digest"] for suite, _ in found.values()] == [
+        "sha256:" + "a1" * 32,
+        "sha256:" + "b2" * 32,
+    ]
+
+
+def test_gitlab_keys_are_unique_across_the_file(multi_run: RunResult) -> None:
+    """GitLab keys a case on suite name + classname + name; two suites may hold the same finding."""
+    duplicate = multi_run.targets[0]
+    run = replace(multi_run, targets=(*multi_run.targets, duplicate))  # the same image given twice
+    keys = [
+        (name, case.classname, case.name)
+        for name, (_, cases) in suites(RENDER(decide(run))).items()
+        for case in cases
+    ]
+    assert len(keys) == len(set(keys)) == sum(len(t.findings) + 1 if t.completed else 1 for t in run.targets)
+    assert "registry.example.com/team/app:1.4.2 #2" in {name for name, _, _ in keys}
+
+
+def test_warnings_of_the_target_then_of_the_run(multi_run: RunResult) -> None:
+    suite, _ = suites(RENDER(decide(multi_run)))["quay.io/acme/api:2.0"]
+    system_err = suite.find("system-err")
+    assert system_err is not None
+    assert (system_err.text or "").splitlines() == [
+        "the console returned 1 duplicate row",
+        "the console did not report its version",
+    ]
+    system_out = suite.find("system-out")
+    assert system_out is not None
+    assert (system_out.text or "").splitlines()[-1] == (
+        "Gate FAILED (--fail-on high): 1 finding(s) at or above high: 1 high"
+    )
+
+
+def test_no_target_is_an_empty_testsuites(sample_run: RunResult) -> None:
+    xml = RENDER(decide(replace(sample_run, targets=())))
+    schema("junit-10.xunit-plugin.xsd").validate(xml)
+    assert ET.fromstring(xml).findall("testsuite") == []

@@ -1,40 +1,48 @@
-"""The format registry: every format is named once and renders any result."""
+"""The report registry: every report is declared once, loads its renderer, and renders any run."""
 
 from __future__ import annotations
 
 import pytest
 
-from ci_scan.formats import FORMATS, Format
-from ci_scan.models import ScanResult
+from ci_scan.formats import REPORT_NAMES, REPORTS, report
+from ci_scan.models import RunResult
 from tests.formats.helpers import decide
 
 
-def test_the_registry_names_each_format_once() -> None:
-    assert sorted(FORMATS) == ["json", "junit", "sarif"]
-    filenames = [fmt.default_filename for fmt in FORMATS.values()]
+def test_the_registry_names_each_report_once() -> None:
+    assert sorted(REPORT_NAMES) == ["json", "junit", "sarif"]
+    filenames = [spec.default_filename for spec in REPORTS]
     assert len(set(filenames)) == len(filenames)
-    assert all(fmt.description.strip() for fmt in FORMATS.values())
+    assert all(spec.description.strip() for spec in REPORTS)
 
 
-@pytest.mark.parametrize("name", sorted(FORMATS))
-@pytest.mark.parametrize("fixture", ["sample_result", "empty_result"])
+@pytest.mark.parametrize("name", sorted(REPORT_NAMES))
+def test_each_spec_loads_the_renderer_it_declares(name: str) -> None:
+    spec = report(name)
+    renderer = spec.load()
+    assert (renderer.name, renderer.default_filename) == (spec.name, spec.default_filename)
+    assert renderer.description.strip()
+
+
+@pytest.mark.parametrize("name", sorted(REPORT_NAMES))
+@pytest.mark.parametrize("fixture", ["sample_run", "empty_run", "multi_run"])
 def test_every_format_renders(name: str, fixture: str, request: pytest.FixtureRequest) -> None:
-    result: ScanResult = request.getfixturevalue(fixture)
-    fmt: Format = FORMATS[name]
-    text = fmt.render(result, decide(result))
+    run: RunResult = request.getfixturevalue(fixture)
+    text = report(name).load().render(decide(run))
     assert text.endswith("\n") and len(text) > 100
-    if result.findings:
-        assert result.findings[0].cve_id in text
+    for target in run.targets:
+        if target.findings:
+            assert target.findings[0].rule_id in text
 
 
 _RENDER_ALL = """
 import hashlib, sys
-from tests.conftest import sample_result
+from tests.conftest import multi_run, sample_run
 from tests.formats.helpers import decide
-from ci_scan.formats import FORMATS
-result = sample_result.__wrapped__()
-for name in sorted(FORMATS):
-    print(name, hashlib.sha256(FORMATS[name].render(result, decide(result)).encode()).hexdigest())
+from ci_scan.formats import REPORTS
+for run in (sample_run.__wrapped__(), multi_run.__wrapped__()):
+    for spec in REPORTS:
+        print(spec.name, hashlib.sha256(spec.load().render(decide(run)).encode()).hexdigest())
 """
 
 
@@ -53,4 +61,4 @@ def test_rendering_does_not_depend_on_hash_seeds_or_runs() -> None:
                               cwd=ROOT, check=True)
         outputs.append(done.stdout)
     assert outputs[0] == outputs[1]
-    assert len(outputs[0].splitlines()) == len(FORMATS)
+    assert len(outputs[0].splitlines()) == 2 * len(REPORTS)

@@ -11,10 +11,11 @@ from pathlib import Path
 
 import pytest
 
+from ci_scan.decision import Decision
 from ci_scan.errors import ConfigError
-from ci_scan.formats import FORMATS, Format
-from ci_scan.gate import GateDecision
-from ci_scan.models import ScanResult
+from ci_scan.formats import REPORTS, report
+from ci_scan.formats.base import Format
+from ci_scan.models import RunResult
 from ci_scan.reports import write_report, write_reports
 from tests.formats.helpers import decide
 
@@ -24,8 +25,12 @@ class ExplodingFormat:
     description = "a renderer with a bug"
     default_filename = "boom.txt"
 
-    def render(self, result: ScanResult, decision: GateDecision) -> str:
+    def render(self, decision: Decision) -> str:
         raise RuntimeError("renderer bug")
+
+
+def renderer(name: str) -> Format:
+    return report(name).load()
 
 
 @pytest.fixture
@@ -114,40 +119,42 @@ def test_dash_works_with_a_text_only_stdout(monkeypatch: pytest.MonkeyPatch) -> 
     assert stream.getvalue() == "report\n"
 
 
-def test_write_reports_writes_every_format(tmp_path: Path, sample_result: ScanResult) -> None:
-    requests = [(fmt, tmp_path / fmt.default_filename) for fmt in FORMATS.values()]
-    decision = decide(sample_result)
-    written = write_reports(requests, sample_result, decision)
+@pytest.mark.parametrize("fixture", ["sample_run", "multi_run"])
+def test_write_reports_writes_every_format(tmp_path: Path, fixture: str, request: pytest.FixtureRequest) -> None:
+    run: RunResult = request.getfixturevalue(fixture)
+    requests: list[tuple[Format, Path | str]] = [(spec.load(), tmp_path / spec.default_filename) for spec in REPORTS]
+    decision = decide(run)
+    written = write_reports(requests, decision)
     assert written == [path for _, path in requests]
     for fmt, path in requests:
-        assert path.read_text(encoding="utf-8") == fmt.render(sample_result, decision)
+        assert path.read_text(encoding="utf-8") == fmt.render(decision)
 
 
-def test_a_renderer_crash_writes_nothing(tmp_path: Path, sample_result: ScanResult) -> None:
+def test_a_renderer_crash_writes_nothing(tmp_path: Path, sample_run: RunResult) -> None:
     junit = tmp_path / "ci-scan.junit.xml"
     junit.write_text("previous report")
-    requests = [(FORMATS["junit"], junit), (ExplodingFormat(), tmp_path / "boom.txt")]
+    requests = [(renderer("junit"), junit), (ExplodingFormat(), tmp_path / "boom.txt")]
     with pytest.raises(RuntimeError, match="renderer bug"):
-        write_reports(requests, sample_result, decide(sample_result))
+        write_reports(requests, decide(sample_run))
     assert junit.read_text() == "previous report"
     assert sorted(os.listdir(tmp_path)) == ["ci-scan.junit.xml"]
 
 
-def test_one_unwritable_report_does_not_stop_the_others(tmp_path: Path, sample_result: ScanResult) -> None:
+def test_one_unwritable_report_does_not_stop_the_others(tmp_path: Path, sample_run: RunResult) -> None:
     (tmp_path / "blocker").write_text("a file where a directory should be")
     bad, good = tmp_path / "blocker" / "ci-scan.sarif", tmp_path / "ci-scan.json"
-    requests = [(FORMATS["sarif"], bad), (FORMATS["json"], good)]
+    requests = [(renderer("sarif"), bad), (renderer("json"), good)]
     with pytest.raises(ConfigError) as caught:
-        write_reports(requests, sample_result, decide(sample_result))
+        write_reports(requests, decide(sample_run))
     assert str(caught.value) == f"cannot write report {bad}: File exists"
     assert good.exists()
 
 
-def test_two_reports_to_one_path_are_refused(tmp_path: Path, sample_result: ScanResult) -> None:
+def test_two_reports_to_one_path_are_refused(tmp_path: Path, sample_run: RunResult) -> None:
     requests: list[tuple[Format, Path | str]] = [
-        (FORMATS["sarif"], tmp_path / "out"),
-        (FORMATS["json"], str(tmp_path / "x" / ".." / "out")),
+        (renderer("sarif"), tmp_path / "out"),
+        (renderer("json"), str(tmp_path / "x" / ".." / "out")),
     ]
     with pytest.raises(ConfigError, match="sarif and json reports would both be written"):
-        write_reports(requests, sample_result, decide(sample_result))
+        write_reports(requests, decide(sample_run))
     assert os.listdir(tmp_path) == []
