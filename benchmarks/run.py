@@ -18,9 +18,9 @@ from pathlib import Path
 import httpx
 
 from ci_scan.client import ConsoleClient
-from ci_scan.formats import FORMATS
-from ci_scan.gate import Policy, evaluate
-from ci_scan.models import ImageRef, ScanResult
+from ci_scan.decision import Policy, decide
+from ci_scan.formats import REPORTS
+from ci_scan.models import ImageRef, RunResult
 from ci_scan.scan import Scanner, ScanOptions
 from ci_scan.simulator import ADMIN_TOKEN, ConsoleSimulator
 
@@ -36,12 +36,41 @@ def best_of(action: Callable[[], object], repeats: int = REPEATS) -> float:
     return min(times)
 
 
-def scan_big() -> ScanResult:
+def scan_big() -> RunResult:
     sim = ConsoleSimulator()
     client = ConsoleClient("http://console.test", ADMIN_TOKEN, transport=httpx.WSGITransport(app=sim),
                            sleep=lambda _: None)
     scanner = Scanner(client, ScanOptions(), lambda _: None, sleep=lambda _: None)
-    return scanner.scan_image(ImageRef.parse("registry.example.com/team/big:1.0"))
+    return scanner.scan_images([ImageRef.parse("registry.example.com/team/big:1.0")])
+
+
+def many_targets() -> None:
+    """Requests and client time for 1, 10 and 100 images and a 500-image registry (no poll sleeps)."""
+    from collections import Counter
+
+    from ci_scan.simulator import default_dataset
+
+    def measure(label: str, action: Callable[[Scanner], RunResult], sim: ConsoleSimulator) -> None:
+        client = ConsoleClient("http://console.test", ADMIN_TOKEN, transport=httpx.WSGITransport(app=sim),
+                               sleep=lambda _: None)
+        scanner = Scanner(client, ScanOptions(), lambda _: None, sleep=lambda _: None)
+        started = time.perf_counter()
+        result = action(scanner)
+        seconds = time.perf_counter() - started
+        calls = Counter(r.path.rsplit("/deepfence/", 1)[-1] for r in sim.requests)
+        rounds = calls["scan/status/vulnerability"]
+        print(f"{label:<22} targets {len(result.targets):>3}  requests {len(sim.requests):>5}  start "
+              f"{calls['scan/start/vulnerability']}  status {rounds} (rounds {rounds})  sbom {calls['scan/sbom']:>4}  "
+              f"results {calls['scan/results/vulnerability']:>4}  {seconds:.2f} s")
+
+    for count in (1, 10, 100):
+        sim = ConsoleSimulator(default_dataset(extra_images=count * 8))
+        bulk = sim.dataset.registries[-1]
+        refs = [ImageRef.parse(f"bulk.example.com/{i.repository}:latest") for i in bulk.images if "latest" in i.tags]
+        chosen = refs[:count]
+        measure(f"{count} image(s)", lambda scanner, chosen=chosen: scanner.scan_images(chosen), sim)
+    sim = ConsoleSimulator(default_dataset(extra_images=500))
+    measure("registry, 500 images", lambda scanner: scanner.scan_registry("bulk-registry", "all"), sim)
 
 
 def main() -> None:
@@ -52,19 +81,21 @@ def main() -> None:
     print(f"start-up: ci-scan --version {cli_start * 1000:.0f} ms = {cli_start / floor_start:.1f}x python -c pass "
           f"({floor_start * 1000:.0f} ms)")
 
-    result = scan_big()
+    run = scan_big()
     fetch = best_of(scan_big)
-    plain = [dataclasses.asdict(f) for f in result.findings]
+    plain = [dataclasses.asdict(f) for target in run.targets for f in target.findings]
     floor_json = best_of(lambda: json.dumps(plain))
     print(f"fetch 20,000 findings (simulator in-process, 21 pages): {fetch:.2f} s = "
           f"{fetch / floor_json:.0f}x json.dumps of them ({floor_json * 1000:.0f} ms)")
 
-    decision = evaluate(result, Policy())
-    for name, fmt in FORMATS.items():
-        seconds = best_of(lambda fmt=fmt: fmt.render(result, decision))
-        size = len(fmt.render(result, decision).encode()) / 2**20
-        print(f"render {name:<5}: {seconds:.2f} s = {seconds / floor_json:.1f}x json.dumps floor, {size:.1f} MiB")
+    decision = decide(run, Policy())
+    for spec in REPORTS:
+        fmt = spec.load()
+        seconds = best_of(lambda fmt=fmt: fmt.render(decision))
+        size = len(fmt.render(decision).encode()) / 2**20
+        print(f"render {spec.name:<5}: {seconds:.2f} s = {seconds / floor_json:.1f}x json.dumps floor, {size:.1f} MiB")
     print(f"(best of {REPEATS} runs each)")
+    many_targets()
 
 
 if __name__ == "__main__":

@@ -1,22 +1,25 @@
-"""One gated scan from settings to exit code: scan, decide, write reports, summarise."""
+"""One gated run from settings to exit code: scan every target, decide, write reports, summarise.
+
+The console client (and so httpx) is imported only when a run starts, so that reading settings and
+printing help never load the HTTP stack.
+"""
 
 from __future__ import annotations
 
-import os
 import sys
 import time
 from collections.abc import Callable
-from pathlib import Path
-from typing import TextIO
+from typing import Any, TextIO
 
-import httpx
-
-from ci_scan.client import ConsoleClient
-from ci_scan.config import Settings
+from ci_scan import wording
+from ci_scan.config import ExistingScans, ImageScan, RegistryScan, Settings
+from ci_scan.decision import decide
 from ci_scan.errors import CiScanError, ConfigError, ExitCode, redact
-from ci_scan.formats import FORMATS
-from ci_scan.gate import evaluate
+from ci_scan.formats import report
+from ci_scan.models import RunResult
+from ci_scan.report_paths import check_report_paths
 from ci_scan.reports import write_reports
+from ci_scan.sanitize import neutral_line_start
 from ci_scan.scan import Scanner
 from ci_scan.summary import render_summary
 
@@ -24,33 +27,56 @@ from ci_scan.summary import render_summary
 def run(
     settings: Settings,
     *,
-    transport: httpx.BaseTransport | None = None,
+    transport: Any = None,
     stdout: TextIO | None = None,
     stderr: TextIO | None = None,
     clock: Callable[[], float] = time.monotonic,
     sleep: Callable[[float], None] = time.sleep,
+    wall_clock: Callable[[], float] = time.time,
 ) -> ExitCode:
-    """Run the scan and the gate; never raises for anything a user can cause."""
+    """Run the scans and the gate; never raises for anything a user can cause.
+
+    `transport` is an httpx transport for tests (the in-process simulator); None means the network.
+    """
     out = stdout or sys.stdout
     err = stderr or sys.stderr
 
     def progress(message: str) -> None:
-        print(message, file=err, flush=True)
+        print(neutral_line_start(message), file=err, flush=True)
 
     try:
-        check_report_paths(settings)
+        check_report_paths(settings.reports)
+        requests = [(report(name).load(), path) for name, path in settings.reports]
+        from ci_scan.client import ConsoleClient
+
         with ConsoleClient(
             settings.console_url, settings.api_token, transport=transport, verify=settings.verify, sleep=sleep
         ) as client:
-            scanner = Scanner(client, settings.scan, progress, clock=clock, sleep=sleep)
-            result = scanner.scan_image(settings.image)
-        decision = evaluate(result, settings.policy)
-        requests = [(FORMATS[name], path) for name, path in settings.reports]
-        written = write_reports(requests, result, decision)
+            scanner = Scanner(client, settings.scan, progress, clock=clock, sleep=sleep, wall_clock=wall_clock)
+            result = _scan(scanner, settings)
+        decision = decide(result, settings.policy)
+        report_error = None
+        written = []
+        try:
+            written = write_reports(requests, decision)
+        except ConfigError as exc:
+            report_error = exc
         summary_stream = err if any(path == "-" for _, path in settings.reports) else out
-        summary_stream.write(render_summary(result, decision))
+        summary_stream.write(render_summary(decision))
+        summary_stream.flush()
         for path in written:
             progress(f"Report written: {path}")
+        for target in decision.targets:
+            if target.verdict in ("incomplete", "timed_out"):
+                line = wording.problem_line(target.result.target.name, target.verdict, target.reason,
+                                            settings.scan.timeout)
+                print(neutral_line_start(f"ci-scan: error: {redact(line, [settings.api_token])}"), file=err,
+                      flush=True)
+        if report_error is not None:
+            # The verdict stands; a missing report is tool trouble unless the gate failed anyway.
+            code = ExitCode.GATE_FAILED if decision.exit_code == ExitCode.GATE_FAILED else ExitCode.SCAN_INCOMPLETE
+            print(f"ci-scan: error: {redact(report_error.one_line(), [settings.api_token])}", file=err, flush=True)
+            return code
         return decision.exit_code
     except CiScanError as exc:
         message = redact(exc.one_line(), [settings.api_token])
@@ -58,14 +84,12 @@ def run(
         return exc.exit_code
 
 
-def check_report_paths(settings: Settings) -> None:
-    """Fail before scanning, not after a long wait, when a report cannot be written."""
-    for name, path in settings.reports:
-        if path == "-":
-            continue
-        target = Path(path)
-        if target.is_dir():
-            raise ConfigError(f"--{name} {path} is a directory; give a file path")
-        parent = next((p for p in target.absolute().parents if p.exists()), None)
-        if parent is None or not os.access(parent, os.W_OK):
-            raise ConfigError(f"cannot write --{name} report to {path}: its directory is not writable")
+def _scan(scanner: Scanner, settings: Settings) -> RunResult:
+    request = settings.request
+    if isinstance(request, ImageScan):
+        return scanner.scan_images(request.refs)
+    if isinstance(request, RegistryScan):
+        return scanner.scan_registry(request.registry, request.tags, request.repositories)
+    if isinstance(request, ExistingScans):
+        return scanner.gate_existing(request.scan_ids)
+    raise AssertionError(f"unknown request {request!r}")

@@ -1,4 +1,4 @@
-"""The `ci-scan` command: options (each also from an environment variable) -> settings -> app -> exit."""
+"""The `ci-scan` command: options (declared once, in `options`) -> settings -> app -> exit."""
 
 from __future__ import annotations
 
@@ -8,9 +8,9 @@ from typing import Any
 
 import click
 
-from ci_scan import __version__
+from ci_scan import __version__, options
+from ci_scan.choices import FAIL_ON_CHOICES
 from ci_scan.errors import CiScanError, ExitCode, redact
-from ci_scan.gate import FAIL_ON_CHOICES
 
 
 def _env(name: str, *extra: str) -> list[str]:
@@ -32,60 +32,59 @@ def scan() -> None:
     """Scan something on the console and gate on the findings."""
 
 
+IMAGE_OPTIONS = (*options.COMMON, *options.STARTING, *options.IMAGES)
+REGISTRY_OPTIONS = (*options.COMMON, *options.STARTING, *options.REGISTRY)
+RESULTS_OPTIONS = options.COMMON
+
+
 @scan.command("image")
-@click.argument("image_ref", envvar="CI_SCAN_IMAGE")
-@click.option("--console-url", envvar=_env("CONSOLE_URL", "DEEPFENCE_CONSOLE_URL"), show_envvar=True,
-              help="Console address, e.g. https://deepfence.example.com.")
-@click.option("--api-token", envvar=_env("API_TOKEN", "DEEPFENCE_API_TOKEN"), show_envvar=True,
-              help="Console API key (Settings > User Management). Prefer the environment variable.")
-@click.option("--registry", envvar=_env("REGISTRY"), show_envvar=True,
-              help="Registry account (node id or name); by default the one serving the image's host.")
-@click.option("--fail-on", type=click.Choice(FAIL_ON_CHOICES, case_sensitive=False), default="critical",
-              envvar=_env("FAIL_ON"), show_envvar=True,
-              help="Fail on any unmasked finding at or above this severity; 'none' only reports.")
-@click.option("--timeout", default="30m", envvar=_env("TIMEOUT"), show_envvar=True,
-              help="How long to wait for registry sync and scan, e.g. 90s, 30m, 1h.")
-@click.option("--sync/--no-sync", default=False, envvar=_env("SYNC"), show_envvar=True,
-              help="Sync the registry first when the tag is not on the console yet (admin token).")
-@click.option("--junit", type=click.Path(dir_okay=False), envvar=_env("JUNIT"), show_envvar=True,
-              help="Write a JUnit XML report here.")
-@click.option("--sarif", type=click.Path(dir_okay=False), envvar=_env("SARIF"), show_envvar=True,
-              help="Write a SARIF 2.1.0 report here.")
-@click.option("--json", "json_path", type=click.Path(dir_okay=False), envvar=_env("JSON"), show_envvar=True,
-              help="Write a JSON report here ('-' for standard output).")
-@click.option("--insecure", is_flag=True, envvar=_env("INSECURE"), show_envvar=True,
-              help="Do not verify the console's TLS certificate.")
-@click.option("--ca-bundle", type=click.Path(dir_okay=False), envvar=_env("CA_BUNDLE"), show_envvar=True,
-              help="CA certificates (PEM) to verify the console with.")
-@click.option("--languages", envvar=_env("LANGUAGES"), show_envvar=True,
-              help="Comma-separated scan languages (default: all the console supports).")
-@click.option("--poll-interval", default="15s", envvar=_env("POLL_INTERVAL"), show_envvar=True,
-              help="Longest pause between status checks (they start at 2s and back off).")
-@click.option("--page-size", type=int, default=1000, envvar=_env("PAGE_SIZE"), show_envvar=True,
-              help="Findings fetched per request (at most 1000).")
-@click.option("--cancel-on-timeout", is_flag=True, envvar=_env("CANCEL_ON_TIMEOUT"), show_envvar=True,
-              help="Stop the console's scan when --timeout runs out (by default it keeps running).")
-def scan_image(image_ref: str, **options: Any) -> None:
-    """Scan IMAGE_REF ([registry/]repo[:tag] or repo@sha256:...) and gate on its findings."""
+@click.argument("image_refs", nargs=-1, metavar="IMAGE_REF...")
+@options.apply(IMAGE_OPTIONS)
+def scan_image(image_refs: tuple[str, ...], **values: Any) -> None:
+    """Scan each IMAGE_REF ([registry/]repo[:tag] or repo@sha256:...) and gate on all their findings.
+
+    The same image given twice is scanned once; if any image is not on the console, nothing is started.
+    """
+    from ci_scan.config import read_image_refs
+
+    refs = list(image_refs) or os.environ.get("CI_SCAN_IMAGE", "").split()
+    request = read_image_refs(refs, values.pop("images_from"))
+    _run(request, values)
+
+
+@scan.command("registry")
+@click.argument("registry")
+@options.apply(REGISTRY_OPTIONS)
+def scan_registry(registry: str, **values: Any) -> None:
+    """Scan the images of the registry account REGISTRY (its name or node id) and gate on them all."""
+    from ci_scan.config import RegistryScan
+
+    request = RegistryScan(registry, values.pop("tags").lower(), tuple(values.pop("repository")))
+    _run(request, values)
+
+
+@cli.command("results")
+@click.argument("scan_ids", nargs=-1, required=True, metavar="SCAN_ID...")
+@options.apply(RESULTS_OPTIONS)
+def results(scan_ids: tuple[str, ...], **values: Any) -> None:
+    """Gate and report on scans that already exist (waiting while they run); starts nothing."""
+    from ci_scan.config import read_scan_ids
+
+    _run(read_scan_ids(scan_ids), values)
+
+
+def _run(request: Any, values: dict[str, Any]) -> None:
     from ci_scan.app import run
     from ci_scan.config import Settings
+    from ci_scan.formats import REPORT_NAMES
 
-    settings = Settings.build(
-        console_url=options["console_url"],
-        api_token=options["api_token"],
-        image=image_ref,
-        fail_on=options["fail_on"],
-        timeout=options["timeout"],
-        registry=options["registry"],
-        sync=options["sync"],
-        languages=options["languages"],
-        page_size=options["page_size"],
-        poll_max=options["poll_interval"],
-        cancel_on_timeout=options["cancel_on_timeout"],
-        reports={"junit": options["junit"], "sarif": options["sarif"], "json": options["json_path"]},
-        insecure=options["insecure"],
-        ca_bundle=options["ca_bundle"],
+    context = click.get_current_context()
+    given = frozenset(
+        name for name in values
+        if context.get_parameter_source(name) not in (click.core.ParameterSource.DEFAULT, None)
     )
+    reports = {name: values.pop(name) for name in REPORT_NAMES}
+    settings = Settings.build(request=request, reports=reports, given=given, **values)
     sys.exit(run(settings))
 
 
@@ -98,12 +97,14 @@ def simulator() -> None:
 @click.option("--host", default="127.0.0.1", envvar=_env("SIMULATOR_HOST"), show_envvar=True)
 @click.option("--port", type=click.IntRange(0, 65535), default=8080, envvar=_env("SIMULATOR_PORT"),
               show_envvar=True)
-def simulator_serve(host: str, port: int) -> None:
+@click.option("--images", type=click.IntRange(0), default=0, envvar=_env("SIMULATOR_IMAGES"), show_envvar=True,
+              help="Also serve a registry 'bulk-registry' holding this many images.")
+def simulator_serve(host: str, port: int, images: int) -> None:
     """Serve the simulated console API over HTTP until interrupted."""
-    from ci_scan.simulator import ADMIN_TOKEN, serve_forever
+    from ci_scan.simulator import ADMIN_TOKEN, default_dataset, serve_forever
 
     click.echo(f"Console simulator on http://{host}:{port} (API token: {ADMIN_TOKEN})", err=True)
-    serve_forever(host, port)
+    serve_forever(host, port, default_dataset(extra_images=images))
 
 
 @cli.command()

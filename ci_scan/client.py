@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import json
 import ssl
+import threading
 import time
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from email.utils import parsedate_to_datetime
 from typing import Any
 
 import httpx
@@ -25,15 +27,20 @@ from ci_scan.errors import (
     TlsError,
     redact,
 )
+from ci_scan.kinds import ScanKind
 from ci_scan.wire import (
     ImageNode,
     Registry,
     ResultsPage,
+    SbomEntry,
     ScanStatus,
+    StartReply,
     parse_count,
     parse_images,
     parse_registries,
     parse_results,
+    parse_sbom,
+    parse_scan_list,
     parse_scan_trigger,
     parse_statuses,
     parse_tokens,
@@ -42,7 +49,15 @@ from ci_scan.wire import (
 RETRIED_STATUSES = frozenset({409, 429, 502, 503, 504})
 """409 comes from transient database deadlocks on the console; the rest are gateway or load errors."""
 
-_NO_FILTER: dict[str, Any] = {"filter_in": None}
+_SCAN_FILTERS = (
+    "cloud_account_scan_filter",
+    "container_scan_filter",
+    "host_scan_filter",
+    "image_scan_filter",
+    "kubernetes_cluster_scan_filter",
+)
+MAX_BODY_BYTES = 900_000
+"""The console refuses request bodies over about 1 MB; starts are split below this."""
 
 
 def fields_filter(
@@ -85,6 +100,7 @@ class ConsoleClient:
         self._sleep = sleep
         self._timeout = timeout
         self._deadline: tuple[float, Callable[[], float]] | None = None
+        self._auth_lock = threading.Lock()
         self.console_url = console_url.rstrip("/")
         self._http = httpx.Client(
             base_url=self.console_url,
@@ -162,80 +178,113 @@ class ConsoleClient:
     def list_images(
         self,
         registry_id: str,
-        repository: str,
+        repository: str | None = None,
         *,
         tag_entry: str | None = None,
         offset: int = 0,
         size: int = 100,
     ) -> list[ImageNode]:
-        """Images of one repository; `tag_entry` (`name:tag`) narrows to the digest carrying that tag."""
+        """Images of one repository (or of the whole registry); `tag_entry` (`name:tag`) narrows to a tag."""
         body = {
             "registry_id": registry_id,
             "image_filter": fields_filter(
                 in_array={"docker_image_tag_list": [tag_entry]} if tag_entry else None,
                 order=[("node_id", False)],
             ),
-            "image_stub_filter": fields_filter(contains={"docker_image_name": [repository]}),
+            "image_stub_filter": fields_filter(contains={"docker_image_name": [repository]} if repository else None),
             "window": {"offset": offset, "size": size},
         }
         return parse_images(self._call("POST", "/deepfence/registryaccount/images", body, what="list images"))
 
-    # -- vulnerability scans ----------------------------------------------------------------------
+    # -- scans ------------------------------------------------------------------------------------
 
-    def start_vulnerability_scan(
-        self, node_id: str, node_type: str, languages: Iterable[str]
-    ) -> tuple[list[str], str]:
+    def start_scans(
+        self,
+        kind: ScanKind,
+        nodes: Sequence[tuple[str, str]],
+        languages: Iterable[str] = (),
+        image_filter: Mapping[str, list[str]] | None = None,
+    ) -> list[StartReply]:
+        """Start `kind` scans of every (node_id, node_type) in one request, or in as few as the body limit allows."""
+        languages = list(languages)
+        replies = []
+        def body_for(chunk: Sequence[tuple[str, str]]) -> dict[str, Any]:
+            return self._start_body(kind, chunk, languages, image_filter)
+
+        for chunk in _chunks(nodes, lambda chunk: len(json.dumps(body_for(chunk)).encode())):
+            body = body_for(chunk)
+            response = self._checked(
+                "POST", kind.endpoint("start"), body, what="start a scan", expected=(200, 202)
+            )
+            scan_ids, bulk = parse_scan_trigger(self._json(response))
+            replies.append(StartReply(scan_ids, bulk, _date_ms(response)))
+        return replies
+
+    @staticmethod
+    def _start_body(
+        kind: ScanKind, nodes: Sequence[tuple[str, str]], languages: list[str],
+        image_filter: Mapping[str, list[str]] | None,
+    ) -> dict[str, Any]:
+        filters: dict[str, Any] = {name: {"filter_in": None} for name in _SCAN_FILTERS}
+        if image_filter:
+            filters["image_scan_filter"] = {"filter_in": dict(image_filter)}
+        body: dict[str, Any] = {
+            "node_ids": [{"node_id": node_id, "node_type": node_type} for node_id, node_type in nodes],
+            "filters": filters,
+        }
+        if kind.has_languages:
+            body["scan_config"] = [{"language": language} for language in languages]
+        body.update(is_priority=False, deepfence_system_scan=False)
+        return body
+
+    def scan_statuses(
+        self, kind: ScanKind, scan_ids: Sequence[str] = (), bulk_scan_id: str = ""
+    ) -> dict[str, ScanStatus]:
+        """Every scan of `bulk_scan_id`, or the scans named, in one request."""
+        body = {"scan_ids": [] if bulk_scan_id else list(scan_ids), "bulk_scan_id": bulk_scan_id}
+        return parse_statuses(self._call("POST", kind.endpoint("status"), body, what="read the scan status"))
+
+    def stop_scans(self, kind: ScanKind, scan_ids: list[str]) -> None:
+        body = {"scan_ids": scan_ids, "scan_type": kind.scan_type}
+        self._call(
+            "POST", kind.endpoint("stop"), body, what="stop the scan", expected=(200, 202, 204), reply=False,
+        )
+
+    def latest_scan(self, kind: ScanKind, node_id: str, node_type: str, status: str = "COMPLETE") -> ScanStatus | None:
+        """The node's most recently updated scan in `status`, or None."""
         body = {
             "node_ids": [{"node_id": node_id, "node_type": node_type}],
-            "filters": {
-                name: dict(_NO_FILTER)
-                for name in (
-                    "cloud_account_scan_filter",
-                    "container_scan_filter",
-                    "host_scan_filter",
-                    "image_scan_filter",
-                    "kubernetes_cluster_scan_filter",
-                )
-            },
-            "scan_config": [{"language": language} for language in languages],
-            "is_priority": False,
-            "deepfence_system_scan": False,
+            "fields_filter": fields_filter(contains={"status": [status]}, order=[("updated_at", True)]),
+            "window": {"offset": 0, "size": 1},
         }
-        data = self._call(
-            "POST", "/deepfence/scan/start/vulnerability", body, what="start a scan", expected=(200, 202)
-        )
-        return parse_scan_trigger(data)
+        scans = parse_scan_list(self._call("POST", kind.endpoint("list"), body, what="list the node's scans"))
+        return scans[0] if scans else None
 
-    def scan_statuses(self, scan_ids: list[str]) -> dict[str, ScanStatus]:
-        body = {"scan_ids": scan_ids, "bulk_scan_id": ""}
-        return parse_statuses(
-            self._call("POST", "/deepfence/scan/status/vulnerability", body, what="read the scan status")
-        )
-
-    def stop_scans(self, scan_ids: list[str]) -> None:
-        body = {"scan_ids": scan_ids, "scan_type": "VulnerabilityScan"}
-        self._call(
-            "POST", "/deepfence/scan/stop/vulnerability", body, what="stop the scan",
-            expected=(200, 202, 204), reply=False,
-        )
-
-    def count_results(self, scan_id: str) -> int:
+    def count_results(self, kind: ScanKind, scan_id: str) -> int:
         """Every finding of the scan, masked ones included (the count is taken after the window)."""
         body = {"scan_id": scan_id, "fields_filter": fields_filter(), "window": {"offset": 0, "size": 0}}
         return parse_count(
-            self._call("POST", "/deepfence/scan/results/count/vulnerability", body, what="count findings")
+            self._call("POST", f"/deepfence/scan/results/count/{kind.path}", body, what="count findings")
         )
 
-    def results_page(self, scan_id: str, offset: int, size: int) -> ResultsPage:
-        """One page of findings in a stable order: by CVE, then by the console's unique result id."""
+    def results_page(self, kind: ScanKind, scan_id: str, offset: int, size: int) -> ResultsPage:
+        """One page of findings in a stable order (`size` 0: all of them)."""
         body = {
             "scan_id": scan_id,
-            "fields_filter": fields_filter(order=[("cve_id", False), ("node_id", False)]),
+            "fields_filter": fields_filter(order=[(name, False) for name in kind.order_fields]),
             "window": {"offset": offset, "size": size},
         }
-        return parse_results(
-            self._call("POST", "/deepfence/scan/results/vulnerability", body, what="fetch findings")
-        )
+        return parse_results(self._call("POST", kind.endpoint("results"), body, what="fetch findings"), kind)
+
+    def runtime_sbom(self, scan_id: str) -> list[SbomEntry] | None:
+        """The scan's runtime SBOM, or None while the console has not written it (it answers 500 then)."""
+        try:
+            data = self._call("POST", "/deepfence/scan/sbom", {"scan_id": scan_id}, what="read the scan's SBOM")
+        except (NotFound, ConsoleResponseError) as exc:
+            if isinstance(exc, NotFound) or (exc.status or 0) >= 500:
+                return None
+            raise
+        return parse_sbom(data)
 
     # -- plumbing ---------------------------------------------------------------------------------
 
@@ -252,16 +301,34 @@ class ConsoleClient:
         expected: tuple[int, ...] = (200,),
         reply: bool = True,
     ) -> Any:
-        """An authenticated call; renews the access token once on a 401."""
+        """An authenticated call's decoded reply; renews the access token once on a 401."""
+        response = self._checked(method, path, body, what=what, expected=expected)
+        return self._json(response) if reply else None
+
+    def _checked(
+        self,
+        method: str,
+        path: str,
+        body: Any = None,
+        *,
+        what: str,
+        expected: tuple[int, ...] = (200,),
+    ) -> httpx.Response:
+        """An authenticated call answered with an `expected` status, else the matching error."""
         if not self._access_token:
-            self.authenticate()
+            with self._auth_lock:
+                if not self._access_token:
+                    self.authenticate()
+        used = self._access_token
         response = self._send(method, path, body)
         if response.status_code == 401:
-            self._renew_access()
+            with self._auth_lock:  # fetches run in threads: one renewal for all of them
+                if self._access_token == used:
+                    self._renew_access()
             response = self._send(method, path, body)
         status = response.status_code
         if status in expected:
-            return self._json(response) if reply else None
+            return response
         detail = _detail(response, self._secrets())
         if status == 401:
             raise AuthError(f"the console refused the access token when asked to {what}{detail}")
@@ -342,6 +409,23 @@ class ConsoleClient:
                 f"malformed reply from the console to {response.request.url.path}: not JSON ({snippet!r})",
                 hint="check that --console-url points at the console itself, not a proxy login page",
             ) from None
+
+
+def _chunks(
+    nodes: Sequence[tuple[str, str]], body_size: Callable[[Sequence[tuple[str, str]]], int]
+) -> list[Sequence[tuple[str, str]]]:
+    """`nodes` in as few slices as keep each start body under the console's size limit."""
+    if len(nodes) <= 1 or body_size(nodes) <= MAX_BODY_BYTES:
+        return [nodes]
+    half = len(nodes) // 2
+    return _chunks(nodes[:half], body_size) + _chunks(nodes[half:], body_size)
+
+
+def _date_ms(response: httpx.Response) -> int | None:
+    try:
+        return int(parsedate_to_datetime(response.headers["Date"]).timestamp() * 1000)
+    except (KeyError, TypeError, ValueError, IndexError):
+        return None
 
 
 def _retry_delay(response: httpx.Response | None, attempt: int) -> float:

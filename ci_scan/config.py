@@ -5,13 +5,18 @@ from __future__ import annotations
 import os
 import re
 import ssl
+import sys
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TextIO
 from urllib.parse import urlsplit
 
+from ci_scan.choices import LANGUAGES, MAX_PAGE_SIZE, MAX_PARALLEL
+from ci_scan.decision import Policy
 from ci_scan.errors import ConfigError
-from ci_scan.gate import Policy
 from ci_scan.models import ImageRef, ImageRefError
-from ci_scan.scan import LANGUAGES, MAX_PAGE_SIZE, ScanOptions
+from ci_scan.scan import ScanOptions
 
 _DURATION_PART = re.compile(r"(\d+(?:\.\d+)?)([hms]?)")
 _UNIT_SECONDS = {"h": 3600.0, "m": 60.0, "s": 1.0, "": 1.0}
@@ -62,15 +67,85 @@ def _check_ca_bundle(path: str) -> None:
 
 
 @dataclass(frozen=True)
+class ImageScan:
+    refs: tuple[ImageRef, ...]
+
+
+@dataclass(frozen=True)
+class RegistryScan:
+    registry: str
+    tags: str = "latest"
+    repositories: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class ExistingScans:
+    scan_ids: tuple[str, ...]
+
+
+Request = ImageScan | RegistryScan | ExistingScans
+"""What a run gates on."""
+
+
+def read_image_refs(arguments: Sequence[str], images_from: str | None, stdin: TextIO | None = None) -> ImageScan:
+    """The images named on the command line and in `images_from` (one a line, `#` comments, `-` stdin)."""
+    entries = [(ref, "") for ref in arguments]
+    if images_from:
+        entries += [(line, where) for line, where in _file_lines(images_from, stdin or sys.stdin)]
+    refs: dict[str, ImageRef] = {}
+    problems = []
+    for text, where in entries:
+        try:
+            ref = ImageRef.parse(text)
+        except ImageRefError as exc:
+            problems.append(f"{where}{exc}")
+            continue
+        refs.setdefault(str(ref), ref)
+    if problems:
+        more = f" (and {len(problems) - 3} more)" if len(problems) > 3 else ""
+        raise ConfigError("; ".join(problems[:3]) + more)
+    if not refs:
+        raise ConfigError("no image to scan: give IMAGE_REF arguments or --images-from FILE")
+    return ImageScan(tuple(refs.values()))
+
+
+def _file_lines(path: str, stdin: TextIO) -> list[tuple[str, str]]:
+    name = "standard input" if path == "-" else path
+    try:
+        text = stdin.read() if path == "-" else Path(path).read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+        raise ConfigError(f"cannot read --images-from {name}: {reason}") from None
+    lines = []
+    for number, line in enumerate(text.splitlines(), start=1):
+        entry = line.split("#", 1)[0].strip(" \t")
+        if entry:
+            lines.append((entry, f"{name} line {number}: "))
+    return lines
+
+
+def read_scan_ids(arguments: Sequence[str]) -> ExistingScans:
+    ids = tuple(dict.fromkeys(a.strip() for a in arguments if a.strip()))
+    bad = [i for i in ids if not i.isprintable() or " " in i]
+    if bad:
+        raise ConfigError(f"{bad[0]!r} is not a scan id; scan ids look like <node id>-<unix seconds>")
+    if not ids:
+        raise ConfigError("no scan id given")
+    return ExistingScans(ids)
+
+
+@dataclass(frozen=True)
 class Settings:
     console_url: str
     api_token: str = field(repr=False)
-    image: ImageRef
+    request: Request
     policy: Policy
     scan: ScanOptions
     reports: tuple[tuple[str, str], ...] = ()
     """(format name, path) pairs; `-` is standard output."""
     verify: bool | str = True
+    given: frozenset[str] = frozenset()
+    """The options given by flag or variable; the rest are defaults."""
 
     @classmethod
     def build(
@@ -78,26 +153,25 @@ class Settings:
         *,
         console_url: str | None,
         api_token: str | None,
-        image: str,
+        request: Request,
         fail_on: str = "critical",
         timeout: str = "30m",
         registry: str | None = None,
         sync: bool = False,
         languages: str | None = None,
         page_size: int = MAX_PAGE_SIZE,
-        poll_max: str = "15s",
+        poll_interval: str = "15s",
+        max_parallel: int = 4,
+        reuse_within: str | None = None,
         cancel_on_timeout: bool = False,
-        reports: dict[str, str | None] | None = None,
+        reports: Mapping[str, str | None] | None = None,
         insecure: bool = False,
         ca_bundle: str | None = None,
+        given: frozenset[str] = frozenset(),
     ) -> Settings:
         token = (api_token or "").strip()
         if not token:
             raise ConfigError("no API token: pass --api-token or set DEEPFENCE_API_TOKEN")
-        try:
-            ref = ImageRef.parse(image)
-        except ImageRefError as exc:
-            raise ConfigError(str(exc)) from None
         try:
             policy = Policy.from_fail_on(fail_on)
         except ValueError as exc:
@@ -110,18 +184,18 @@ class Settings:
             )
         if not 1 <= page_size <= MAX_PAGE_SIZE:
             raise ConfigError(f"--page-size must be between 1 and {MAX_PAGE_SIZE}")
+        if not 1 <= max_parallel <= MAX_PARALLEL:
+            raise ConfigError(f"--max-parallel must be between 1 and {MAX_PARALLEL}")
         if insecure and ca_bundle:
             raise ConfigError("--insecure and --ca-bundle contradict each other: choose one")
         if ca_bundle:
             _check_ca_bundle(ca_bundle)
-        poll = parse_duration(poll_max)
+        poll = parse_duration(poll_interval)
         outputs = tuple((name, path) for name, path in (reports or {}).items() if path)
-        if sum(path == "-" for _, path in outputs) > 1:
-            raise ConfigError("only one report can go to standard output ('-')")
         return cls(
             console_url=normalise_console_url(console_url or ""),
             api_token=token,
-            image=ref,
+            request=request,
             policy=policy,
             scan=ScanOptions(
                 timeout=parse_duration(timeout),
@@ -132,7 +206,10 @@ class Settings:
                 poll_initial=min(2.0, poll),
                 poll_max=poll,
                 cancel_on_timeout=cancel_on_timeout,
+                max_parallel=max_parallel,
+                reuse_within=parse_duration(reuse_within) if reuse_within else None,
             ),
             reports=outputs,
             verify=False if insecure else (ca_bundle or True),
+            given=given,
         )

@@ -6,8 +6,9 @@ import sys
 from pathlib import Path
 
 from ci_scan.app import run
-from ci_scan.config import Settings
+from ci_scan.config import ImageScan, Settings
 from ci_scan.errors import ExitCode
+from ci_scan.models import ImageRef
 
 DEMO_IMAGE = "registry.example.com/team/app:1.4.2"
 _MEANING = {
@@ -33,10 +34,10 @@ def run_demo(output_dir: str, fail_on: str = "critical") -> int:
         settings = Settings.build(
             console_url=server.url,
             api_token=ADMIN_TOKEN,
-            image=DEMO_IMAGE,
+            request=ImageScan((ImageRef.parse(DEMO_IMAGE),)),
             fail_on=fail_on,
             timeout="2m",
-            poll_max="0.3s",
+            poll_interval="0.3s",
             reports={name: str(out / filename) for name, filename in reports.items()},
         )
         code = run(settings)

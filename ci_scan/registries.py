@@ -113,3 +113,20 @@ def console_name(registry: Registry, ref: ImageRef) -> str:
     if registry.registry_type == "ecr":
         return f"{normalise_host(ref.registry_host)}/{ref.repository}"
     return ref.repository
+
+
+def reference_text(registry: Registry, console_name: str, tag: str) -> str:
+    """The reference a user would pull for an image the console lists as `console_name` with `tag`."""
+    kind = registry.registry_type
+    if kind == "docker_hub":
+        namespace = _text(registry, "docker_hub_namespace").lower()
+        path = f"{namespace}/{console_name}" if namespace else console_name
+    elif kind == "ecr":
+        path = console_name
+    else:
+        url_key = _URL_KEYS.get(kind)
+        host = normalise_host(_text(registry, url_key) if url_key else "") or ("quay.io" if kind == "quay" else "")
+        namespace_key = _NAMESPACE_KEYS.get(kind)
+        namespace = _text(registry, namespace_key).strip("/").lower() if namespace_key else ""
+        path = "/".join(part for part in (host, namespace, console_name) if part)
+    return f"{path}:{tag}" if tag else path

@@ -1,45 +1,55 @@
-"""The scan lifecycle: resolve the target, start the scan, wait for it, fetch every finding."""
+"""The scan lifecycle for any number of targets: resolve, start, wait, settle, fetch.
+
+One start request covers every target, and each poll round sends one status request, however many
+targets there are. A target's scan that fails, times out or returns data that contradicts itself
+becomes that target's result; only a console that cannot be used at all ends the whole run.
+"""
 
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
-from dataclasses import dataclass, replace
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field, replace
+from typing import TYPE_CHECKING
 
 from ci_scan import registries
-from ci_scan.client import ConsoleClient
+from ci_scan.choices import LANGUAGES, MAX_PAGE_SIZE
 from ci_scan.errors import (
     CiScanError,
     ConfigError,
+    ConsoleError,
     ConsoleResponseError,
     ConsoleUnreachable,
     NotFound,
     PermissionDenied,
-    ScanFailed,
     ScanTimeout,
     TargetNotFound,
 )
-from ci_scan.models import Finding, ImageRef, ScanResult, ScanTarget
-from ci_scan.wire import TERMINAL_FAILED, TERMINAL_OK, ImageNode, Registry, ResultsPage, ScanStatus
+from ci_scan.kinds import VULNERABILITY, ScanKind
+from ci_scan.models import Finding, ImageRef, RunResult, Target, TargetKind, TargetResult
+from ci_scan.sanitize import for_log
+from ci_scan.wire import TERMINAL_FAILED, TERMINAL_OK, ImageNode, Registry, ResultsPage, ScanStatus, StartReply
+
+if TYPE_CHECKING:
+    from ci_scan.client import ConsoleClient
 
 Progress = Callable[[str], None]
 
-LANGUAGES = (
-    "base", "java", "python", "ruby", "php", "javascript", "rust", "rust-binary", "golang",
-    "golang-binary", "dotnet",
-)
-MAX_PAGE_SIZE = 1000
 MAX_POLL_FAILURES = 5
+"""Consecutive failed status checks tolerated (each already retried by the client)."""
 SYNC_START_CHECKS = 3
 """Registry checks after which 'not syncing' is believed even if the sync was never seen running."""
-"""Consecutive failed status checks tolerated (each already retried by the client)."""
+JOINED_SCAN_SLACK_MS = 2000
+"""A scan id older than the start reply by more than this was already running: the console joined it."""
 _IMAGE_PAGE = 100
+_CANCELLING = frozenset({"CANCEL_PENDING", "CANCELLING"})
 
 
 @dataclass(frozen=True)
 class ScanOptions:
     timeout: float = 1800.0
-    """Seconds for the whole wait: registry sync and scan."""
+    """Seconds for the whole wait: registry sync and scans."""
     registry: str | None = None
     sync: bool = False
     languages: tuple[str, ...] = LANGUAGES
@@ -48,10 +58,41 @@ class ScanOptions:
     heartbeat: float = 60.0
     page_size: int = MAX_PAGE_SIZE
     cancel_on_timeout: bool = False
+    max_parallel: int = 4
+    """Targets whose findings are fetched at once."""
+    reuse_within: float | None = None
+    """Gate on the node's latest COMPLETE scan when it is younger than this many seconds."""
+    settle_timeout: float = 120.0
+    """How long a COMPLETE scan may go on without the console finishing its matching."""
+    kind: ScanKind = VULNERABILITY
+
+
+@dataclass
+class _Scan:
+    """One target's scan while the run waits for it."""
+
+    target: Target
+    scan_id: str
+    status: str = ""
+    message: str = ""
+    polled: bool = False
+    joined_cancelling: bool = False
+    complete_since: float | None = None
+    said_settling: bool = False
+    by_id: bool = False
+    """Poll this scan by its id: the status reply of its bulk request did not include it."""
+    bulk_id: str = ""
+    notes: list[str] = field(default_factory=list)
+    result: TargetResult | None = None
+
+    def fail(self, error: str) -> None:
+        self.result = TargetResult(
+            target=self.target, scan_id=self.scan_id, status=self.status, error=error, notes=tuple(self.notes)
+        )
 
 
 class Scanner:
-    """Runs one scan through a console client; time and sleep are injected so tests run instantly."""
+    """Runs the scans of one run through a console client; time and sleep are injected for tests."""
 
     def __init__(
         self,
@@ -61,61 +102,112 @@ class Scanner:
         *,
         clock: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], None] = time.sleep,
+        wall_clock: Callable[[], float] = time.time,
     ) -> None:
         self.client = client
         self.options = options
+        self.kind = options.kind
         self.progress = progress
         self.clock = clock
         self.sleep = sleep
+        self.wall_clock = wall_clock
         self._deadline = 0.0
+        self._registries: list[Registry] | None = None
 
-    def scan_image(self, ref: ImageRef) -> ScanResult:
+    # -- the three ways into a run ---------------------------------------------------------------
+
+    def scan_images(self, refs: Sequence[ImageRef]) -> RunResult:
+        """Scan every image (each once), after making sure all of them are on the console."""
+        return self._run(lambda: self._start_targets(self._resolve_all(refs)))
+
+    def scan_registry(self, wanted: str, tags: str = "latest", repositories: Sequence[str] = ()) -> RunResult:
+        """Scan a registry's images, chosen by tag keyword and repository, with one start request."""
+        return self._run(lambda: self._start_registry(wanted, tags, repositories))
+
+    def gate_existing(self, scan_ids: Sequence[str]) -> RunResult:
+        """Gate scans that already exist (waiting for them if they still run); starts nothing."""
+        return self._run(lambda: self._existing(scan_ids))
+
+    def _run(self, begin: Callable[[], list[_Scan]]) -> RunResult:
         self._deadline = self.clock() + self.options.timeout
         self.client.wait_until(self._deadline, self.clock)
-        scan_id = ""
         try:
             self.client.authenticate()
-            target = self.resolve_image(ref)
-            scan_id = self.start(target)
+            scans = begin()
             try:
-                self.wait(scan_id)
-            except _JoinedCancelledScan:
-                self.progress(f"Scan {scan_id} was being cancelled when this run joined it; starting a new one")
-                scan_id = self.start(target)
-                self.wait(scan_id)
-        except ScanTimeout:
+                self._wait(scans)
+            except ScanTimeout:
+                self._time_out([s for s in scans if s.result is None])
+        finally:
             self.client.wait_until(None)
-            if self.options.cancel_on_timeout and scan_id:
-                self._stop(scan_id)
-            raise
-        self.client.wait_until(None)  # the scan is done: fetching its findings is not cut short
-        return self.fetch(target, scan_id)
+        results = tuple(s.result for s in scans if s.result is not None)
+        return RunResult(targets=results, console_url=self.client.console_url, scan_kind=self.kind.name)
 
-    def _stop(self, scan_id: str) -> None:
-        self.progress(f"Stopping scan {scan_id}")
-        try:
-            self.client.stop_scans([scan_id])
-        except CiScanError as exc:  # best effort: the timeout is what the run reports
-            self.progress(f"Warning: could not stop scan {scan_id}: {exc}")
+    def _time_out(self, pending: list[_Scan]) -> None:
+        self.client.wait_until(None)
+        for scan in pending:
+            scan.result = TargetResult(
+                target=scan.target, scan_id=scan.scan_id, status=scan.status, timed_out=True, notes=tuple(scan.notes)
+            )
+        self.progress(f"Timed out after {self.options.timeout:g}s with {len(pending)} scan(s) still running")
+        if self.options.cancel_on_timeout and pending:
+            ids = [s.scan_id for s in pending if s.scan_id]
+            self.progress(f"Stopping scan(s) {', '.join(ids)}")
+            try:
+                self.client.stop_scans(self.kind, ids)
+            except CiScanError as exc:  # best effort: the timeout is what the run reports
+                self.progress(f"Warning: could not stop the scans: {exc}")
 
-    # -- target -----------------------------------------------------------------------------------
+    # -- images -----------------------------------------------------------------------------------
 
-    def resolve_image(self, ref: ImageRef) -> ScanTarget:
+    def _resolve_all(self, refs: Sequence[ImageRef]) -> list[Target]:
+        """Every image's targets; if any image is missing, says which (all of them) and starts nothing."""
+        unique = list({str(ref): ref for ref in refs}.values())
+        targets: dict[str, Target] = {}
+        missing: list[str] = []
+        for ref in unique:
+            try:
+                found = self.resolve_image(ref)
+            except TargetNotFound as exc:
+                missing.append(str(exc))
+                continue
+            for target in found:
+                if target.node_id in targets:
+                    self.progress(f"{ref} is the same image as {targets[target.node_id].name}: scanning it once")
+                targets.setdefault(target.node_id, target)
+        if missing:
+            if len(unique) == 1:
+                raise TargetNotFound(missing[0])
+            raise TargetNotFound(
+                f"{len(missing)} of {len(unique)} images are not on the console, so nothing was started: "
+                + "; ".join(missing)
+            )
+        return list(targets.values())
+
+    def resolve_image(self, ref: ImageRef) -> list[Target]:
+        """The image nodes of `ref`: one, or one per architecture when a tag names several."""
         registry, name = self._registry_for(ref)
-        image, known = self._find_image(registry, name, ref)
-        if image is None and self.options.sync:
+        images, known = self._find_image(registry, name, ref)
+        if not images and self.options.sync:
             self._sync(registry)
-            image, known = self._find_image(registry, name, ref)
-        if image is None:
+            images, known = self._find_image(registry, name, ref)
+        if not images:
             raise TargetNotFound(self._missing_image_message(registry, name, ref, known))
-        self.progress(f"Found {ref} on the console: image {image.node_id[:12]} in registry {registry.name}")
-        return ScanTarget(
-            node_id=image.node_id, node_type="image", name=str(ref),
-            registry_id=registry.node_id, image=ref,
-        )
+        ids = ", ".join(i.node_id[:12] for i in images)
+        if len(images) > 1:
+            self.progress(f"{ref} is {len(images)} images on the console ({ids}), e.g. one per architecture: "
+                          "scanning all of them and gating on all their findings")
+        else:
+            self.progress(f"Found {ref} on the console: image {ids} in registry {for_log(registry.name)}")
+        return [_image_target(image, ref, registry) for image in images]
+
+    def _registry_list(self) -> list[Registry]:
+        if self._registries is None:
+            self._registries = self.client.list_registries()
+        return self._registries
 
     def _registry_for(self, ref: ImageRef) -> tuple[Registry, str]:
-        known = self.client.list_registries()
+        known = self._registry_list()
         if self.options.registry:
             chosen = registries.select(known, self.options.registry)
             if chosen is None:
@@ -132,34 +224,29 @@ class Scanner:
                 hint="add the registry in the console, or name one with --registry",
             )
         if len(matches) > 1:
-            names = ", ".join(f"{m.registry.name} ({m.registry.node_id})" for m in matches)
+            names = ", ".join(f"{for_log(m.registry.name)} ({for_log(m.registry.node_id)})" for m in matches)
             raise ConfigError(
                 f"{ref.registry_host} matches {len(matches)} registry accounts on the console: {names}; "
                 "choose one with --registry"
             )
         return matches[0].registry, matches[0].console_name
 
-    def _find_image(
-        self, registry: Registry, name: str, ref: ImageRef
-    ) -> tuple[ImageNode | None, list[ImageNode]]:
-        """The image node for `ref`, and the repository's images when they had to be listed."""
+    def _find_image(self, registry: Registry, name: str, ref: ImageRef) -> tuple[list[ImageNode], list[ImageNode]]:
+        """The image nodes for `ref`, and the repository's images when they had to be listed."""
         known: list[ImageNode] = []
         if ref.digest:
             wanted = {ref.digest_hex, ref.digest}
             known = self._all_images(registry, name)
-            found = [i for i in known if {i.node_id, i.image_id} & wanted]
-        else:
-            tagged = self.client.list_images(registry.node_id, name, tag_entry=f"{name}:{ref.tag}")
-            found = [i for i in tagged if i.name == name and ref.tag in i.tags]
-            if not found:  # a console that filters tags differently: look through the whole repository
-                known = self._all_images(registry, name)
-                found = [i for i in known if ref.tag in i.tags]
-        if len(found) > 1:
-            ids = ", ".join(sorted(i.node_id[:12] for i in found))
-            raise ConfigError(f"{ref} matches {len(found)} images on the console ({ids}); give its digest")
-        return (found[0] if found else None), known
+            return [i for i in known if {i.node_id, i.image_id} & wanted], known
+        tagged = self.client.list_images(registry.node_id, name, tag_entry=f"{name}:{ref.tag}")
+        found = [i for i in tagged if i.name == name and ref.tag in i.tags]
+        if not found:  # a console that filters tags differently: look through the whole repository
+            known = self._all_images(registry, name)
+            found = [i for i in known if ref.tag in i.tags]
+        return sorted({i.node_id: i for i in found}.values(), key=lambda i: i.node_id), known
 
-    def _all_images(self, registry: Registry, name: str) -> list[ImageNode]:
+    def _all_images(self, registry: Registry, name: str | None) -> list[ImageNode]:
+        """Every image of one repository, or of the whole registry when `name` is None."""
         images: dict[str, ImageNode] = {}
         offset = 0
         while True:
@@ -168,21 +255,22 @@ class Scanner:
             before = len(images)
             images.update((i.node_id, i) for i in page)
             if len(page) < _IMAGE_PAGE or len(images) == before:
-                return [i for i in images.values() if i.name == name]
+                return [i for i in images.values() if name is None or i.name == name]
 
     def _missing_image_message(self, registry: Registry, name: str, ref: ImageRef, known: list[ImageNode]) -> str:
         if not known:
-            return f"{ref} is not on the console: registry {registry.name} has no repository {name!r}" + (
+            return f"{ref} is not on the console: registry {for_log(registry.name)} has no repository {name!r}" + (
                 "" if self.options.sync else "; if it was pushed recently, pass --sync"
             )
         wanted = f"digest {ref.digest}" if ref.digest else f"tag {ref.tag!r}"
-        tags = sorted({t for i in known for t in i.tags})
+        tags = sorted({for_log(t) for i in known for t in i.tags})
         shown = ", ".join(tags[:10]) + (", ..." if len(tags) > 10 else "")
         advice = "" if self.options.sync else "; a registry sync may be needed: pass --sync"
         return f"{ref} is not on the console: {name} has no {wanted} (known tags: {shown}){advice}"
 
     def _sync(self, registry: Registry) -> None:
-        self.progress(f"Syncing registry {registry.name} so the console sees new tags...")
+        name = for_log(registry.name)
+        self.progress(f"Syncing registry {name} so the console sees new tags...")
         try:
             self.client.sync_registry(registry.node_id)
         except PermissionDenied as exc:
@@ -191,41 +279,148 @@ class Scanner:
         interval = self.options.poll_initial
         seen_syncing, checks = False, 0
         while True:
-            current = next((r for r in self.client.list_registries() if r.node_id == registry.node_id), None)
+            self._registries = self.client.list_registries()
+            current = next((r for r in self._registries if r.node_id == registry.node_id), None)
             if current is None:
-                raise TargetNotFound(f"registry {registry.name} disappeared from the console during sync")
+                raise TargetNotFound(f"registry {name} disappeared from the console during sync")
             checks += 1
             seen_syncing = seen_syncing or current.is_syncing
             # The sync runs asynchronously: "not syncing" right after the request may mean "not started yet".
             if not current.is_syncing and (seen_syncing or checks >= SYNC_START_CHECKS):
-                self.progress(f"Registry {registry.name} synced")
+                self.progress(f"Registry {name} synced")
                 return
-            interval = self._pause(interval, f"the sync of registry {registry.name}")
+            interval = self._pause(interval, f"the sync of registry {name}")
 
-    # -- scan -------------------------------------------------------------------------------------
+    # -- starting ---------------------------------------------------------------------------------
 
-    def start(self, target: ScanTarget) -> str:
-        scan_ids, _bulk = self.client.start_vulnerability_scan(
-            target.node_id, target.node_type, self.options.languages
+    def _start_targets(self, targets: list[Target]) -> list[_Scan]:
+        reused: list[_Scan] = []
+        to_start: list[Target] = []
+        for target in targets:
+            scan = self._reusable(target)
+            if scan is None:
+                to_start.append(target)
+            else:
+                reused.append(scan)
+        return reused + (self._start(to_start) if to_start else [])
+
+    def _reusable(self, target: Target) -> _Scan | None:
+        within = self.options.reuse_within
+        if within is None:
+            return None
+        latest = self.client.latest_scan(self.kind, target.node_id, target.node_type)
+        if latest is None or latest.status != TERMINAL_OK or latest.updated_at_ms <= 0:
+            return None
+        age = self.wall_clock() - latest.updated_at_ms / 1000
+        if age > within:
+            return None
+        note = (f"reused scan {for_log(latest.scan_id)} from {_ago(age)} ago (--reuse-within {within:g}s); "
+                "no new scan was started")
+        self.progress(f"{target.name}: {note}")
+        return _Scan(target, latest.scan_id, notes=[note])
+
+    def _start(self, targets: list[Target]) -> list[_Scan]:
+        by_node = {t.node_id: t for t in targets}
+        replies = self.client.start_scans(
+            self.kind, [(t.node_id, t.node_type) for t in targets], self.options.languages
         )
-        if not scan_ids:
-            raise ScanFailed(
-                f"the console started no scan for {target.name}",
-                hint="it skips Deepfence system images and nodes whose agent is not running",
-            )
-        self.progress(f"Scan {scan_ids[0]} started for {target.name}")
-        return scan_ids[0]
+        scans = self._match_scans(replies, by_node, lambda scan_id: None)
+        started = {s.target.node_id for s in scans}
+        for target in targets:
+            if target.node_id not in started:
+                scan = _Scan(target, "")
+                scan.fail("the console started no scan for it (it skips Deepfence system images and nodes whose "
+                          "agent is not running)")
+                scans.append(scan)
+        return scans
 
-    def wait(self, scan_id: str) -> ScanStatus:
+    def _match_scans(
+        self, replies: list[StartReply], by_node: dict[str, Target], unknown: Callable[[str], Target | None]
+    ) -> list[_Scan]:
+        """A `_Scan` per scan id the console handed back (ids are `<node_id>-<unix seconds>`)."""
+        scans: list[_Scan] = []
+        for reply in replies:
+            for scan_id in dict.fromkeys(reply.scan_ids):
+                node_id, _, stamp = scan_id.rpartition("-")
+                target = by_node.get(node_id) or unknown(scan_id)
+                if target is None:
+                    continue
+                scan = _Scan(target, scan_id, bulk_id=reply.bulk_scan_id)
+                if _was_running(stamp, reply.console_time_ms):
+                    scan.notes.append(f"attached to running scan {for_log(scan_id)}: the console was already "
+                                      "scanning it and does not start a second scan")
+                    self.progress(f"Attached to running scan {for_log(scan_id)} for {target.name}")
+                else:
+                    self.progress(f"Scan {for_log(scan_id)} started for {target.name}")
+                scans.append(scan)
+        return scans
+
+    def _start_registry(self, wanted: str, tags: str, repositories: Sequence[str]) -> list[_Scan]:
+        known = self._registry_list()
+        registry = registries.select(known, wanted)
+        if registry is None:
+            raise TargetNotFound(f"no registry account {wanted!r} on the console (known: {_registry_names(known)})")
+        if self.options.sync:
+            self._sync(registry)
+        images = self._all_images(registry, None)
+        names = sorted({i.name for i in images})
+        unknown_repos = [r for r in repositories if r not in names]
+        if unknown_repos:
+            raise TargetNotFound(
+                f"registry {for_log(registry.name)} has no repository {', '.join(map(repr, unknown_repos))} "
+                f"(known: {', '.join(for_log(n) for n in names[:10]) or 'none'}{', ...' if len(names) > 10 else ''})"
+            )
+        image_filter = _registry_filter(tags, list(repositories), names)
+        try:
+            replies = self.client.start_scans(
+                self.kind, [(registry.node_id, "registry")], self.options.languages, image_filter
+            )
+        except ConsoleResponseError as exc:
+            if exc.status == 400:
+                raise TargetNotFound(
+                    f"no image in registry {for_log(registry.name)} matches --tags {tags}"
+                    + (f" in {', '.join(repositories)}" if repositories else ""), status=400
+                ) from None
+            raise
+        by_node = {i.node_id: _image_target(i, None, registry) for i in images}
+        scans = self._match_scans(replies, by_node, lambda scan_id: _unlisted_target(scan_id))
+        if not scans:
+            raise TargetNotFound(f"the console started no scan in registry {for_log(registry.name)}")
+        self.progress(f"Selected {len(scans)} image(s) in registry {for_log(registry.name)} (--tags {tags}"
+                      + (f", {len(repositories)} repositories" if repositories else "") + "); waiting for their scans")
+        return scans
+
+    def _existing(self, scan_ids: Sequence[str]) -> list[_Scan]:
+        wanted = list(dict.fromkeys(scan_ids))
+        try:
+            statuses = self.client.scan_statuses(self.kind, wanted)
+        except NotFound:
+            statuses = {}
+        missing = [s for s in wanted if s not in statuses]
+        if missing:
+            raise TargetNotFound(f"the console has no {self.kind.name} scan {', '.join(map(repr, missing))}")
+        scans = []
+        for scan_id in wanted:
+            status = statuses[scan_id]
+            scan = _Scan(_status_target(status), scan_id, by_id=True)
+            scan.notes.append(f"gated on existing scan {for_log(scan_id)}; no new scan was started")
+            scans.append(scan)
+        return scans
+
+    # -- waiting ----------------------------------------------------------------------------------
+
+    def _wait(self, scans: list[_Scan]) -> None:
         started = self.clock()
-        last_status = ""
         last_report = started
         interval = self.options.poll_initial
         failures = 0
-        joined_cancelling = False
+        named = len(scans) > 1
         while True:
+            pending = [s for s in scans if s.result is None]
+            if not pending:
+                return
             try:
-                status = self.client.scan_statuses([scan_id]).get(scan_id)
+                statuses = self._poll(pending)
                 failures = 0
             except (ConsoleUnreachable, ConsoleResponseError) as exc:
                 # A console restarting during a long scan: keep polling a little before giving up.
@@ -234,28 +429,77 @@ class Scanner:
                 if not transient or failures > MAX_POLL_FAILURES:
                     raise
                 self.progress(f"Status check failed ({exc}); trying again")
-                interval = self._pause(interval, f"scan {scan_id}")
+                interval = self._pause(interval, "the scans")
                 continue
-            if status is None:
-                raise ConsoleResponseError(f"the console's status reply does not mention scan {scan_id}")
             now = self.clock()
-            if not last_status:  # the first answer: did the console hand back a scan being cancelled?
-                joined_cancelling = status.status in ("CANCEL_PENDING", "CANCELLING")
-            if status.status != last_status:
-                message = f": {status.message}" if status.message else ""
-                self.progress(f"Scan status {status.status}{message} ({now - started:.0f}s)")
-                last_status, last_report = status.status, now
-            elif now - last_report >= self.options.heartbeat:
-                self.progress(f"Still {status.status} after {now - started:.0f}s")
+            changed = False
+            settle, restart = [], []
+            for scan in pending:
+                status = statuses.get(scan.scan_id)
+                if status is None:
+                    if not scan.by_id:
+                        scan.by_id = True  # not in its bulk's reply: ask for it by id next round
+                        continue
+                    scan.fail(f"the console's status reply does not mention scan {for_log(scan.scan_id)}")
+                    continue
+                changed |= self._observe(scan, status, now - started, named)
+                if status.status == TERMINAL_OK:
+                    settle.append(scan)
+                elif status.status == "CANCELLED" and scan.joined_cancelling:
+                    restart.append(scan)
+                elif status.status in TERMINAL_FAILED:
+                    reason = f": {for_log(status.message)}" if status.message else ""
+                    scan.fail(f"scan {for_log(scan.scan_id)} ended {status.status}{reason}")
+                else:
+                    scan.complete_since = None
+            if settle:
+                self._settle_all(settle)
+            if restart:
+                self._restart(scans, restart)
+            if all(s.result is not None for s in scans):
+                return
+            if changed:
                 last_report = now
-            if status.status == TERMINAL_OK:
-                return status
-            if status.status == "CANCELLED" and joined_cancelling:
-                raise _JoinedCancelledScan(f"scan {scan_id} was cancelled before this run joined it")
-            if status.status in TERMINAL_FAILED:
-                reason = f": {status.message}" if status.message else ""
-                raise ScanFailed(f"scan {scan_id} ended {status.status}{reason}")
-            interval = self._pause(interval, f"scan {scan_id} (last status {status.status})")
+            elif now - last_report >= self.options.heartbeat:
+                running = [s for s in scans if s.result is None]
+                self.progress(f"Still waiting for {len(running)} scan(s) after {now - started:.0f}s"
+                              + (f" ({running[0].status})" if len(running) == 1 else ""))
+                last_report = now
+            interval = self._pause(interval, f"{len(pending)} scan(s)")
+
+    def _poll(self, pending: list[_Scan]) -> dict[str, ScanStatus]:
+        """One status request per round: by bulk id when every scan has one, else by scan ids."""
+        bulks = {s.bulk_id for s in pending if s.bulk_id and not s.by_id}
+        by_id = [s.scan_id for s in pending if not s.bulk_id or s.by_id]
+        statuses: dict[str, ScanStatus] = {}
+        for bulk in sorted(bulks):
+            statuses.update(self.client.scan_statuses(self.kind, bulk_scan_id=bulk))
+        if by_id:
+            statuses.update(self.client.scan_statuses(self.kind, by_id))
+        return statuses
+
+    def _observe(self, scan: _Scan, status: ScanStatus, elapsed: float, named: bool) -> bool:
+        """Records the status; says so when it changed. Returns whether it changed."""
+        if not scan.polled:  # the first answer: did the console hand back a scan being cancelled?
+            scan.polled = True
+            scan.joined_cancelling = status.status in _CANCELLING
+        if status.status == scan.status:
+            return False
+        scan.status, scan.message = status.status, status.message
+        who = f"{scan.target.name}: scan" if named else "Scan"
+        message = f": {for_log(status.message)}" if status.message else ""
+        self.progress(f"{who} status {for_log(status.status)}{message} ({elapsed:.0f}s)")
+        return True
+
+    def _restart(self, scans: list[_Scan], joined: list[_Scan]) -> None:
+        for scan in joined:
+            self.progress(f"Scan {for_log(scan.scan_id)} was being cancelled when this run joined it; "
+                          "starting a new one")
+        fresh = {s.target.node_id: s for s in self._start([s.target for s in joined])}
+        replaced = {id(s) for s in joined}
+        for index, scan in enumerate(scans):
+            if id(scan) in replaced:
+                scans[index] = fresh[scan.target.node_id]
 
     def _pause(self, interval: float, waiting_for: str) -> float:
         """Sleep until the next poll; the interval grows to the cap. Raises at the deadline."""
@@ -265,16 +509,71 @@ class Scanner:
             raise ScanTimeout(f"timed out after {self.options.timeout:g}s waiting for {waiting_for}")
         return min(interval * 1.5, self.options.poll_max)
 
-    # -- findings ---------------------------------------------------------------------------------
+    # -- settling and fetching --------------------------------------------------------------------
 
-    def fetch(self, target: ScanTarget, scan_id: str) -> ScanResult:
+    def _settle_all(self, scans: list[_Scan]) -> None:
+        """Fetch the findings of COMPLETE scans, several at once; the deadline does not cut a fetch short."""
+        self.client.wait_until(None)
+        try:
+            workers = min(self.options.max_parallel, len(scans))
+            if workers <= 1:
+                for scan in scans:
+                    self._settle(scan)
+            else:
+                with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="ci-scan-fetch") as pool:
+                    list(pool.map(self._settle, scans))
+        finally:
+            self.client.wait_until(self._deadline, self.clock)
+
+    def _settle(self, scan: _Scan) -> None:
+        """A COMPLETE scan becomes a result once the console has finished matching (API_NOTES §5.1)."""
+        now = self.clock()
+        if scan.complete_since is None:
+            scan.complete_since = now
+        overdue = now - scan.complete_since >= self.options.settle_timeout
+        try:
+            sbom = self.client.runtime_sbom(scan.scan_id) if self.kind.has_sbom else []
+            if sbom is None:
+                if overdue:
+                    scan.fail(f"scan {for_log(scan.scan_id)} has been COMPLETE for {self.options.settle_timeout:g}s "
+                              "but the console never finished matching its vulnerabilities (no runtime SBOM yet), "
+                              "so its findings cannot be trusted")
+                else:
+                    self._say_settling(scan, "waiting for the console to finish matching vulnerabilities")
+                return
+            result = self.fetch(scan.target, scan.scan_id)
+        except ConsoleError as exc:
+            scan.fail(f"could not fetch the findings of scan {for_log(scan.scan_id)}: {exc.one_line()}")
+            return
+        except _Contradiction as exc:
+            scan.fail(str(exc))
+            return
+        expected = {e.cve_id for e in sbom if e.cve_id}
+        missing = expected - {f.rule_id for f in result.findings}
+        if missing:
+            if overdue:
+                scan.fail(f"the console's SBOM of scan {for_log(scan.scan_id)} names {len(missing)} "
+                          f"vulnerabilities its results still lack after {self.options.settle_timeout:g}s "
+                          f"(e.g. {for_log(sorted(missing)[0])})")
+            else:
+                self._say_settling(scan, f"{len(missing)} vulnerabilities of its SBOM have not landed yet")
+            return
+        scan.result = replace(result, status=scan.status, notes=tuple(scan.notes))
+
+    def _say_settling(self, scan: _Scan, why: str) -> None:
+        if not scan.said_settling:
+            scan.said_settling = True
+            self.progress(f"Scan {for_log(scan.scan_id)} is COMPLETE; {why}")
+
+    def fetch(self, target: Target, scan_id: str) -> TargetResult:
+        """Every finding of the scan, checked against the console's own counts."""
         warnings: list[str] = []
         expected = self._count(scan_id, warnings)
         findings: dict[str, Finding] = {}
         size = self.options.page_size
         pages = 0
         while True:
-            page = self.client.results_page(scan_id, offset=pages * size, size=size)
+            page = self.client.results_page(self.kind, scan_id, offset=pages * size, size=size)
             pages += 1
             added = _collect(findings, page)
             # A short page ends the list; a page with nothing new means the console ignores the window.
@@ -283,37 +582,54 @@ class Scanner:
         if expected is not None and len(findings) < expected:
             # Paging was not stable on this console: ask for everything at once (window size 0).
             self.progress(f"Paging returned {len(findings)} of {expected} findings; fetching them in one request")
-            page = self.client.results_page(scan_id, offset=0, size=0)
+            page = self.client.results_page(self.kind, scan_id, offset=0, size=0)
             pages += 1
             _collect(findings, page)
-        if expected is not None and len(findings) != expected:
-            warnings.append(f"the console counted {expected} findings but returned {len(findings)} distinct ones")
-        result = ScanResult(
+        result = TargetResult(
             target=target,
             scan_id=scan_id,
+            status=TERMINAL_OK,
             findings=tuple(sorted(findings.values(), key=lambda f: f.sort_key)),
-            console_url=self.client.console_url,
             console_counts=dict(page.severity_counts),
             started_at_ms=page.created_at_ms,
             finished_at_ms=page.updated_at_ms,
         )
-        ours = {s.label: n for s, n in result.counts().items()}
-        if any(ours.get(k, 0) != v for k, v in result.console_counts.items()):
-            warnings.append(
-                f"the console's severity counts {result.console_counts} differ from the findings fetched {ours}"
-            )
+        _check_consistent(result, scan_id, expected, warnings)
         for warning in warnings:
             self.progress(f"Warning: {warning}")
-        self.progress(f"Fetched {len(findings)} findings in {pages} page(s)")
+        self.progress(f"Fetched {len(findings)} findings of {target.name} in {pages} page(s)")
         return replace(result, warnings=tuple(warnings))
 
     def _count(self, scan_id: str, warnings: list[str]) -> int | None:
         """The console's own total, to check paging against; None when the console cannot say."""
         try:
-            return self.client.count_results(scan_id)
+            return self.client.count_results(self.kind, scan_id)
         except (NotFound, ConsoleResponseError) as exc:
             warnings.append(f"could not count the findings to check paging: {exc}")
             return None
+
+
+class _Contradiction(Exception):
+    """The console's results disagree with its own counts: no verdict can rest on them."""
+
+
+def _check_consistent(result: TargetResult, scan_id: str, expected: int | None, warnings: list[str]) -> None:
+    fetched = len(result.findings)
+    if expected is not None and fetched < expected:
+        raise _Contradiction(f"the console counted {expected} findings for scan {for_log(scan_id)} "
+                             f"but returned {fetched}, so the gate cannot trust them")
+    ours = {s.label: n for s, n in result.counts().items()}
+    short = {k: v for k, v in result.console_counts.items() if v > ours.get(k, 0)}
+    if short:
+        said = ", ".join(f"{v} {for_log(k)}" for k, v in sorted(short.items()))
+        got = ", ".join(f"{ours.get(k, 0)} {for_log(k)}" for k in sorted(short))
+        raise _Contradiction(f"the console's counts for scan {for_log(scan_id)} say {said} unmasked findings "
+                             f"but its results hold {got}, so the gate cannot trust them")
+    if expected is not None and fetched != expected:
+        warnings.append(f"the console counted {expected} findings but returned {fetched} distinct ones")
+    if any(ours.get(k, 0) != v for k, v in result.console_counts.items()):
+        warnings.append(f"the console's severity counts {dict(result.console_counts)} differ from the findings "
+                        f"fetched {ours} (it may mask some at image level)")
 
 
 def _collect(findings: dict[str, Finding], page: ResultsPage) -> int:
@@ -324,9 +640,72 @@ def _collect(findings: dict[str, Finding], page: ResultsPage) -> int:
     return len(findings) - before
 
 
-class _JoinedCancelledScan(ScanFailed):
-    """The console handed back a scan that someone was cancelling (it deduplicates unfinished scans)."""
+def _image_target(image: ImageNode, ref: ImageRef | None, registry: Registry) -> Target:
+    if ref is None:
+        text = registries.reference_text(registry, image.name, image.tags[-1] if image.tags else "")
+        try:
+            ref = ImageRef.parse(text)
+        except ValueError:
+            ref = None
+        name = str(ref) if ref else for_log(text)
+    else:
+        name = str(ref)
+    return Target(
+        kind="image", node_id=image.node_id, node_type="image", name=name,
+        image=ref, registry_id=registry.node_id, digest=_digest_of(image, ref),
+    )
+
+
+def _digest_of(image: ImageNode, ref: ImageRef | None) -> str | None:
+    """Registry-synced image nodes are named by their manifest digest without `sha256:`."""
+    for candidate in (image.node_id, image.image_id):
+        if len(candidate) == 64 and all(c in "0123456789abcdef" for c in candidate):
+            return f"sha256:{candidate}"
+    return ref.digest if ref else None
+
+
+_NODE_KINDS: dict[str, TargetKind] = {"image": "image", "container_image": "image", "host": "host",
+                                      "container": "container"}
+
+
+def _status_target(status: ScanStatus) -> Target:
+    kind = _NODE_KINDS.get(status.node_type, "image")
+    node_type = "image" if kind == "image" else kind
+    return Target(kind=kind, node_id=status.node_id or status.scan_id, node_type=node_type,
+                  name=for_log(status.node_name or status.node_id or status.scan_id))
+
+
+def _unlisted_target(scan_id: str) -> Target:
+    node_id = scan_id.rpartition("-")[0] or scan_id
+    return Target(kind="image", node_id=node_id, node_type="image", name=for_log(node_id))
+
+
+def _registry_filter(tags: str, repositories: list[str], names: list[str]) -> dict[str, list[str]] | None:
+    """`image_scan_filter.filter_in` (API_NOTES §10): the keyword path needs repository names and a mode."""
+    if repositories:
+        return {"docker_image_name": repositories, "docker_image_tag": [tags]}
+    if tags == "all":
+        return None
+    if tags == "latest":
+        return {"docker_image_tag": ["latest"]}
+    return {"docker_image_name": names, "docker_image_tag": [tags]}
+
+
+def _was_running(stamp: str, console_time_ms: int | None) -> bool:
+    """Whether a scan id's `<unix seconds>` is older than the console's answer to the start."""
+    if console_time_ms is None or not stamp.isdigit():
+        return False
+    return int(stamp) * 1000 < console_time_ms - JOINED_SCAN_SLACK_MS
+
+
+def _ago(seconds: float) -> str:
+    seconds = max(0.0, seconds)
+    if seconds < 120:
+        return f"{seconds:.0f}s"
+    if seconds < 7200:
+        return f"{seconds / 60:.0f}m"
+    return f"{seconds / 3600:.1f}h"
 
 
 def _registry_names(known: list[Registry]) -> str:
-    return ", ".join(f"{r.name} ({r.node_id})" for r in known) or "none"
+    return ", ".join(f"{for_log(r.name)} ({for_log(r.node_id)})" for r in known) or "none"

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from ci_scan.errors import ConsoleResponseError
-from ci_scan.models import Finding, Severity
+from ci_scan.kinds import ScanKind
+from ci_scan.models import Finding, Severity, VulnerabilityDetails
+from ci_scan.sanitize import clean_int, clean_number, clean_text
 
 TERMINAL_OK = "COMPLETE"
 TERMINAL_FAILED = frozenset({"ERROR", "CANCELLED", "DELETE_PENDING"})
@@ -35,9 +36,33 @@ class ImageNode:
 
 @dataclass(frozen=True)
 class ScanStatus:
+    """`ModelScanInfo`: one scan as status and list replies describe it."""
+
     scan_id: str
     status: str
     message: str = ""
+    node_id: str = ""
+    node_name: str = ""
+    node_type: str = ""
+    created_at_ms: int = 0
+    updated_at_ms: int = 0
+
+
+@dataclass(frozen=True)
+class StartReply:
+    scan_ids: list[str]
+    bulk_scan_id: str
+    console_time_ms: int | None = None
+    """The console's clock when it answered (its `Date` header), to tell new scans from joined ones."""
+
+
+@dataclass(frozen=True)
+class SbomEntry:
+    """One package of a scan's runtime SBOM, with the last vulnerability matched in it."""
+
+    package: str
+    version: str
+    cve_id: str
 
 
 @dataclass(frozen=True)
@@ -54,13 +79,25 @@ def _require(obj: Any, key: str, kind: type | tuple[type, ...], what: str) -> An
     value = obj[key]
     if kind is int and isinstance(value, bool) or not isinstance(value, kind):
         raise ConsoleResponseError(f"malformed reply from the console: {what} field {key!r} has the wrong type")
-    return value
+    if kind is int:
+        number = clean_int(value)
+        if number is None:
+            raise ConsoleResponseError(f"malformed reply from the console: {what} field {key!r} is out of range")
+        return number
+    return clean_text(value) if isinstance(value, str) else value
 
 
 def _opt(obj: Mapping[str, Any], key: str, kind: type, default: Any) -> Any:
+    """The field cleaned at the boundary, or `default` when it is missing, mistyped or unusable."""
     value = obj.get(key, default)
-    if kind is float and isinstance(value, (int, float)) and not isinstance(value, bool):
-        return float(value) if math.isfinite(value) else default  # JSON's 1e999 parses as infinity
+    if kind is float:
+        number = clean_number(value)  # JSON's 1e999 is infinity, a 400-digit integer overflows a float
+        return default if number is None else number
+    if kind is int:
+        whole = clean_int(value)
+        return default if whole is None else whole
+    if kind is str:
+        return clean_text(value) if isinstance(value, str) else default
     return value if isinstance(value, kind) else default
 
 
@@ -101,7 +138,8 @@ def parse_images(data: Any) -> list[ImageNode]:
     images = []
     for item in _list(data, "the image list"):
         name = _require(item, "docker_image_name", str, "an image")
-        tag_list = [t for t in _list(item.get("docker_image_tag_list"), "a tag list") if isinstance(t, str)]
+        tag_list = [clean_text(t) for t in _list(item.get("docker_image_tag_list"), "a tag list")
+                    if isinstance(t, str)]
         tags = {t.rsplit(":", 1)[1] if t.startswith(f"{name}:") else t for t in tag_list}
         last_tag = _opt(item, "docker_image_tag", str, "")
         if last_tag and not tag_list:
@@ -128,48 +166,87 @@ def parse_statuses(data: Any) -> dict[str, ScanStatus]:
     statuses = _require(data, "statuses", (Mapping, type(None)), "the scan status reply") or {}
     parsed = {}
     for scan_id, info in statuses.items():
-        parsed[scan_id] = ScanStatus(
-            scan_id=scan_id,
-            status=_require(info, "status", str, f"the status of scan {scan_id}"),
-            message=_opt(info, "status_message", str, ""),
-        )
+        parsed[clean_text(scan_id)] = _scan_info(info, clean_text(scan_id))
     return parsed
 
 
-def parse_finding(item: Any) -> Finding:
-    what = "a vulnerability"
-    urls = tuple(u for u in _list(item.get("urls") if isinstance(item, Mapping) else None, "urls")
-                 if isinstance(u, str) and u)
-    return Finding(
-        cve_id=_require(item, "cve_id", str, what),
-        severity=Severity.parse(_require(item, "cve_severity", str, what)),
-        package=_opt(item, "cve_caused_by_package", str, ""),
-        package_path=_opt(item, "cve_caused_by_package_path", str, ""),
-        fixed_in=_opt(item, "cve_fixed_in", str, ""),
-        cvss_score=_opt(item, "cve_cvss_score", float, 0.0),
-        description=_opt(item, "cve_description", str, ""),
-        link=_opt(item, "cve_link", str, ""),
-        cve_type=_opt(item, "cve_type", str, ""),
-        layer=_opt(item, "cve_container_layer", str, ""),
-        attack_vector=_opt(item, "cve_attack_vector", str, ""),
-        epss_score=_opt(item, "epss_score", float, 0.0),
-        cisa_kev=_opt(item, "cisa_kev", bool, False),
-        exploit_poc=_opt(item, "exploit_poc", str, ""),
-        urls=urls,
-        suppressed=_require(item, "masked", bool, what),
-        result_id=_opt(item, "node_id", str, ""),
+def _scan_info(info: Any, scan_id: str) -> ScanStatus:
+    return ScanStatus(
+        scan_id=scan_id,
+        status=_require(info, "status", str, f"the status of scan {scan_id}"),
+        message=_opt(info, "status_message", str, ""),
+        node_id=_opt(info, "node_id", str, ""),
+        node_name=_opt(info, "node_name", str, ""),
+        node_type=_opt(info, "node_type", str, ""),
+        created_at_ms=_opt(info, "created_at", int, 0),
+        updated_at_ms=_opt(info, "updated_at", int, 0),
     )
 
 
-def parse_results(data: Any) -> ResultsPage:
-    findings = tuple(parse_finding(v) for v in _list(
-        _require(data, "vulnerabilities", (list, type(None)), "the results reply"), "vulnerabilities"))
+def parse_scan_list(data: Any) -> list[ScanStatus]:
+    infos = _list(_require(data, "scans_info", (list, type(None)), "the scan list reply"), "scans_info")
+    return [_scan_info(info, _require(info, "scan_id", str, "a listed scan")) for info in infos]
+
+
+def parse_sbom(data: Any) -> list[SbomEntry]:
+    entries = []
+    for item in _list(data, "the SBOM"):
+        if not isinstance(item, Mapping):
+            raise ConsoleResponseError("malformed reply from the console: an SBOM entry is not an object")
+        entries.append(SbomEntry(
+            package=_opt(item, "package_name", str, ""),
+            version=_opt(item, "version", str, ""),
+            cve_id=_opt(item, "cve_id", str, ""),
+        ))
+    return entries
+
+
+def parse_vulnerability(item: Any) -> Finding:
+    what = "a vulnerability"
+    urls = tuple(clean_text(u) for u in _list(item.get("urls") if isinstance(item, Mapping) else None, "urls")
+                 if isinstance(u, str) and u)
+    return Finding(
+        kind="vulnerability",
+        rule_id=_require(item, "cve_id", str, what),
+        severity=Severity.parse(_require(item, "cve_severity", str, what)),
+        component=_opt(item, "cve_caused_by_package", str, ""),
+        location=_opt(item, "cve_caused_by_package_path", str, ""),
+        fixed_in=_opt(item, "cve_fixed_in", str, ""),
+        score=_opt(item, "cve_cvss_score", float, 0.0),
+        description=_opt(item, "cve_description", str, ""),
+        link=_opt(item, "cve_link", str, ""),
+        masked=_require(item, "masked", bool, what),
+        result_id=_opt(item, "node_id", str, ""),
+        details=VulnerabilityDetails(
+            cve_type=_opt(item, "cve_type", str, ""),
+            layer=_opt(item, "cve_container_layer", str, ""),
+            attack_vector=_opt(item, "cve_attack_vector", str, ""),
+            network=_opt(item, "parsed_attack_vector", str, ""),
+            overall_score=_opt(item, "cve_overall_score", float, 0.0),
+            epss_score=_opt(item, "epss_score", float, 0.0),
+            cisa_kev=_opt(item, "cisa_kev", bool, False),
+            exploit_poc=_opt(item, "exploit_poc", str, ""),
+            live_connection=_opt(item, "has_live_connection", bool, False),
+            urls=urls,
+        ),
+    )
+
+
+_FINDING_PARSERS = {"vulnerability": parse_vulnerability}
+
+
+def parse_results(data: Any, kind: ScanKind) -> ResultsPage:
+    field_name = kind.results_field
+    parse = _FINDING_PARSERS[kind.name]
+    findings = tuple(parse(v) for v in _list(
+        _require(data, field_name, (list, type(None)), "the results reply"), field_name))
     counts = data.get("severity_counts") or {}
     if not isinstance(counts, Mapping):
         raise ConsoleResponseError("malformed reply from the console: severity_counts is not an object")
+    cleaned = {clean_text(str(k)): clean_int(v) for k, v in counts.items()}
     return ResultsPage(
         findings=findings,
-        severity_counts={str(k): v for k, v in counts.items() if isinstance(v, int)},
+        severity_counts={k: v for k, v in cleaned.items() if v is not None},
         created_at_ms=_opt(data, "created_at", int, 0),
         updated_at_ms=_opt(data, "updated_at", int, 0),
     )

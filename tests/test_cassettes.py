@@ -16,7 +16,7 @@ import yaml
 
 from ci_scan.app import run
 from ci_scan.config import Settings
-from tests.cassettes.record import CASES, HERE, PLACEHOLDER_API_TOKEN, recorder
+from tests.cassettes.record import CASES, HERE, PLACEHOLDER_API_TOKEN, recorder, request_for
 from tests.conftest import FakeTime
 from tests.contract import SpecContract
 
@@ -35,9 +35,10 @@ def test_every_case_has_its_cassette() -> None:
 
 @pytest.mark.parametrize("name", sorted(CASES))
 def test_replay_gives_the_recorded_verdict(name: str, tmp_path: Path) -> None:
-    image, fail_on, expected = CASES[name]
-    settings = Settings.build(console_url="http://127.0.0.1:9", api_token=PLACEHOLDER_API_TOKEN, image=image,
-                              fail_on=fail_on, reports={"json": str(tmp_path / "report.json")})
+    images, fail_on, expected = CASES[name]
+    settings = Settings.build(console_url="http://127.0.0.1:9", api_token=PLACEHOLDER_API_TOKEN,
+                              request=request_for(images), fail_on=fail_on, max_parallel=1,
+                              reports={"json": str(tmp_path / "report.json")})
     time = FakeTime()
     with recorder().use_cassette(f"{name}.yaml", record_mode="none", allow_playback_repeats=False,
                                  match_on=["method", "path", "body"]) as cassette:
@@ -45,7 +46,9 @@ def test_replay_gives_the_recorded_verdict(name: str, tmp_path: Path) -> None:
         assert cassette.all_played, "the client made fewer requests than recorded"
     assert code == expected
     report = json.loads((tmp_path / "report.json").read_text())
-    assert report["scan"]["id"] in (HERE / f"{name}.yaml").read_text()
+    recorded = (HERE / f"{name}.yaml").read_text()
+    assert len(report["targets"]) == len(images)
+    assert all(target["scan"]["id"] in recorded for target in report["targets"])
 
 
 @pytest.mark.parametrize("path", CASSETTES, ids=lambda p: p.stem)

@@ -8,8 +8,9 @@ import httpx
 import pytest
 
 from ci_scan.app import run
-from ci_scan.config import Settings
+from ci_scan.config import ExistingScans, ImageScan, RegistryScan, Settings
 from ci_scan.errors import ExitCode
+from ci_scan.models import ImageRef
 from ci_scan.simulator import ADMIN_TOKEN, ConsoleSimulator, default_dataset
 from tests.conftest import FakeTime
 from tests.contract import SpecContract
@@ -32,10 +33,14 @@ class CheckedTransport(httpx.BaseTransport):
         return response
 
 
-def gate(image: str, contract: SpecContract, sim: ConsoleSimulator | None = None, **options: object) -> tuple[
-        ExitCode, CheckedTransport]:
+Request = ImageScan | RegistryScan | ExistingScans
+
+
+def gate(image: str | Request, contract: SpecContract, sim: ConsoleSimulator | None = None,
+         **options: object) -> tuple[ExitCode, CheckedTransport]:
     transport = CheckedTransport(sim or ConsoleSimulator(), contract)
-    settings = Settings.build(console_url="http://console.test", api_token=ADMIN_TOKEN, image=image,
+    request = ImageScan((ImageRef.parse(image),)) if isinstance(image, str) else image
+    settings = Settings.build(console_url="http://console.test", api_token=ADMIN_TOKEN, request=request,
                               **options)  # type: ignore[arg-type]
     time = FakeTime()
     code = run(settings, transport=transport, stdout=io.StringIO(), stderr=io.StringIO(), clock=time.clock,
@@ -72,3 +77,41 @@ def test_digest_lookup_and_token_refresh_follow_the_spec(contract: SpecContract)
     code, transport = gate(f"registry.example.com/team/app@{digest}", contract, sim)
     assert code == ExitCode.GATE_FAILED
     assert "/deepfence/auth/token/refresh" in transport.paths
+
+
+def _refs(*names: str) -> ImageScan:
+    return ImageScan(tuple(ImageRef.parse(f"registry.example.com/team/{n}") for n in names))
+
+
+@pytest.mark.parametrize(
+    ("request_", "options", "code"),
+    [
+        (_refs("app:1.4.2", "clean:1.0", "multiarch:1.0", "broken:1.0"), {}, ExitCode.GATE_FAILED),
+        (_refs("hostile:1.0", "contradictory:1.0"), {"fail_on": "none"}, ExitCode.SCAN_INCOMPLETE),
+        (_refs("never-matched:1.0"), {"timeout": "10m"}, ExitCode.SCAN_INCOMPLETE),
+        (RegistryScan("bulk-registry", "recent"), {"fail_on": "none"}, ExitCode.PASSED),
+        (RegistryScan("example-registry", "all", ("team/app", "team/clean")), {}, ExitCode.GATE_FAILED),
+    ],
+    ids=["images", "hostile", "never-matched", "registry-recent", "registry-all"],
+)
+def test_many_target_conversations_follow_the_spec(contract: SpecContract, request_: Request,
+                                                   options: dict[str, object], code: ExitCode) -> None:
+    before = contract.checked
+    result, transport = gate(request_, contract, ConsoleSimulator(default_dataset(extra_images=40)), **options)
+    assert result == code
+    assert contract.checked - before == len(transport.paths)
+    assert transport.paths.count("/deepfence/scan/start/vulnerability") == 1
+    assert "/deepfence/scan/sbom" in transport.paths
+
+
+def test_existing_scans_and_reuse_follow_the_spec(contract: SpecContract) -> None:
+    sim = ConsoleSimulator()
+    code, first = gate("registry.example.com/team/app:1.4.2", contract, sim)
+    assert code == ExitCode.GATE_FAILED
+    scan_id = sim.dataset.image("team/app", "1.4.2").latest_scan_id
+    code, transport = gate(ExistingScans((scan_id,)), contract, sim)
+    assert code == ExitCode.GATE_FAILED and "/deepfence/scan/start/vulnerability" not in transport.paths
+    code, transport = gate("registry.example.com/team/app:1.4.2", contract, sim, reuse_within="1h")
+    assert code == ExitCode.GATE_FAILED
+    assert "/deepfence/scan/list/vulnerability" in transport.paths
+    assert "/deepfence/scan/start/vulnerability" not in transport.paths

@@ -11,9 +11,10 @@ import pytest
 
 from ci_scan.app import run
 from ci_scan.client import ConsoleClient
-from ci_scan.config import Settings
-from ci_scan.errors import ConsoleResponseError, ExitCode, ScanTimeout, TargetNotFound
-from ci_scan.models import ImageRef
+from ci_scan.config import ImageScan, Settings
+from ci_scan.errors import ConsoleResponseError, ExitCode, TargetNotFound
+from ci_scan.kinds import VULNERABILITY
+from ci_scan.models import ImageRef, TargetResult
 from ci_scan.scan import Scanner, ScanOptions
 from ci_scan.simulator import ADMIN_TOKEN, ConsoleSimulator, Dataset, Image, Registry, default_dataset
 from tests.conftest import FakeTime
@@ -28,18 +29,24 @@ def scanner(sim: ConsoleSimulator, time: FakeTime, messages: list[str], **option
                    clock=time.clock, sleep=time.sleep)
 
 
-def scan(ref: str, sim: ConsoleSimulator | None = None, **options: object) -> tuple[object, list[str], FakeTime]:
+def scan(ref: str, sim: ConsoleSimulator | None = None,
+         **options: object) -> tuple[TargetResult, list[str], FakeTime]:
     time, messages = FakeTime(), []
-    result = scanner(sim or ConsoleSimulator(), time, messages, **options).scan_image(ImageRef.parse(ref))
-    return result, messages, time
+    run = scanner(sim or ConsoleSimulator(), time, messages, **options).scan_images([ImageRef.parse(ref)])
+    assert len(run.targets) == 1
+    return run.targets[0], messages, time
+
+
+def images(ref: str) -> ImageScan:
+    return ImageScan((ImageRef.parse(ref),))
 
 
 def test_polls_back_off_from_the_first_interval_to_the_cap() -> None:
     sim = ConsoleSimulator()
     time, messages = FakeTime(), []
-    with pytest.raises(ScanTimeout):
-        scanner(sim, time, messages, timeout=120, poll_initial=2, poll_max=15).scan_image(
-            ImageRef.parse(f"{REG}/stuck:1.0"))
+    run = scanner(sim, time, messages, timeout=120, poll_initial=2, poll_max=15).scan_images(
+        [ImageRef.parse(f"{REG}/stuck:1.0")])
+    assert run.targets[0].timed_out
     assert time.sleeps[:6] == [2, 3, 4.5, 6.75, 10.125, 15]
     assert set(time.sleeps[6:-1]) == {15}
     assert sum(time.sleeps) == pytest.approx(120)
@@ -47,53 +54,50 @@ def test_polls_back_off_from_the_first_interval_to_the_cap() -> None:
 
 def test_heartbeat_lines_while_the_status_does_not_change() -> None:
     sim, time, messages = ConsoleSimulator(), FakeTime(), []
-    with pytest.raises(ScanTimeout):
-        scanner(sim, time, messages, timeout=300, poll_max=15, heartbeat=60).scan_image(
-            ImageRef.parse(f"{REG}/stuck:1.0"))
-    beats = [m for m in messages if m.startswith("Still IN_PROGRESS")]
+    scanner(sim, time, messages, timeout=300, poll_max=15, heartbeat=60).scan_images(
+        [ImageRef.parse(f"{REG}/stuck:1.0")])
+    beats = [m for m in messages if m.startswith("Still waiting for 1 scan(s)") and m.endswith("(IN_PROGRESS)")]
     assert 3 <= len(beats) <= 5
     assert len([m for m in messages if m.startswith("Scan status")]) == 2  # STARTING, IN_PROGRESS
 
 
 def test_timeout_leaves_the_scan_running_unless_asked_to_stop() -> None:
     sim = ConsoleSimulator()
-    with pytest.raises(ScanTimeout, match="timed out after 30s"):
-        scan(f"{REG}/stuck:1.0", sim, timeout=30)
+    result, messages, _ = scan(f"{REG}/stuck:1.0", sim, timeout=30)
+    assert result.timed_out and result.status == "IN_PROGRESS"
+    assert any(m.startswith("Timed out after 30s with 1 scan(s) still running") for m in messages)
     assert not [r for r in sim.requests if r.path.endswith("/scan/stop/vulnerability")]
-    with pytest.raises(ScanTimeout):
-        scan(f"{REG}/stuck:1.0", sim, timeout=30, cancel_on_timeout=True)
+    scan(f"{REG}/stuck:1.0", sim, timeout=30, cancel_on_timeout=True)
     stops = [r for r in sim.requests if r.path.endswith("/scan/stop/vulnerability")]
     assert len(stops) == 1 and stops[0].json()["scan_type"] == "VulnerabilityScan"
 
 
 def test_a_second_run_joins_the_scan_already_running() -> None:
     sim = ConsoleSimulator()
-    with pytest.raises(ScanTimeout) as first:
-        scan(f"{REG}/stuck:1.0", sim, timeout=10)
-    with pytest.raises(ScanTimeout) as second:
-        scan(f"{REG}/stuck:1.0", sim, timeout=10)
-    scan_id = str(first.value).split("scan ")[1].split(" ")[0]
-    assert scan_id in str(second.value)
+    first, _, _ = scan(f"{REG}/stuck:1.0", sim, timeout=10)
+    second, _, _ = scan(f"{REG}/stuck:1.0", sim, timeout=10)
+    assert first.timed_out and second.timed_out
+    assert first.scan_id and second.scan_id == first.scan_id
 
 
 def test_all_20000_findings_arrive_in_ordered_pages() -> None:
     sim = ConsoleSimulator()
     result, messages, _ = scan(f"{REG}/big:1.0", sim)
-    assert len(result.findings) == 20000  # type: ignore[attr-defined]
+    assert len(result.findings) == 20000
     pages = [r.json() for r in sim.requests if r.path == "/deepfence/scan/results/vulnerability"]
     assert [p["window"] for p in pages] == [{"offset": i * 1000, "size": 1000} for i in range(21)]
     assert all(p["fields_filter"]["order_filter"]["order_fields"] for p in pages)
-    counts = result.counts()  # type: ignore[attr-defined]
+    counts = result.counts()
     assert {s.label: n for s, n in counts.items()} == {
         "critical": 250, "high": 2400, "medium": 8000, "low": 6500, "unknown": 2750}
-    assert len(result.suppressed) == 100  # type: ignore[attr-defined]
-    assert not result.warnings  # type: ignore[attr-defined]
+    assert len(result.masked) == 100
+    assert not result.warnings
 
 
 def test_small_pages_and_a_page_size_that_divides_the_total() -> None:
     sim = ConsoleSimulator()
     result, _, _ = scan(f"{REG}/app:1.4.2", sim, page_size=9)
-    assert len(result.findings) == 45  # type: ignore[attr-defined]
+    assert len(result.findings) == 45
     windows = [r.json()["window"]["offset"] for r in sim.requests if r.path.endswith("results/vulnerability")]
     assert windows == [0, 9, 18, 27, 36, 45]
 
@@ -101,7 +105,7 @@ def test_small_pages_and_a_page_size_that_divides_the_total() -> None:
 def test_expired_access_tokens_are_renewed_mid_scan() -> None:
     sim = ConsoleSimulator(access_token_uses=3)
     result, _, _ = scan(f"{REG}/app:1.4.2", sim)
-    assert len(result.findings) == 45  # type: ignore[attr-defined]
+    assert len(result.findings) == 45
     assert any(r.path == "/deepfence/auth/token/refresh" for r in sim.requests)
 
 
@@ -110,21 +114,32 @@ def test_transient_console_errors_are_retried() -> None:
     sim.inject("/deepfence/scan/status/vulnerability", 503, times=2)
     sim.inject("/deepfence/scan/results/vulnerability", 409, times=1)
     result, _, _ = scan(f"{REG}/app:1.4.1", sim)
-    assert len(result.findings) == 29  # type: ignore[attr-defined]
+    assert len(result.findings) == 29
 
 
 def test_a_malformed_status_reply_is_reported() -> None:
     sim = ConsoleSimulator()
-    sim.inject("/deepfence/scan/status/vulnerability", 200, body={"statuses": {"x": {"status": "COMPLETE"}}})
-    with pytest.raises(ConsoleResponseError):
-        scan(f"{REG}/app:1.4.2", sim)
+    sim.inject("/deepfence/scan/status/vulnerability", 200, body={"statuses": {"x": {"status": "COMPLETE"}}},
+               times=2)
+    result, _, _ = scan(f"{REG}/app:1.4.2", sim)
+    assert "status reply does not mention scan" in result.error and not result.findings
+    polls = [r.json() for r in sim.requests if r.path.endswith("/scan/status/vulnerability")]
+    assert polls[0]["bulk_scan_id"] and polls[1] == {"scan_ids": [result.scan_id], "bulk_scan_id": ""}
+
+
+def test_a_scan_missing_from_its_bulk_reply_is_asked_for_by_id() -> None:
+    sim = ConsoleSimulator()
+    sim.inject("/deepfence/scan/status/vulnerability", 200, body={"statuses": {}}, times=1)
+    result, _, _ = scan(f"{REG}/app:1.4.2", sim)
+    assert result.completed and len(result.findings) == 45
 
 
 def test_images_are_found_by_digest() -> None:
     dataset = default_dataset()
     digest = dataset.image("team/app", "1.4.1").digest
     result, messages, _ = scan(f"{REG}/app@{digest}", ConsoleSimulator(dataset))
-    assert result.target.node_id == digest.removeprefix("sha256:")  # type: ignore[attr-defined]
+    assert result.target.node_id == digest.removeprefix("sha256:")
+    assert result.target.digest == digest
 
 
 def test_unknown_digest_lists_the_known_tags() -> None:
@@ -142,13 +157,13 @@ def _twin_registries() -> Dataset:
 
 
 def test_several_matching_registries_need_a_choice() -> None:
-    settings = Settings.build(console_url=URL, api_token=ADMIN_TOKEN, image=f"{REG}/app:1.4.2")
+    settings = Settings.build(console_url=URL, api_token=ADMIN_TOKEN, request=images(f"{REG}/app:1.4.2"))
     err = io.StringIO()
     code = run(settings, transport=httpx.WSGITransport(app=ConsoleSimulator(_twin_registries())),
                stderr=err, stdout=io.StringIO(), sleep=lambda _: None)
     assert code == ExitCode.USAGE
     assert "matches 2 registry accounts" in err.getvalue() and "--registry" in err.getvalue()
-    chosen = Settings.build(console_url=URL, api_token=ADMIN_TOKEN, image=f"{REG}/app:1.4.2",
+    chosen = Settings.build(console_url=URL, api_token=ADMIN_TOKEN, request=images(f"{REG}/app:1.4.2"),
                             registry="example-mirror", fail_on="high")
     code = run(chosen, transport=httpx.WSGITransport(app=ConsoleSimulator(_twin_registries())),
                stderr=io.StringIO(), stdout=io.StringIO(), sleep=lambda _: None)
@@ -156,7 +171,7 @@ def test_several_matching_registries_need_a_choice() -> None:
 
 
 def test_app_writes_reports_when_the_gate_fails(tmp_path: Path) -> None:
-    settings = Settings.build(console_url=URL, api_token=ADMIN_TOKEN, image=f"{REG}/app:1.4.2",
+    settings = Settings.build(console_url=URL, api_token=ADMIN_TOKEN, request=images(f"{REG}/app:1.4.2"),
                               reports={"json": str(tmp_path / "r.json"), "junit": str(tmp_path / "j.xml")})
     out, err = io.StringIO(), io.StringIO()
     code = run(settings, transport=httpx.WSGITransport(app=ConsoleSimulator()), stdout=out, stderr=err,
@@ -169,7 +184,7 @@ def test_app_writes_reports_when_the_gate_fails(tmp_path: Path) -> None:
 
 
 def test_json_to_stdout_moves_the_summary_to_stderr() -> None:
-    settings = Settings.build(console_url=URL, api_token=ADMIN_TOKEN, image=f"{REG}/clean:1.0",
+    settings = Settings.build(console_url=URL, api_token=ADMIN_TOKEN, request=images(f"{REG}/clean:1.0"),
                               reports={"json": "-"})
     out, err = io.StringIO(), io.StringIO()
     import contextlib
@@ -200,19 +215,19 @@ def test_unstable_paging_falls_back_to_one_unpaged_request() -> None:
     sim = ConsoleSimulator()
     sim.inject("/deepfence/scan/results/vulnerability", 200, times=1, body=_first_findings(5))
     result, messages, _ = scan(f"{REG}/app:1.4.2", sim, page_size=9)
-    assert len(result.findings) == 45  # type: ignore[attr-defined]
+    assert len(result.findings) == 45
     windows = [r.json()["window"] for r in sim.requests if r.path.endswith("results/vulnerability")]
     assert windows == [{"offset": 0, "size": 9}, {"offset": 0, "size": 0}]
     assert any("fetching them in one request" in m for m in messages)
-    assert not result.warnings  # type: ignore[attr-defined]
+    assert not result.warnings
 
 
 def test_a_console_without_counts_still_gates_with_a_warning() -> None:
     sim = ConsoleSimulator()
     sim.inject("/deepfence/scan/results/count/vulnerability", 404, times=1)
     result, _, _ = scan(f"{REG}/app:1.4.2", sim)
-    assert len(result.findings) == 45  # type: ignore[attr-defined]
-    assert [w for w in result.warnings if "could not count" in w]  # type: ignore[attr-defined]
+    assert len(result.findings) == 45
+    assert [w for w in result.warnings if "could not count" in w]
 
 
 def test_status_checks_survive_a_console_restart_but_not_a_bad_request() -> None:
@@ -251,8 +266,9 @@ def test_a_sync_not_yet_started_is_waited_for() -> None:
     transport = SyncNotStartedYet(sim)
     time, messages = FakeTime(), []
     client = ConsoleClient(URL, ADMIN_TOKEN, transport=transport, sleep=time.sleep)
-    result = Scanner(client, ScanOptions(sync=True), messages.append, clock=time.clock,
-                     sleep=time.sleep).scan_image(ImageRef.parse(f"{REG}/fresh:2.0"))
+    run = Scanner(client, ScanOptions(sync=True), messages.append, clock=time.clock,
+                  sleep=time.sleep).scan_images([ImageRef.parse(f"{REG}/fresh:2.0")])
+    result = run.targets[0]
     assert transport.faked
     assert result.target.node_id == sim.dataset.image("team/fresh", "2.0").node_id
     assert len(result.findings) == 5
@@ -266,7 +282,7 @@ def test_a_token_that_may_not_sync_still_looks_the_image_up() -> None:
                            sleep=time.sleep)
     scanner_ = Scanner(client, ScanOptions(sync=True), messages.append, clock=time.clock, sleep=time.sleep)
     with pytest.raises(TargetNotFound, match="no repository 'team/fresh'"):
-        scanner_.scan_image(ImageRef.parse(f"{REG}/fresh:2.0"))
+        scanner_.scan_images([ImageRef.parse(f"{REG}/fresh:2.0")])
     assert any(m.startswith("Warning:") and "sync the registry" in m and "(admin)" in m for m in messages)
 
 
@@ -289,8 +305,8 @@ def test_listing_images_stops_on_a_console_that_ignores_the_window() -> None:
     time = FakeTime()
     client = ConsoleClient(URL, ADMIN_TOKEN, transport=httpx.MockTransport(console), sleep=time.sleep)
     with pytest.raises(TargetNotFound, match="no digest"):
-        Scanner(client, ScanOptions(), lambda _: None, clock=time.clock, sleep=time.sleep).scan_image(
-            ImageRef.parse(f"{REG}/app@sha256:{'0' * 64}"))
+        Scanner(client, ScanOptions(), lambda _: None, clock=time.clock, sleep=time.sleep).scan_images(
+            [ImageRef.parse(f"{REG}/app@sha256:{'0' * 64}")])
     assert len(calls) == 2
 
 
@@ -298,22 +314,23 @@ def test_a_scan_being_cancelled_is_not_joined() -> None:
     sim = ConsoleSimulator()
     node = default_dataset().image("team/app", "1.4.2").node_id
     with ConsoleClient(URL, ADMIN_TOKEN, transport=httpx.WSGITransport(app=sim)) as other_run:
-        (first,), _ = other_run.start_vulnerability_scan(node, "image", ["base"])
+        (reply,) = other_run.start_scans(VULNERABILITY, [(node, "image")], ["base"])
+        (first,) = reply.scan_ids
         for _ in range(2):  # STARTING, then IN_PROGRESS
-            other_run.scan_statuses([first])
-        other_run.stop_scans([first])
-        assert other_run.scan_statuses([first])[first].status == "CANCEL_PENDING"
+            other_run.scan_statuses(VULNERABILITY, [first])
+        other_run.stop_scans(VULNERABILITY, [first])
+        assert other_run.scan_statuses(VULNERABILITY, [first])[first].status == "CANCEL_PENDING"
     result, messages, _ = scan(f"{REG}/app:1.4.2", sim)
     assert any("was being cancelled when this run joined it" in m for m in messages)
-    assert result.scan_id != first  # type: ignore[attr-defined]
-    assert len(result.findings) == 45  # type: ignore[attr-defined]
+    assert result.scan_id != first
+    assert len(result.findings) == 45
 
 
 def test_a_stop_that_fails_still_reports_the_timeout() -> None:
     sim = ConsoleSimulator()
     sim.inject("/deepfence/scan/stop/vulnerability", 403)
     time, messages = FakeTime(), []
-    with pytest.raises(ScanTimeout):
-        scanner(sim, time, messages, timeout=20, cancel_on_timeout=True).scan_image(
-            ImageRef.parse(f"{REG}/stuck:1.0"))
-    assert any(m.startswith("Warning: could not stop scan") for m in messages)
+    run = scanner(sim, time, messages, timeout=20, cancel_on_timeout=True).scan_images(
+        [ImageRef.parse(f"{REG}/stuck:1.0")])
+    assert run.targets[0].timed_out
+    assert any(m.startswith("Warning: could not stop the scans") for m in messages)

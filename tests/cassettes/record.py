@@ -15,16 +15,23 @@ from typing import Any
 import vcr
 
 from ci_scan.app import run
-from ci_scan.config import Settings
+from ci_scan.config import ImageScan, Settings
 from ci_scan.errors import ExitCode
+from ci_scan.models import ImageRef
 from ci_scan.simulator import ADMIN_TOKEN, ConsoleSimulator, serve
 
 HERE = Path(__file__).parent
 PLACEHOLDER_API_TOKEN = "API-TOKEN-REDACTED"
+REG = "registry.example.com/team"
 CASES = {
-    "passing_scan": ("registry.example.com/team/app:1.4.1", "high", ExitCode.PASSED),
-    "failing_scan": ("registry.example.com/team/app:1.4.2", "critical", ExitCode.GATE_FAILED),
+    "passing_scan": ((f"{REG}/app:1.4.1",), "high", ExitCode.PASSED),
+    "failing_scan": ((f"{REG}/app:1.4.2",), "critical", ExitCode.GATE_FAILED),
+    "three_images": ((f"{REG}/app:1.4.1", f"{REG}/clean:1.0", f"{REG}/broken:1.0"), "high", ExitCode.SCAN_INCOMPLETE),
 }
+
+
+def request_for(images: tuple[str, ...]) -> ImageScan:
+    return ImageScan(tuple(ImageRef.parse(image) for image in images))
 
 
 def _scrub_request(request: Any) -> Any:
@@ -57,12 +64,12 @@ def recorder() -> vcr.VCR:
 
 
 def record() -> None:
-    for name, (image, fail_on, expected) in CASES.items():
+    for name, (images, fail_on, expected) in CASES.items():
         path = HERE / f"{name}.yaml"
         path.unlink(missing_ok=True)
         with serve(ConsoleSimulator(), host="127.0.0.1", port=0) as server:
-            settings = Settings.build(console_url=server.url, api_token=ADMIN_TOKEN, image=image,
-                                      fail_on=fail_on, poll_max="0.05s")
+            settings = Settings.build(console_url=server.url, api_token=ADMIN_TOKEN, request=request_for(images),
+                                      fail_on=fail_on, poll_interval="0.05s", max_parallel=1)
             with recorder().use_cassette(path.name, record_mode="all"):
                 code = run(settings, stdout=io.StringIO(), stderr=io.StringIO())
         assert code == expected, (name, code)

@@ -80,10 +80,17 @@ def fresh_simulator() -> Iterator[Simulator]:
         yield sim
 
 
+@pytest.fixture(scope="session")
+def scaled_simulator() -> Iterator[Simulator]:
+    """A simulator whose `bulk-registry` holds 500 images, for registry-wide and many-image runs."""
+    with running_simulator("--images", "500") as sim:
+        yield sim
+
+
 @contextmanager
-def running_simulator() -> Iterator[Simulator]:
+def running_simulator(*options: str) -> Iterator[Simulator]:
     port = free_port()
-    process = subprocess.Popen([ci_scan_command(), "simulator", "serve", "--port", str(port)],
+    process = subprocess.Popen([ci_scan_command(), "simulator", "serve", "--port", str(port), *options],
                                stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     url = f"http://127.0.0.1:{port}"
     try:

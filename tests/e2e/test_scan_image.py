@@ -58,8 +58,10 @@ def test_passing_image_exits_0_with_valid_reports(simulator: Simulator, tmp_path
     assert isinstance(report, dict)
     assert report["gate"]["passed"] is True and report["gate"]["exit_code"] == 0
     assert report["counts"]["critical"] == 0 and report["counts"]["masked"] >= 2
-    masked = [f for f in report["findings"] if f["masked"]]
-    assert masked and all(f["gate"] == "masked" for f in masked)
+    (target,) = report["targets"]
+    masked = [f for f in target["findings"] if f["masked"]]
+    assert masked and all(f["disposition"] == "masked" for f in masked)
+    assert target["target"]["digest"].startswith("sha256:")
     assert_no_token(run, tmp_path)
 
 
@@ -77,7 +79,7 @@ def test_failing_image_exits_1_and_still_writes_reports(simulator: Simulator, tm
     assert len(failures) == report["counts"]["critical"] + 1  # plus the policy-gate case
     sarif = parsed["sarif"]
     assert isinstance(sarif, dict)
-    assert len(sarif["runs"][0]["results"]) == len(report["findings"])
+    assert len(sarif["runs"][0]["results"]) == len(report["targets"][0]["findings"])
     assert_no_token(run, tmp_path)
 
 
@@ -87,15 +89,19 @@ def test_environment_variables_configure_everything(simulator: Simulator, tmp_pa
     run = simulator.run("scan", "image", env=env)
     assert run.code == 1, run.output
     assert json.loads((tmp_path / "env.json").read_text())["gate"]["fail_on"] == "medium"
+    several = simulator.run("scan", "image", env={**env, "CI_SCAN_IMAGE": f"{REG}/app:1.4.1\n{REG}/clean:1.0"})
+    assert several.code == 1, several.output
+    assert len(json.loads((tmp_path / "env.json").read_text())["targets"]) == 2
 
 
 def test_all_20000_findings_are_fetched_in_pages(simulator: Simulator, tmp_path: Path) -> None:
     run = simulator.run("scan", "image", f"{REG}/big:1.0", "--fail-on", "none", "--json", str(tmp_path / "big.json"))
     assert run.code == 0, run.output
     report = json.loads((tmp_path / "big.json").read_text())
-    assert len(report["findings"]) == 20000
-    assert len({f["fingerprint"] for f in report["findings"]}) == 20000
-    assert "Fetched 20000 findings in 21 page(s)" in run.stderr
+    findings = report["targets"][0]["findings"]
+    assert len(findings) == 20000
+    assert len({f["fingerprint"] for f in findings}) == 20000
+    assert f"Fetched 20000 findings of {REG}/big:1.0 in 21 page(s)" in run.stderr
 
 
 @pytest.mark.parametrize(
@@ -107,7 +113,9 @@ def test_all_20000_findings_are_fetched_in_pages(simulator: Simulator, tmp_path:
         (["scan", "image", f"{REG}/app:1.4.2"], {"DEEPFENCE_API_TOKEN": ""}, "no API token"),
         (["scan", "image", f"{REG}/app:1.4.2", "--registry", "nope"], {}, "--registry"),
         (["scan", "image"], {}, "IMAGE_REF"),
-        (["scan", "image", f"{REG}/app:1.4.2", "--json", "/proc/forbidden/scan.json"], {}, "cannot write"),
+        (["scan", "image", f"{REG}/app:1.4.2", "--json", __file__ + "/scan.json"], {}, "is a file"),
+        (["scan", "image", f"{REG}/app:1.4.2", "--json", "r.json", "--sarif", "./x/../r.json"], {}, "--sarif"),
+        (["scan", "image", f"{REG}/app:1.4.2", "app:Bad\ntag"], {}, "control character"),
     ],
 )
 def test_usage_errors_exit_2_with_one_line(simulator: Simulator, args: list[str], env: dict[str, str],
@@ -121,25 +129,60 @@ def test_usage_errors_exit_2_with_one_line(simulator: Simulator, args: list[str]
 @pytest.mark.parametrize(
     ("image", "token", "needle"),
     [
-        (f"{REG}/broken:1.0", ADMIN_TOKEN, "ended ERROR"),
-        (f"{REG}/cancelled:1.0", ADMIN_TOKEN, "ended CANCELLED"),
-        (f"{REG}/deleted:1.0", ADMIN_TOKEN, "ended DELETE_PENDING"),
         (f"{REG}/app:9.9.9", ADMIN_TOKEN, "pass --sync"),
         (f"{REG}/nothere:1.0", ADMIN_TOKEN, "no repository"),
         ("other.example.org/team/app:1.0", ADMIN_TOKEN, "no registry account"),
-        (f"{REG}/system:1.0", ADMIN_TOKEN, "started no scan"),
         (f"{REG}/app:1.4.2", "YWNtZTowMDAwMDAwMC0wMDAwLTQwMDAtODAwMC0wMDAwMDAwMDAwMDA", "refused the API token"),
         (f"{REG}/app:1.4.2", "not a token!", "refused the API token"),
         (f"{REG}/app:1.4.2", READONLY_TOKEN, "HTTP 403"),
     ],
 )
-def test_scans_that_cannot_complete_exit_3(simulator: Simulator, tmp_path: Path, image: str, token: str,
-                                           needle: str) -> None:
+def test_runs_that_cannot_start_exit_3_without_reports(simulator: Simulator, tmp_path: Path, image: str, token: str,
+                                                       needle: str) -> None:
     run = simulator.run("scan", "image", image, *reports(tmp_path), token=token)
     assert run.code == 3, run.output
     assert_one_line_error(run, needle)
     assert not (tmp_path / "out" / "scan.sarif").exists()
     assert token not in run.output
+
+
+@pytest.mark.parametrize(
+    ("image", "needle"),
+    [
+        (f"{REG}/broken:1.0", "ended ERROR"),
+        (f"{REG}/cancelled:1.0", "ended CANCELLED"),
+        (f"{REG}/deleted:1.0", "ended DELETE_PENDING"),
+        (f"{REG}/system:1.0", "started no scan"),
+        (f"{REG}/contradictory:1.0", "counted 2 findings"),
+    ],
+)
+def test_scans_that_cannot_complete_exit_3_and_the_reports_say_why(simulator: Simulator, tmp_path: Path,
+                                                                    image: str, needle: str) -> None:
+    run = simulator.run("scan", "image", image, *reports(tmp_path))
+    assert run.code == 3, run.output
+    assert_one_line_error(run, image, needle)
+    parsed = validate_reports(tmp_path)
+    report = parsed["json"]
+    assert isinstance(report, dict)
+    (target,) = report["targets"]
+    assert needle in target["error"] and target["findings"] == []
+    junit = parsed["junit"]
+    assert isinstance(junit, ET.Element)
+    assert [e.get("message", "") for e in junit.iter("error")] and needle in ET.tostring(junit, encoding="unicode")
+    assert_no_token(run, tmp_path)
+
+
+def test_a_report_that_cannot_be_written_after_the_verdict_keeps_it(simulator: Simulator, tmp_path: Path) -> None:
+    blocked = tmp_path / "blocked"
+    blocked.mkdir()
+    run = simulator.run("scan", "image", f"{REG}/app:1.4.2", "--json", "/proc/forbidden/scan.json",
+                        "--junit", str(blocked / "junit.xml"))
+    assert run.code == 1, run.output
+    assert "Gate FAILED" in run.stdout
+    assert_one_line_error(run, "/proc/forbidden/scan.json")
+    assert (blocked / "junit.xml").exists()
+    clean = simulator.run("scan", "image", f"{REG}/clean:1.0", "--json", "/proc/forbidden/scan.json")
+    assert clean.code == 3 and "Gate PASSED" in clean.stdout
 
 
 def test_unreachable_console_exits_3(simulator: Simulator) -> None:

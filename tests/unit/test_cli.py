@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import sys
+from pathlib import Path
 
+import click
 import pytest
 
 from ci_scan import cli
@@ -56,7 +58,14 @@ def test_options_and_environment_reach_the_settings(monkeypatch: pytest.MonkeyPa
 @pytest.mark.parametrize(
     ("args", "needle"),
     [
-        (["scan", "image"], "Missing argument 'IMAGE_REF'"),
+        (["scan", "image"], "no image to scan"),
+        (["scan", "image", "app:ü"], "non-ASCII character"),
+        (["scan", "registry"], "Missing argument 'REGISTRY'"),
+        (["scan", "registry", "r", "--tags", "newest"], "'newest' is not one of"),
+        (["results"], "Missing argument 'SCAN_ID...'"),
+        (["scan", "image", "app", "--images-from", "/no/such/file"], "cannot read --images-from"),
+        (["scan", "image", "app", "--console-url", "c", "--reuse-within", "soon"], "invalid duration"),
+        (["scan", "image", "app", "--console-url", "c", "--max-parallel", "0"], "--max-parallel must be"),
         (["scan", "image", "app", "--fail-on", "severe"], "'severe' is not one of"),
         (["scan", "image", "app", "--page-size", "many"], "'many' is not a valid integer"),
         (["scan", "image", "app"], "no console URL"),
@@ -110,17 +119,84 @@ def test_help_lists_exit_codes_and_every_variable(monkeypatch: pytest.MonkeyPatc
 
 
 def test_readme_documents_every_option_and_variable() -> None:
+    """Each command's options come from one table; the README holds each one's row exactly as generated."""
     import re
 
+    from ci_scan.options import EVERY_OPTION
     from tests.conftest import ROOT
 
     readme = (ROOT / "README.md").read_text()
+    commands = {"scan image": cli.scan_image, "scan registry": cli.scan_registry, "results": cli.results}
+    declared: set[str] = set()
+    for command in commands.values():
+        declared |= {opt for param in command.params for opt in param.opts if opt.startswith("--")}
+        for param in command.params:
+            if isinstance(param, click.Argument):
+                continue
+            variables = [param.envvar] if isinstance(param.envvar, str) else param.envvar or []
+            assert variables, f"{param.name} has no environment variable"
+            for variable in variables:
+                assert f"`{variable}`" in readme, variable
     documented = set(re.findall(r"^\| `(--[a-z-]+)", readme, flags=re.MULTILINE))
-    command = cli.scan_image
-    declared = {opt for param in command.params for opt in param.opts if opt.startswith("--")}
-    assert documented == declared - {"--help"}
-    for param in command.params:
-        variables = [param.envvar] if isinstance(param.envvar, str) else param.envvar or []
-        assert variables, f"{param.name} has no environment variable"
-        for variable in variables:
-            assert f"`{variable}`" in readme, variable
+    assert documented == declared - {"--help", "--no-sync"}
+    for option in EVERY_OPTION:
+        assert option.readme_row() in readme, f"README row of {option.flag} differs from:\n{option.readme_row()}"
+
+
+def test_images_come_from_arguments_a_file_and_standard_input(monkeypatch: pytest.MonkeyPatch,
+                                                              capsys: pytest.CaptureFixture[str],
+                                                              captured_settings: list[Settings],
+                                                              tmp_path: Path) -> None:
+    import io
+
+    from ci_scan.config import ImageScan
+
+    listing = tmp_path / "images.txt"
+    listing.write_text("# images to gate\nreg.io/a:1\n\n  reg.io/b:2  # pinned\nreg.io/a:1\n")
+    monkeypatch.setenv("DEEPFENCE_API_TOKEN", TOKEN)
+    monkeypatch.setenv("DEEPFENCE_CONSOLE_URL", "c")
+    code, _ = invoke(monkeypatch, capsys, "scan", "image", "reg.io/c:3", "--images-from", str(listing))
+    assert code == ExitCode.GATE_FAILED
+    request = captured_settings[-1].request
+    assert isinstance(request, ImageScan)
+    assert [str(r) for r in request.refs] == ["reg.io/c:3", "reg.io/a:1", "reg.io/b:2"]
+    monkeypatch.setattr(sys, "stdin", io.StringIO("reg.io/d:4\n"))
+    invoke(monkeypatch, capsys, "scan", "image", "--images-from", "-")
+    request = captured_settings[-1].request
+    assert isinstance(request, ImageScan) and [str(r) for r in request.refs] == ["reg.io/d:4"]
+
+
+def test_a_bad_line_in_the_image_list_is_named(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str],
+                                               tmp_path: Path) -> None:
+    listing = tmp_path / "images.txt"
+    listing.write_text("reg.io/a:1\nReg.io/Team/App\n")
+    monkeypatch.setenv("DEEPFENCE_API_TOKEN", TOKEN)
+    code, output = invoke(monkeypatch, capsys, "scan", "image", "--images-from", str(listing))
+    assert code == ExitCode.USAGE
+    assert f"{listing} line 2:" in output and len(output.strip().splitlines()) == 1
+
+
+def test_registry_and_results_commands_reach_the_settings(monkeypatch: pytest.MonkeyPatch,
+                                                          capsys: pytest.CaptureFixture[str],
+                                                          captured_settings: list[Settings]) -> None:
+    from ci_scan.config import ExistingScans, RegistryScan
+
+    monkeypatch.setenv("DEEPFENCE_API_TOKEN", TOKEN)
+    monkeypatch.setenv("DEEPFENCE_CONSOLE_URL", "c")
+    invoke(monkeypatch, capsys, "scan", "registry", "example-registry", "--tags", "ALL", "--repository", "team/app",
+           "--repository", "team/big")
+    assert captured_settings[-1].request == RegistryScan("example-registry", "all", ("team/app", "team/big"))
+    invoke(monkeypatch, capsys, "results", "a-1", "b-2", "a-1")
+    assert captured_settings[-1].request == ExistingScans(("a-1", "b-2"))
+
+
+def test_settings_know_which_options_were_given(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str],
+                                                captured_settings: list[Settings]) -> None:
+    monkeypatch.setenv("DEEPFENCE_API_TOKEN", TOKEN)
+    monkeypatch.setenv("CI_SCAN_TIMEOUT", "5m")
+    monkeypatch.setenv("CI_SCAN_FAIL_ON", "")  # empty counts as not given
+    invoke(monkeypatch, capsys, "scan", "image", "app", "--console-url", "c", "--max-parallel", "2")
+    given = captured_settings[-1].given
+    assert {"timeout", "max_parallel", "console_url", "api_token"} <= given
+    assert "fail_on" not in given and "page_size" not in given
+    assert captured_settings[-1].policy.threshold_label == "critical"

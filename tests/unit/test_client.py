@@ -17,6 +17,7 @@ from ci_scan.errors import (
     PermissionDenied,
     TlsError,
 )
+from ci_scan.kinds import VULNERABILITY
 
 API_TOKEN = "YWNtZTo1ZjBkZmQ5Ni1hYmNkLTQzMjEtOWFiYy0xMjM0NTY3ODlhYmM"
 Handler = Callable[[httpx.Request], httpx.Response]
@@ -129,7 +130,7 @@ def test_404_is_not_found_with_the_console_message(console: Console) -> None:
     not_found = httpx.Response(404, json={"message": "Node unknown not found"})
     console.script("/deepfence/scan/status/vulnerability", not_found)
     with make_client(console) as client, pytest.raises(NotFound, match="Node unknown not found"):
-        client.scan_statuses(["x"])
+        client.scan_statuses(VULNERABILITY, ["x"])
 
 
 @pytest.mark.parametrize("status", [409, 429, 502, 503, 504])
@@ -157,7 +158,7 @@ def test_retries_are_bounded(console: Console) -> None:
 def test_server_errors_are_not_retried(console: Console) -> None:
     console.script("/deepfence/scan/start/vulnerability", httpx.Response(500, json={"message": "image tag not found"}))
     with make_client(console) as client, pytest.raises(ConsoleResponseError, match="image tag not found"):
-        client.start_vulnerability_scan("n", "image", ["base"])
+        client.start_scans(VULNERABILITY, [("n", "image")], ["base"])
     assert console.paths().count("/deepfence/scan/start/vulnerability") == 1
 
 
@@ -174,7 +175,7 @@ def test_non_json_reply_is_a_malformed_reply(console: Console) -> None:
 def test_missing_required_fields_are_malformed_replies(console: Console, body: object) -> None:
     console.script("/deepfence/scan/status/vulnerability", httpx.Response(200, json=body))
     with make_client(console) as client, pytest.raises(ConsoleResponseError, match="malformed reply"):
-        client.scan_statuses(["s"])
+        client.scan_statuses(VULNERABILITY, ["s"])
 
 
 def test_connection_failures_are_retried_then_reported(console: Console) -> None:
@@ -221,9 +222,10 @@ def test_request_bodies_match_the_console_contract(console: Console) -> None:
                    httpx.Response(200, json={"vulnerabilities": [], "severity_counts": None}))
     console.script("/deepfence/scan/stop/vulnerability", httpx.Response(202))
     with make_client(console) as client:
-        assert client.start_vulnerability_scan("n", "image", ["base", "java"]) == (["n-1"], "b")
-        client.results_page("n-1", offset=2000, size=1000)
-        client.stop_scans(["n-1"])
+        replies = client.start_scans(VULNERABILITY, [("n", "image")], ["base", "java"])
+        assert [(r.scan_ids, r.bulk_scan_id) for r in replies] == [(["n-1"], "b")]
+        client.results_page(VULNERABILITY, "n-1", offset=2000, size=1000)
+        client.stop_scans(VULNERABILITY, ["n-1"])
     bodies = {r.url.path: json.loads(r.content) for r in console.requests if r.content}
     start = bodies["/deepfence/scan/start/vulnerability"]
     assert start["scan_config"] == [{"language": "base"}, {"language": "java"}]
@@ -279,7 +281,7 @@ def test_a_url_that_is_no_console_says_so(console: Console, status: int) -> None
 def test_the_hint_for_a_refusal_names_the_role_the_operation_needs(console: Console) -> None:
     console.script("/deepfence/scan/start/vulnerability", httpx.Response(403))
     with make_client(console) as client, pytest.raises(PermissionDenied) as info:
-        client.start_vulnerability_scan("n", "image", ["base"])
+        client.start_scans(VULNERABILITY, [("n", "image")], ["base"])
     assert "standard user or admin" in info.value.one_line()
 
 
@@ -309,5 +311,71 @@ def test_scores_that_json_turns_into_infinity_or_nan_become_zero(console: Consol
             '"cve_cvss_score": 1e999, "epss_score": NaN}], "severity_counts": {"high": 1}}')
     console.script("/deepfence/scan/results/vulnerability", httpx.Response(200, text=body))
     with make_client(console) as client:
-        (finding,) = client.results_page("s", 0, 10).findings
-    assert (finding.cvss_score, finding.epss_score) == (0.0, 0.0)
+        (finding,) = client.results_page(VULNERABILITY, "s", 0, 10).findings
+    assert finding.details is not None
+    assert (finding.score, finding.details.epss_score) == (0.0, 0.0)
+
+
+def test_console_text_and_numbers_are_cleaned_at_the_boundary(console: Console) -> None:
+    """A lone surrogate or a 400-digit score must not cost the verdict later."""
+    body = ('{"vulnerabilities": [{"cve_id": "CVE-1\\ud800", "cve_severity": "high", "masked": false, '
+            '"cve_caused_by_package": "pkg\\udfff:1", "cve_cvss_score": ' + "9" * 400 + ', '
+            '"cve_overall_score": -' + "1" * 400 + '}], "severity_counts": {"high": 1}, '
+            '"created_at": ' + "7" * 400 + '}')
+    console.script("/deepfence/scan/results/vulnerability", httpx.Response(200, text=body))
+    with make_client(console) as client:
+        page = client.results_page(VULNERABILITY, "s", 0, 10)
+    (finding,) = page.findings
+    assert finding.rule_id == "CVE-1\ufffd" and finding.component == "pkg\ufffd:1"
+    assert finding.score == 0.0 and finding.details is not None and finding.details.overall_score == 0.0
+    assert page.created_at_ms == 0
+    finding.rule_id.encode("utf-8")  # would raise on a surrogate
+
+
+def test_many_nodes_start_in_one_request_and_split_only_past_the_body_limit(console: Console) -> None:
+    console.script("/deepfence/scan/start/vulnerability",
+                   *[httpx.Response(202, json={"scan_ids": ["a-1"], "bulk_scan_id": "b"}) for _ in range(30)])
+    with make_client(console) as client:
+        client.start_scans(VULNERABILITY, [(f"node{i}", "image") for i in range(500)], ["base"])
+        starts = [r for r in console.requests if r.url.path.endswith("/start/vulnerability")]
+        assert len(starts) == 1 and len(json.loads(starts[0].content)["node_ids"]) == 500
+        many = [("n" * 200 + str(i), "image") for i in range(10_000)]  # about 2.3 MB of node ids
+        replies = client.start_scans(VULNERABILITY, many, ["base"])
+    starts = [r for r in console.requests if r.url.path.endswith("/start/vulnerability")][1:]
+    assert len(replies) == len(starts) >= 3
+    assert all(len(r.content) <= 900_000 for r in starts)
+    sent = [n["node_id"] for r in starts for n in json.loads(r.content)["node_ids"]]
+    assert sent == [n for n, _ in many]
+
+
+def test_status_by_bulk_id_sends_no_scan_ids(console: Console) -> None:
+    console.script("/deepfence/scan/status/vulnerability", httpx.Response(200, json={"statuses": {
+        "a-1": {"scan_id": "a-1", "status": "COMPLETE", "node_id": "a", "created_at": 5}}}))
+    with make_client(console) as client:
+        statuses = client.scan_statuses(VULNERABILITY, ["ignored"], bulk_scan_id="bulk")
+    assert statuses["a-1"].node_id == "a" and statuses["a-1"].created_at_ms == 5
+    (request,) = [r for r in console.requests if r.url.path.endswith("/status/vulnerability")]
+    assert json.loads(request.content) == {"scan_ids": [], "bulk_scan_id": "bulk"}
+
+
+@pytest.mark.parametrize(("status", "expected"), [(500, None), (404, None), (200, 1)])
+def test_a_missing_runtime_sbom_means_not_yet(console: Console, status: int, expected: int | None) -> None:
+    body = [{"package_name": "p", "version": "1", "cve_id": "CVE-1"}] if status == 200 else {"message": "x"}
+    console.script("/deepfence/scan/sbom", httpx.Response(status, json=body))
+    with make_client(console) as client:
+        sbom = client.runtime_sbom("s")
+    assert (None if sbom is None else len(sbom)) == expected
+
+
+def test_a_bad_sbom_request_is_still_an_error(console: Console) -> None:
+    console.script("/deepfence/scan/sbom", httpx.Response(400, json={"message": "bad"}))
+    with make_client(console) as client, pytest.raises(ConsoleResponseError, match="HTTP 400"):
+        client.runtime_sbom("s")
+
+
+def test_the_start_reply_carries_the_console_clock(console: Console) -> None:
+    console.script("/deepfence/scan/start/vulnerability", httpx.Response(
+        202, json={"scan_ids": ["a-1"], "bulk_scan_id": "b"}, headers={"Date": "Thu, 28 Nov 2024 00:00:00 GMT"}))
+    with make_client(console) as client:
+        (reply,) = client.start_scans(VULNERABILITY, [("a", "image")], ["base"])
+    assert reply.console_time_ms == 1732752000000

@@ -4,7 +4,7 @@ from pathlib import Path
 
 import pytest
 
-from ci_scan.config import Settings, normalise_console_url, parse_duration
+from ci_scan.config import Settings, normalise_console_url, parse_duration, read_image_refs, read_scan_ids
 from ci_scan.errors import ConfigError
 
 
@@ -41,7 +41,8 @@ def test_bad_console_urls(url: str) -> None:
 
 
 def _build(**overrides: object) -> Settings:
-    values: dict[str, object] = {"console_url": "https://c", "api_token": "tok", "image": "reg.io/app:1"}
+    values: dict[str, object] = {"console_url": "https://c", "api_token": "tok",
+                                 "request": read_image_refs(["reg.io/app:1"], None)}
     values.update(overrides)
     return Settings.build(**values)  # type: ignore[arg-type]
 
@@ -59,14 +60,14 @@ def test_settings_defaults() -> None:
     [
         ({"api_token": " "}, "no API token"),
         ({"console_url": None}, "no console URL"),
-        ({"image": "https://x/y"}, "looks like a URL"),
+        ({"max_parallel": 0}, "--max-parallel"),
+        ({"reuse_within": "later"}, "invalid duration"),
         ({"fail_on": "severe"}, "--fail-on"),
         ({"languages": "base,cobol"}, "cobol"),
         ({"page_size": 5000}, "--page-size"),
         ({"insecure": True, "ca_bundle": __file__}, "contradict"),
         ({"ca_bundle": "/no/such/ca.pem"}, "--ca-bundle"),
         ({"timeout": "soon"}, "invalid duration"),
-        ({"reports": {"json": "-", "sarif": "-"}}, "standard output"),
     ],
 )
 def test_settings_refuse_bad_options(overrides: dict[str, object], message: str) -> None:
@@ -86,3 +87,27 @@ def test_settings_tls_choices(tmp_path: Path) -> None:
     not_pem.write_text("this is not a certificate")
     with pytest.raises(ConfigError, match="no usable PEM certificates"):
         _build(ca_bundle=str(not_pem))
+
+
+def test_image_lists_keep_order_drop_duplicates_and_name_every_bad_line(tmp_path: Path) -> None:
+    import io
+
+    listing = tmp_path / "images"
+    listing.write_text("reg.io/a:1\n# a comment\n\treg.io/b:2 # trailing\nhttps://x/y\nreg.io/a:1\nBad/Name\n")
+    with pytest.raises(ConfigError) as refused:
+        read_image_refs(["reg.io/c"], str(listing))
+    message = str(refused.value)
+    assert f"{listing} line 4:" in message and "looks like a URL" in message and f"{listing} line 6:" in message
+    listing.write_text("reg.io/a:1\nreg.io/b:2\nreg.io/a:1\n")
+    request = read_image_refs(["reg.io/b:2"], str(listing))
+    assert [str(r) for r in request.refs] == ["reg.io/b:2", "reg.io/a:1"]
+    request = read_image_refs([], "-", stdin=io.StringIO("reg.io/z:9\n"))
+    assert [str(r) for r in request.refs] == ["reg.io/z:9"]
+    with pytest.raises(ConfigError, match="no image to scan"):
+        read_image_refs([], "-", stdin=io.StringIO("# nothing\n"))
+
+
+def test_scan_ids_are_deduplicated_and_checked() -> None:
+    assert read_scan_ids(["a-1", " b-2 ", "a-1"]).scan_ids == ("a-1", "b-2")
+    with pytest.raises(ConfigError, match="not a scan id"):
+        read_scan_ids(["a 1"])

@@ -1,0 +1,131 @@
+"""Every command-line option, declared once: its flag, `CI_SCAN_<NAME>` variable, settings field and README row.
+
+`cli.py` turns these into click options; `Settings.build` reads them by field name; a test checks that
+the README holds each option's row exactly as `readme_row` writes it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import click
+
+from ci_scan.choices import FAIL_ON_CHOICES, TAG_MODES
+from ci_scan.formats import REPORTS
+
+
+@dataclass(frozen=True)
+class Option:
+    field: str
+    """The settings field, also the option's name (`fail_on` -> `--fail-on`, `CI_SCAN_FAIL_ON`)."""
+    help: str
+    metavar: str = ""
+    default: Any = None
+    readme_default: str = ""
+    is_flag: bool = False
+    negatable: bool = False
+    """A `--x/--no-x` pair."""
+    choices: tuple[str, ...] = ()
+    integer: bool = False
+    multiple: bool = False
+    extra_env: tuple[str, ...] = ()
+
+    @property
+    def flag(self) -> str:
+        return "--" + self.field.replace("_", "-")
+
+    @property
+    def envvars(self) -> tuple[str, ...]:
+        return (f"CI_SCAN_{self.field.upper()}", *self.extra_env)
+
+    def click_option(self) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+        flags = [f"{self.flag}/--no-{self.flag[2:]}"] if self.negatable else [self.flag]
+        kwargs: dict[str, Any] = {"envvar": list(self.envvars), "show_envvar": True, "help": self.help}
+        if self.is_flag and not self.negatable:
+            kwargs["is_flag"] = True
+        elif self.negatable:
+            kwargs["default"] = bool(self.default)
+        else:
+            kwargs["default"] = self.default
+            if self.choices:
+                kwargs["type"] = click.Choice(self.choices, case_sensitive=False)
+            elif self.integer:
+                kwargs["type"] = int
+            if self.metavar:
+                kwargs["metavar"] = self.metavar
+        if self.multiple:
+            kwargs["multiple"] = True
+        return click.option(*flags, self.field, **kwargs)
+
+    def readme_row(self) -> str:
+        flag = f"{self.flag} / --no-{self.flag[2:]}" if self.negatable else self.flag
+        shown = f"`{flag} {self.metavar}`" if self.metavar and not self.is_flag else f"`{flag}`"
+        variables = ", ".join(f"`{v}`" for v in self.envvars)
+        # An actual default value is code; words such as "off" or "matched by host" are prose.
+        literal = self.default is not None and not self.negatable
+        default = f"`{self.readme_default}`" if literal and self.readme_default else self.readme_default
+        return f"| {shown} | {variables} | {default} | {self.help} |"
+
+
+CONSOLE = (
+    Option("console_url", "Console address; https:// is assumed when no scheme is given.", "URL",
+           extra_env=("DEEPFENCE_CONSOLE_URL",)),
+    Option("api_token", "The console API key (Settings > User Management); prefer the variable to the option.",
+           "TOKEN", extra_env=("DEEPFENCE_API_TOKEN",)),
+    Option("insecure", "Do not verify the console's TLS certificate.", is_flag=True, readme_default="off"),
+    Option("ca_bundle", "Verify the console with these CA certificates (PEM).", "PATH", readme_default="system CAs"),
+)
+WAITING = (
+    Option("timeout", "How long to wait for the registry sync and the scans (90s, 30m, 1h30m).", "DURATION",
+           default="30m", readme_default="30m"),
+    Option("poll_interval", "The longest pause between status checks (they start at 2s and back off).", "DURATION",
+           default="15s", readme_default="15s"),
+    Option("page_size", "Findings fetched per request (1 to 1000).", "N", default=1000, readme_default="1000",
+           integer=True),
+    Option("max_parallel", "Targets whose findings are fetched at the same time.", "N", default=4,
+           readme_default="4", integer=True),
+    Option("cancel_on_timeout", "Stop the console's scans when --timeout runs out; by default they keep running "
+           "and the next run picks them up instead of starting others.", is_flag=True, readme_default="off"),
+)
+POLICY = (
+    Option("fail_on", "Fail on any unmasked finding at or above this severity; 'none' only reports.", "LEVEL",
+           default="critical", readme_default="critical", choices=FAIL_ON_CHOICES),
+)
+STARTING = (
+    Option("languages", "Scan languages, comma separated: base, java, python, ruby, php, javascript, rust, "
+           "rust-binary, golang, golang-binary, dotnet.", "LIST", readme_default="all"),
+    Option("sync", "Sync the registry first, so the console sees tags pushed since its last sync (admin token).",
+           negatable=True, default=False, readme_default="off"),
+)
+REPORT_OPTIONS = tuple(
+    Option(spec.name, spec.description, "PATH") for spec in REPORTS
+)
+IMAGES = (
+    Option("images_from", "Read more image references from this file, one a line ('#' comments; '-' is standard "
+           "input).", "FILE"),
+    Option("registry", "The registry account (name or node id) to look the images up in.", "NAME_OR_NODE_ID",
+           readme_default="matched by host"),
+    Option("reuse_within", "Gate on an image's latest COMPLETE scan when it is younger than this, instead of "
+           "starting one.", "DURATION", readme_default="off"),
+)
+REGISTRY = (
+    Option("tags", "Which tags of each repository: latest (the tag 'latest'), recent (the last pushed), all.",
+           "MODE", default="latest", readme_default="latest", choices=TAG_MODES),
+    Option("repository", "Only these repositories, as the console names them (repeat the option).", "REPO",
+           multiple=True, readme_default="all"),
+)
+COMMON = (*CONSOLE, *POLICY, *WAITING, *REPORT_OPTIONS)
+"""The options of every command that gates."""
+
+
+def apply(options: tuple[Option, ...]) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """Decorate a click command with `options`, in order."""
+    def decorate(command: Callable[..., Any]) -> Callable[..., Any]:
+        for option in reversed(options):
+            command = option.click_option()(command)
+        return command
+    return decorate
+EVERY_OPTION = tuple(dict.fromkeys((*COMMON, *STARTING, *IMAGES, *REGISTRY)))
+"""Each option once, in README order."""
