@@ -26,8 +26,12 @@ lint: $(VENV)/.installed-test
 typecheck: $(VENV)/.installed-test
 	$(BIN)/mypy
 
+# Coverage of ci_scan/ by the in-process tests (the end-to-end subprocesses are not traced); the floor
+# fails the run when it drops.
+COVERAGE_FLOOR := 95
+
 pytest: $(VENV)/.installed-test
-	$(BIN)/pytest
+	$(BIN)/pytest --cov=ci_scan --cov-report=term:skip-covered --cov-fail-under=$(COVERAGE_FLOOR)
 
 test: lint typecheck pytest
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+from typing import Any
 
 import httpx
 import pytest
@@ -37,11 +38,11 @@ Request = ImageScan | RegistryScan | ExistingScans
 
 
 def gate(image: str | Request, contract: SpecContract, sim: ConsoleSimulator | None = None,
-         **options: object) -> tuple[ExitCode, CheckedTransport]:
+         **options: Any) -> tuple[ExitCode, CheckedTransport]:
     transport = CheckedTransport(sim or ConsoleSimulator(), contract)
     request = ImageScan((ImageRef.parse(image),)) if isinstance(image, str) else image
     settings = Settings.build(console_url="http://console.test", api_token=ADMIN_TOKEN, request=request,
-                              **options)  # type: ignore[arg-type]
+                              **options)
     time = FakeTime()
     code = run(settings, transport=transport, stdout=io.StringIO(), stderr=io.StringIO(), clock=time.clock,
                sleep=time.sleep)
@@ -61,7 +62,7 @@ def gate(image: str | Request, contract: SpecContract, sim: ConsoleSimulator | N
         ("acme/app:2.0", {}, ExitCode.PASSED),
     ],
 )
-def test_conversations_follow_the_spec(contract: SpecContract, image: str, options: dict[str, object],
+def test_conversations_follow_the_spec(contract: SpecContract, image: str, options: dict[str, Any],
                                        code: ExitCode) -> None:
     before = contract.checked
     result, transport = gate(image, contract, **options)

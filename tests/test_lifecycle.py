@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import json
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -23,15 +24,16 @@ URL = "http://console.test"
 REG = "registry.example.com/team"
 
 
-def scanner(sim: ConsoleSimulator, time: FakeTime, messages: list[str], **options: object) -> Scanner:
+def scanner(sim: ConsoleSimulator, time: FakeTime, messages: list[str], **options: Any) -> Scanner:
     client = ConsoleClient(URL, ADMIN_TOKEN, transport=httpx.WSGITransport(app=sim), sleep=time.sleep)
-    return Scanner(client, ScanOptions(**options), messages.append,  # type: ignore[arg-type]
+    return Scanner(client, ScanOptions(**options), messages.append,
                    clock=time.clock, sleep=time.sleep)
 
 
 def scan(ref: str, sim: ConsoleSimulator | None = None,
-         **options: object) -> tuple[TargetResult, list[str], FakeTime]:
-    time, messages = FakeTime(), []
+         **options: Any) -> tuple[TargetResult, list[str], FakeTime]:
+    time = FakeTime()
+    messages: list[str] = []
     run = scanner(sim or ConsoleSimulator(), time, messages, **options).scan_images([ImageRef.parse(ref)])
     assert len(run.targets) == 1
     return run.targets[0], messages, time
@@ -43,7 +45,8 @@ def images(ref: str) -> ImageScan:
 
 def test_polls_back_off_from_the_first_interval_to_the_cap() -> None:
     sim = ConsoleSimulator()
-    time, messages = FakeTime(), []
+    time = FakeTime()
+    messages: list[str] = []
     run = scanner(sim, time, messages, timeout=120, poll_initial=2, poll_max=15).scan_images(
         [ImageRef.parse(f"{REG}/stuck:1.0")])
     assert run.targets[0].timed_out
@@ -53,7 +56,8 @@ def test_polls_back_off_from_the_first_interval_to_the_cap() -> None:
 
 
 def test_heartbeat_lines_while_the_status_does_not_change() -> None:
-    sim, time, messages = ConsoleSimulator(), FakeTime(), []
+    sim, time = ConsoleSimulator(), FakeTime()
+    messages: list[str] = []
     scanner(sim, time, messages, timeout=300, poll_max=15, heartbeat=60).scan_images(
         [ImageRef.parse(f"{REG}/stuck:1.0")])
     beats = [m for m in messages if m.startswith("Still waiting for 1 scan(s)") and m.endswith("(IN_PROGRESS)")]
@@ -264,7 +268,8 @@ class SyncNotStartedYet(httpx.BaseTransport):
 def test_a_sync_not_yet_started_is_waited_for() -> None:
     sim = ConsoleSimulator()
     transport = SyncNotStartedYet(sim)
-    time, messages = FakeTime(), []
+    time = FakeTime()
+    messages: list[str] = []
     client = ConsoleClient(URL, ADMIN_TOKEN, transport=transport, sleep=time.sleep)
     run = Scanner(client, ScanOptions(sync=True), messages.append, clock=time.clock,
                   sleep=time.sleep).scan_images([ImageRef.parse(f"{REG}/fresh:2.0")])
@@ -277,7 +282,9 @@ def test_a_sync_not_yet_started_is_waited_for() -> None:
 def test_a_token_that_may_not_sync_still_looks_the_image_up() -> None:
     from ci_scan.simulator import STANDARD_TOKEN
 
-    time, messages = FakeTime(), []
+    time = FakeTime()
+
+    messages: list[str] = []
     client = ConsoleClient(URL, STANDARD_TOKEN, transport=httpx.WSGITransport(app=ConsoleSimulator()),
                            sleep=time.sleep)
     scanner_ = Scanner(client, ScanOptions(sync=True), messages.append, clock=time.clock, sleep=time.sleep)
@@ -329,7 +336,8 @@ def test_a_scan_being_cancelled_is_not_joined() -> None:
 def test_a_stop_that_fails_still_reports_the_timeout() -> None:
     sim = ConsoleSimulator()
     sim.inject("/deepfence/scan/stop/vulnerability", 403)
-    time, messages = FakeTime(), []
+    time = FakeTime()
+    messages: list[str] = []
     run = scanner(sim, time, messages, timeout=20, cancel_on_timeout=True).scan_images(
         [ImageRef.parse(f"{REG}/stuck:1.0")])
     assert run.targets[0].timed_out

@@ -6,6 +6,7 @@ import io
 import json
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -27,21 +28,21 @@ START = "/deepfence/scan/start/vulnerability"
 
 
 def make_scanner(sim: ConsoleSimulator, time: FakeTime | None = None, messages: list[str] | None = None,
-                 transport: httpx.BaseTransport | None = None, **options: object) -> Scanner:
+                 transport: httpx.BaseTransport | None = None, **options: Any) -> Scanner:
     time = time or FakeTime()
     client = ConsoleClient(URL, ADMIN_TOKEN, transport=transport or httpx.WSGITransport(app=sim), sleep=time.sleep)
     out = messages if messages is not None else []
-    return Scanner(client, ScanOptions(**options), out.append,  # type: ignore[arg-type]
+    return Scanner(client, ScanOptions(**options), out.append,
                    clock=time.clock, sleep=time.sleep, wall_clock=lambda: sim.state.now_ms() / 1000)
 
 
-def scan_images(sim: ConsoleSimulator, *refs: str, **options: object) -> tuple[RunResult, list[str]]:
+def scan_images(sim: ConsoleSimulator, *refs: str, **options: Any) -> tuple[RunResult, list[str]]:
     messages: list[str] = []
     result = make_scanner(sim, messages=messages, **options).scan_images([ImageRef.parse(r) for r in refs])
     return result, messages
 
 
-def paths(sim: ConsoleSimulator, path: str) -> list[dict[str, object]]:
+def paths(sim: ConsoleSimulator, path: str) -> list[dict[str, Any]]:
     return [r.json() for r in sim.requests if r.path == path]
 
 
@@ -51,8 +52,8 @@ def run_app(settings: Settings, sim: ConsoleSimulator) -> tuple[ExitCode, str, s
     return code, out.getvalue(), err.getvalue()
 
 
-def settings_for(request: ImageScan | RegistryScan | ExistingScans, **values: object) -> Settings:
-    return Settings.build(console_url=URL, api_token=ADMIN_TOKEN, request=request, **values)  # type: ignore[arg-type]
+def settings_for(request: ImageScan | RegistryScan | ExistingScans, **values: Any) -> Settings:
+    return Settings.build(console_url=URL, api_token=ADMIN_TOKEN, request=request, **values)
 
 
 def images(*refs: str) -> ImageScan:
@@ -70,7 +71,7 @@ def test_n_images_take_one_start_and_one_status_request_per_round(count: int) ->
     result, _ = scan_images(sim, *refs)
     assert len(result.targets) == count and all(t.completed for t in result.targets)
     (start,) = paths(sim, START)
-    assert len(start["node_ids"]) == count  # type: ignore[arg-type]
+    assert len(start["node_ids"]) == count
     polls = paths(sim, STATUS)
     assert all(p["bulk_scan_id"] and p["scan_ids"] == [] for p in polls)
     # The same timeline whatever the count: as many status requests for 10 images as for 1.
@@ -83,7 +84,7 @@ def test_the_same_image_given_twice_is_scanned_once() -> None:
     result, messages = scan_images(sim, f"{REG}/app:1.4.2", f"{REG}/app:latest", f"{REG}/app@{digest}")
     assert len(result.targets) == 1
     (start,) = paths(sim, START)
-    assert len(start["node_ids"]) == 1  # type: ignore[arg-type]
+    assert len(start["node_ids"]) == 1
     assert sum("is the same image as" in m for m in messages) == 2
 
 
@@ -235,7 +236,7 @@ def test_a_registry_scan_is_one_start_and_one_status_request_per_round() -> None
     result = make_scanner(sim, messages=messages).scan_registry("bulk-registry", "latest")
     (start,) = paths(sim, START)
     assert start["node_ids"] == [{"node_id": "docker_private_registry-bulk-bot-4", "node_type": "registry"}]
-    assert start["filters"]["image_scan_filter"] == {"filter_in": {"docker_image_tag": ["latest"]}}  # type: ignore[index]
+    assert start["filters"]["image_scan_filter"] == {"filter_in": {"docker_image_tag": ["latest"]}}
     assert len(result.targets) > 5 and all(t.completed for t in result.targets)
     assert all(t.target.name.startswith("bulk.example.com/bulk/svc-") for t in result.targets)
     assert all(p["bulk_scan_id"] for p in paths(sim, STATUS))
@@ -248,7 +249,7 @@ def test_registry_keywords_go_with_repository_names(tags: str) -> None:
     sim = ConsoleSimulator()
     result = make_scanner(sim).scan_registry("example-registry", tags, ["team/app"])
     (start,) = paths(sim, START)
-    assert start["filters"]["image_scan_filter"] == {  # type: ignore[index]
+    assert start["filters"]["image_scan_filter"] == {
         "filter_in": {"docker_image_name": ["team/app"], "docker_image_tag": [tags]}}
     assert len(result.targets) == (1 if tags == "recent" else 2)
 

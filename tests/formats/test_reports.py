@@ -122,7 +122,7 @@ def test_dash_works_with_a_text_only_stdout(monkeypatch: pytest.MonkeyPatch) -> 
 @pytest.mark.parametrize("fixture", ["sample_run", "multi_run"])
 def test_write_reports_writes_every_format(tmp_path: Path, fixture: str, request: pytest.FixtureRequest) -> None:
     run: RunResult = request.getfixturevalue(fixture)
-    requests: list[tuple[Format, Path | str]] = [(spec.load(), tmp_path / spec.default_filename) for spec in REPORTS]
+    requests: list[tuple[Format, Path]] = [(spec.load(), tmp_path / spec.default_filename) for spec in REPORTS]
     decision = decide(run)
     written = write_reports(requests, decision)
     assert written == [path for _, path in requests]

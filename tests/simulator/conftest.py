@@ -7,7 +7,8 @@ from collections.abc import Iterator
 import pytest
 
 from ci_scan.simulator import ConsoleSimulator
-from tests.simulator.helpers import Console, SpecContract
+from tests.contract import SpecContract
+from tests.simulator.helpers import Console
 
 
 @pytest.fixture

@@ -10,7 +10,8 @@ from typing import Any
 import pytest
 
 from ci_scan.simulator import ADMIN_TOKEN, READONLY_TOKEN, STANDARD_TOKEN, ConsoleSimulator, make_api_token
-from tests.simulator.helpers import Console, SpecContract, fields_filter
+from tests.contract import SpecContract
+from tests.simulator.helpers import Console, fields_filter
 
 BAD_KEY = {
     "message": "",

@@ -8,7 +8,8 @@ import pytest
 from openapi_core.validation.response.exceptions import InvalidData
 
 from ci_scan.simulator import ADMIN_TOKEN, READONLY_TOKEN, STANDARD_TOKEN, make_api_token
-from tests.simulator.helpers import Console, SpecContract, fields_filter
+from tests.contract import SpecContract
+from tests.simulator.helpers import Console, fields_filter
 
 
 def test_a_whole_conversation_matches_the_spec(console: Console, contract: SpecContract) -> None:

@@ -14,7 +14,8 @@ import pytest
 from ci_scan.simulator import READONLY_TOKEN, ConsoleSimulator
 from ci_scan.simulator.hostile import ANSI_STATUS_MESSAGE, HUGE_SCORE
 from ci_scan.simulator.sbom import MISSING_OBJECT
-from tests.simulator.helpers import Console, SpecContract, fields_filter
+from tests.contract import SpecContract
+from tests.simulator.helpers import Console, fields_filter
 
 PRIVATE = "docker_private_registry-ci-bot-1"
 UNMATCHED = {"message": MISSING_OBJECT, "error_fields": None, "error_index": None}

@@ -7,7 +7,8 @@ from typing import Any
 import pytest
 
 from ci_scan.simulator import ConsoleSimulator, Image, Registry
-from tests.simulator.helpers import Console, SpecContract, fields_filter
+from tests.contract import SpecContract
+from tests.simulator.helpers import Console, fields_filter
 
 PRIVATE = "docker_private_registry-ci-bot-1"
 VISIBLE_PRIVATE = [

@@ -8,7 +8,8 @@ from typing import Any
 import pytest
 
 from ci_scan.simulator import ConsoleSimulator
-from tests.simulator.helpers import SCAN_FILTER_KEYS, Console, SpecContract, fields_filter
+from tests.contract import SpecContract
+from tests.simulator.helpers import SCAN_FILTER_KEYS, Console, fields_filter
 
 PRIVATE = "docker_private_registry-ci-bot-1"
 FAILURE = "scan failed to complete, please check agent logs"

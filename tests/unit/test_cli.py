@@ -185,9 +185,11 @@ def test_registry_and_results_commands_reach_the_settings(monkeypatch: pytest.Mo
     monkeypatch.setenv("DEEPFENCE_CONSOLE_URL", "c")
     invoke(monkeypatch, capsys, "scan", "registry", "example-registry", "--tags", "ALL", "--repository", "team/app",
            "--repository", "team/big")
-    assert captured_settings[-1].request == RegistryScan("example-registry", "all", ("team/app", "team/big"))
+    registry = captured_settings[-1]
+    assert registry.request == RegistryScan("example-registry", "all", ("team/app", "team/big"))
     invoke(monkeypatch, capsys, "results", "a-1", "b-2", "a-1")
-    assert captured_settings[-1].request == ExistingScans(("a-1", "b-2"))
+    results = captured_settings[-1]
+    assert results.request == ExistingScans(("a-1", "b-2"))
 
 
 def test_settings_know_which_options_were_given(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str],

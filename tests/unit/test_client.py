@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
+from typing import Any
 
 import httpx
 import pytest
@@ -58,12 +59,20 @@ def console() -> Console:
     return Console()
 
 
-def make_client(console: Handler, **kwargs: object) -> ConsoleClient:
-    sleeps: list[float] = []
-    client = ConsoleClient("https://console.test", API_TOKEN, transport=httpx.MockTransport(console),
-                           sleep=sleeps.append, **kwargs)  # type: ignore[arg-type]
-    client.sleeps = sleeps  # type: ignore[attr-defined]
-    return client
+class RecordingClient(ConsoleClient):
+    """A real client whose back-off sleeps are recorded instead of slept."""
+
+    def __init__(self, console: Handler, **options: Any) -> None:
+        self.sleeps: list[float] = []
+        super().__init__("https://console.test", API_TOKEN, transport=httpx.MockTransport(console),
+                         sleep=self.sleeps.append, **options)
+
+    def __enter__(self) -> RecordingClient:
+        return self
+
+
+def make_client(console: Handler, **options: Any) -> RecordingClient:
+    return RecordingClient(console, **options)
 
 
 def test_exchanges_the_api_token_then_sends_the_access_token_as_bearer(console: Console) -> None:
@@ -138,14 +147,14 @@ def test_transient_statuses_are_retried_with_backoff(console: Console, status: i
     console.script("/deepfence/registryaccount", httpx.Response(status), httpx.Response(status))
     with make_client(console) as client:
         assert client.list_registries() == []
-        assert client.sleeps == [0.5, 1.0]  # type: ignore[attr-defined]
+        assert client.sleeps == [0.5, 1.0]
 
 
 def test_retry_after_is_honoured(console: Console) -> None:
     console.script("/deepfence/registryaccount", httpx.Response(429, headers={"Retry-After": "7"}))
     with make_client(console) as client:
         client.list_registries()
-        assert client.sleeps == [7.0]  # type: ignore[attr-defined]
+        assert client.sleeps == [7.0]
 
 
 def test_retries_are_bounded(console: Console) -> None:

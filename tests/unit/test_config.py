@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -40,11 +41,11 @@ def test_bad_console_urls(url: str) -> None:
         normalise_console_url(url)
 
 
-def _build(**overrides: object) -> Settings:
-    values: dict[str, object] = {"console_url": "https://c", "api_token": "tok",
+def _build(**overrides: Any) -> Settings:
+    values: dict[str, Any] = {"console_url": "https://c", "api_token": "tok",
                                  "request": read_image_refs(["reg.io/app:1"], None)}
     values.update(overrides)
-    return Settings.build(**values)  # type: ignore[arg-type]
+    return Settings.build(**values)
 
 
 def test_settings_defaults() -> None:
