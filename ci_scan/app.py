@@ -46,7 +46,9 @@ def run(
 
     try:
         check_report_paths(settings.reports)
-        requests = [(report(name).load(), path) for name, path in settings.reports]
+        requests = [
+            (report(name).load(**settings.report_options.get(name, {})), path) for name, path in settings.reports
+        ]
         from ci_scan.client import ConsoleClient
 
         with ConsoleClient(

@@ -76,15 +76,17 @@ def results(scan_ids: tuple[str, ...], **values: Any) -> None:
 def _run(request: Any, values: dict[str, Any]) -> None:
     from ci_scan.app import run
     from ci_scan.config import Settings
-    from ci_scan.formats import REPORT_NAMES
+    from ci_scan.formats import REPORTS
 
     context = click.get_current_context()
     given = frozenset(
         name for name in values
         if context.get_parameter_source(name) not in (click.core.ParameterSource.DEFAULT, None)
     )
-    reports = {name: values.pop(name) for name in REPORT_NAMES}
-    settings = Settings.build(request=request, reports=reports, given=given, **values)
+    reports = {spec.name: values.pop(spec.name) for spec in REPORTS}
+    renderer_options = {spec.name: {name: values.pop(name) for name in spec.options} for spec in REPORTS}
+    settings = Settings.build(request=request, reports=reports, report_options=renderer_options, given=given,
+                              **values)
     sys.exit(run(settings))
 
 

@@ -144,6 +144,8 @@ class Settings:
     reports: tuple[tuple[str, str], ...] = ()
     """(format name, path) pairs; `-` is standard output."""
     verify: bool | str = True
+    report_options: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
+    """Each report's own options (e.g. the SARIF category), by report name; only those given."""
     given: frozenset[str] = frozenset()
     """The options given by flag or variable; the rest are defaults."""
 
@@ -165,6 +167,7 @@ class Settings:
         reuse_within: str | None = None,
         cancel_on_timeout: bool = False,
         reports: Mapping[str, str | None] | None = None,
+        report_options: Mapping[str, Mapping[str, str | None]] | None = None,
         insecure: bool = False,
         ca_bundle: str | None = None,
         given: frozenset[str] = frozenset(),
@@ -211,5 +214,9 @@ class Settings:
             ),
             reports=outputs,
             verify=False if insecure else (ca_bundle or True),
+            report_options={
+                name: {key: value for key, value in options.items() if value}
+                for name, options in (report_options or {}).items()
+            },
             given=given,
         )

@@ -99,9 +99,11 @@ STARTING = (
     Option("sync", "Sync the registry first, so the console sees tags pushed since its last sync (admin token).",
            negatable=True, default=False, readme_default="off"),
 )
-REPORT_OPTIONS = tuple(
-    Option(spec.name, spec.description, "PATH") for spec in REPORTS
+REPORT_OPTIONS = (
+    *(Option(spec.name, spec.description, "PATH") for spec in REPORTS),
+    *(Option(name, text, "TEXT") for spec in REPORTS for name, text in spec.options.items()),
 )
+"""Each report's path, then the renderers' own options."""
 IMAGES = (
     Option("images_from", "Read more image references from this file, one a line ('#' comments; '-' is standard "
            "input).", "FILE"),

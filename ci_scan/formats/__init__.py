@@ -37,7 +37,9 @@ REPORTS: tuple[ReportSpec, ...] = (
     ReportSpec("junit", "Write a JUnit XML report here (GitLab, Jenkins, Azure DevOps).", "ci-scan.junit.xml",
                "ci_scan.formats.junit:JunitFormat"),
     ReportSpec("sarif", "Write a SARIF 2.1.0 report here (GitHub code scanning).", "ci-scan.sarif",
-               "ci_scan.formats.sarif:SarifFormat"),
+               "ci_scan.formats.sarif:SarifFormat",
+               options={"sarif_category": "The prefix of each SARIF run's category (automationDetails.id), "
+                                          "so that several jobs' uploads don't replace each other's alerts."}),
     ReportSpec("json", "Write the JSON report here ('-' for standard output).", "ci-scan.json",
                "ci_scan.formats.json:JsonFormat"),
 )

@@ -68,6 +68,7 @@ SCHEMA_URI = "https://json.schemastore.org/sarif-2.1.0.json"
 MAX_RESULTS_PER_RUN = 25_000
 MAX_RUNS = 20
 """GitHub's limit of runs per SARIF file."""
+DEFAULT_CATEGORY = "ci-scan"
 MERGED_CATEGORY = "merged"
 INCOMPLETE_CATEGORY = "incomplete"
 MASKED_SUPPRESSION = {
@@ -111,11 +112,15 @@ class SarifFormat:
     description = "SARIF 2.1.0 for GitHub code scanning; one run per image repository, gate shown per result"
     default_filename = "ci-scan.sarif"
 
-    def __init__(self, max_results: int = MAX_RESULTS_PER_RUN, max_runs: int = MAX_RUNS) -> None:
+    def __init__(
+        self, max_results: int = MAX_RESULTS_PER_RUN, max_runs: int = MAX_RUNS, sarif_category: str | None = None
+    ) -> None:
         if max_runs < 1:
             raise ValueError("max_runs must be at least 1")
         self.max_results = max_results
         self.max_runs = max_runs
+        self.category = (sarif_category or DEFAULT_CATEGORY).strip("/") or DEFAULT_CATEGORY
+        """The prefix of every run's `automationDetails.id`: `<category>/<repository>/`."""
 
     def render(self, decision: Decision) -> str:
         runs = [self._run(group, decision) for group in self._groups(decision)]
@@ -178,7 +183,7 @@ class SarifFormat:
                     rules=[sarif_rule(rule, findings, scope) for rule, findings in by_rule.items()],
                 )
             ),
-            automation_details=om.RunAutomationDetails(id=f"ci-scan/{group.category}/"),
+            automation_details=om.RunAutomationDetails(id=f"{self.category}/{group.category}/"),
             invocations=[
                 om.Invocation(
                     execution_successful=all(i.decision.result.completed for i in group.images),

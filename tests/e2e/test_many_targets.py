@@ -37,6 +37,11 @@ def test_several_images_give_one_verdict_and_reports_per_target(simulator: Simul
     sarif = parsed["sarif"]
     assert isinstance(sarif, dict)
     assert len(sarif["runs"]) == 3  # one per repository: app, clean, multiarch
+    again = simulator.run("scan", "image", f"{REG}/clean:1.0", "--sarif", str(tmp_path / "c.sarif"),
+                          "--sarif-category", "team-a/")
+    assert again.code == 0, again.output
+    (run_,) = json.loads((tmp_path / "c.sarif").read_text())["runs"]
+    assert run_["automationDetails"]["id"] == f"team-a/{REG}/clean/"
     assert_no_token(run, tmp_path)
 
 
