@@ -19,7 +19,7 @@ from ci_scan.formats import report
 from ci_scan.models import RunResult
 from ci_scan.report_paths import check_report_paths
 from ci_scan.reports import write_reports
-from ci_scan.sanitize import neutral_line_start
+from ci_scan.sanitize import for_log, neutral_line_start
 from ci_scan.scan import Scanner
 from ci_scan.summary import render_summary
 
@@ -41,8 +41,13 @@ def run(
     out = stdout or sys.stdout
     err = stderr or sys.stderr
 
+    def say(line: str) -> None:
+        # Our lines quote the console (ids, statuses, its error messages): neutralised, one write each.
+        err.write(neutral_line_start(for_log(line)) + "\n")
+        err.flush()
+
     def progress(message: str) -> None:
-        print(neutral_line_start(message), file=err, flush=True)
+        say(message)
 
     try:
         check_report_paths(settings.reports)
@@ -72,17 +77,15 @@ def run(
             if target.verdict in ("incomplete", "timed_out"):
                 line = wording.problem_line(target.result.target.name, target.verdict, target.reason,
                                             settings.scan.timeout)
-                print(neutral_line_start(f"ci-scan: error: {redact(line, [settings.api_token])}"), file=err,
-                      flush=True)
+                say(f"ci-scan: error: {redact(line, [settings.api_token])}")
         if report_error is not None:
             # The verdict stands; a missing report is tool trouble unless the gate failed anyway.
             code = ExitCode.GATE_FAILED if decision.exit_code == ExitCode.GATE_FAILED else ExitCode.SCAN_INCOMPLETE
-            print(f"ci-scan: error: {redact(report_error.one_line(), [settings.api_token])}", file=err, flush=True)
+            say(f"ci-scan: error: {redact(report_error.one_line(), [settings.api_token])}")
             return code
         return decision.exit_code
     except CiScanError as exc:
-        message = redact(exc.one_line(), [settings.api_token])
-        print(f"ci-scan: error: {message}", file=err, flush=True)
+        say(f"ci-scan: error: {redact(exc.one_line(), [settings.api_token])}")
         return exc.exit_code
 
 

@@ -130,6 +130,13 @@ def _scrub(text: str) -> str:
     return redact(text, secrets)
 
 
+def _say(line: str) -> None:
+    """One line on standard error, neutralised: it may quote the user's input or the console."""
+    from ci_scan.sanitize import for_log, neutral_line_start
+
+    click.echo(neutral_line_start(for_log(line)), err=True)
+
+
 def main() -> None:
     """Entry point: one line per error, documented exit codes, never a traceback."""
     try:
@@ -138,15 +145,15 @@ def main() -> None:
         click.echo("ci-scan: aborted", err=True)
         code = ExitCode.SCAN_INCOMPLETE
     except click.ClickException as exc:
-        click.echo(f"ci-scan: error: {exc.format_message()} (see ci-scan --help)", err=True)
+        _say(f"ci-scan: error: {exc.format_message()} (see ci-scan --help)")
         code = ExitCode.USAGE
     except CiScanError as exc:
-        click.echo(f"ci-scan: error: {exc.one_line()}", err=True)
+        _say(f"ci-scan: error: {exc.one_line()}")
         code = exc.exit_code
     except SystemExit as exc:
         code = exc.code if isinstance(exc.code, int) else ExitCode.SCAN_INCOMPLETE
     except Exception as exc:  # a bug must never read as "findings" (exit 1)
         detail = _scrub(f"{type(exc).__name__}: {exc}")
-        click.echo(f"ci-scan: internal error: {detail} (please report this)", err=True)
+        _say(f"ci-scan: internal error: {detail} (please report this)")
         code = ExitCode.SCAN_INCOMPLETE
     sys.exit(int(code or 0))

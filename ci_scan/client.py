@@ -217,7 +217,7 @@ class ConsoleClient:
                 "POST", kind.endpoint("start"), body, what="start a scan", expected=(200, 202)
             )
             scan_ids, bulk = parse_scan_trigger(self._json(response))
-            replies.append(StartReply(scan_ids, bulk, _date_ms(response)))
+            replies.append(StartReply(scan_ids, bulk, _request_time_ms(response)))
         return replies
 
     @staticmethod
@@ -421,11 +421,17 @@ def _chunks(
     return _chunks(nodes[:half], body_size) + _chunks(nodes[half:], body_size)
 
 
-def _date_ms(response: httpx.Response) -> int | None:
+def _request_time_ms(response: httpx.Response) -> int | None:
+    """The console's clock when it received the request: its `Date` header less the time it took."""
     try:
-        return int(parsedate_to_datetime(response.headers["Date"]).timestamp() * 1000)
+        answered = parsedate_to_datetime(response.headers["Date"]).timestamp()
     except (KeyError, TypeError, ValueError, IndexError):
         return None
+    try:
+        took = response.elapsed.total_seconds()
+    except RuntimeError:  # not measured (a response built in a test)
+        took = 0.0
+    return int((answered - took) * 1000)
 
 
 def _retry_delay(response: httpx.Response | None, attempt: int) -> float:

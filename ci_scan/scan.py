@@ -29,7 +29,16 @@ from ci_scan.errors import (
 from ci_scan.kinds import VULNERABILITY, ScanKind
 from ci_scan.models import Finding, ImageRef, RunResult, Target, TargetKind, TargetResult
 from ci_scan.sanitize import for_log
-from ci_scan.wire import TERMINAL_FAILED, TERMINAL_OK, ImageNode, Registry, ResultsPage, ScanStatus, StartReply
+from ci_scan.wire import (
+    TERMINAL_FAILED,
+    TERMINAL_OK,
+    ImageNode,
+    Registry,
+    ResultsPage,
+    SbomEntry,
+    ScanStatus,
+    StartReply,
+)
 
 if TYPE_CHECKING:
     from ci_scan.client import ConsoleClient
@@ -41,7 +50,11 @@ MAX_POLL_FAILURES = 5
 SYNC_START_CHECKS = 3
 """Registry checks after which 'not syncing' is believed even if the sync was never seen running."""
 JOINED_SCAN_SLACK_MS = 2000
-"""A scan id older than the start reply by more than this was already running: the console joined it."""
+"""A scan id older than the start request by more than this was already running: the console joined it."""
+FETCH_GRACE = 300.0
+"""Seconds past --timeout that fetching the findings of a finished scan may take."""
+STOP_GRACE = 30.0
+"""Seconds the stop request after a timeout may take."""
 _IMAGE_PAGE = 100
 _CANCELLING = frozenset({"CANCEL_PENDING", "CANCELLING"})
 
@@ -82,12 +95,21 @@ class _Scan:
     by_id: bool = False
     """Poll this scan by its id: the status reply of its bulk request did not include it."""
     bulk_id: str = ""
+    ours: bool = False
+    """This run started it: only then may the run restart or stop it."""
+    attached: bool = False
+    """The console handed back a scan that was already running."""
     notes: list[str] = field(default_factory=list)
     result: TargetResult | None = None
 
     def fail(self, error: str) -> None:
         self.result = TargetResult(
             target=self.target, scan_id=self.scan_id, status=self.status, error=error, notes=tuple(self.notes)
+        )
+
+    def time_out(self) -> None:
+        self.result = TargetResult(
+            target=self.target, scan_id=self.scan_id, status=self.status, timed_out=True, notes=tuple(self.notes)
         )
 
 
@@ -113,6 +135,7 @@ class Scanner:
         self.wall_clock = wall_clock
         self._deadline = 0.0
         self._registries: list[Registry] | None = None
+        self._synced: set[str] = set()
 
     # -- the three ways into a run ---------------------------------------------------------------
 
@@ -144,14 +167,13 @@ class Scanner:
         return RunResult(targets=results, console_url=self.client.console_url, scan_kind=self.kind.name)
 
     def _time_out(self, pending: list[_Scan]) -> None:
-        self.client.wait_until(None)
+        self.client.wait_until(self.clock() + STOP_GRACE, self.clock)  # the stop may not hang the run either
         for scan in pending:
-            scan.result = TargetResult(
-                target=scan.target, scan_id=scan.scan_id, status=scan.status, timed_out=True, notes=tuple(scan.notes)
-            )
+            scan.time_out()
         self.progress(f"Timed out after {self.options.timeout:g}s with {len(pending)} scan(s) still running")
-        if self.options.cancel_on_timeout and pending:
-            ids = [s.scan_id for s in pending if s.scan_id]
+        # Only scans this run started: not one it joined, reused or was asked to gate.
+        ids = [s.scan_id for s in pending if s.scan_id and s.ours]
+        if self.options.cancel_on_timeout and ids:
             self.progress(f"Stopping scan(s) {', '.join(ids)}")
             try:
                 self.client.stop_scans(self.kind, ids)
@@ -187,10 +209,11 @@ class Scanner:
     def resolve_image(self, ref: ImageRef) -> list[Target]:
         """The image nodes of `ref`: one, or one per architecture when a tag names several."""
         registry, name = self._registry_for(ref)
-        images, known = self._find_image(registry, name, ref)
-        if not images and self.options.sync:
+        if self.options.sync and registry.node_id not in self._synced:
+            # First, so that a tag pushed again since the last sync resolves to its new digest.
             self._sync(registry)
-            images, known = self._find_image(registry, name, ref)
+            self._synced.add(registry.node_id)
+        images, known = self._find_image(registry, name, ref)
         if not images:
             raise TargetNotFound(self._missing_image_message(registry, name, ref, known))
         ids = ", ".join(i.node_id[:12] for i in images)
@@ -346,7 +369,9 @@ class Scanner:
                 if target is None:
                     continue
                 scan = _Scan(target, scan_id, bulk_id=reply.bulk_scan_id)
-                if _was_running(stamp, reply.console_time_ms):
+                scan.attached = _was_running(stamp, reply.console_time_ms)
+                scan.ours = not scan.attached
+                if scan.attached:
                     scan.notes.append(f"attached to running scan {for_log(scan_id)}: the console was already "
                                       "scanning it and does not start a second scan")
                     self.progress(f"Attached to running scan {for_log(scan_id)} for {target.name}")
@@ -422,12 +447,20 @@ class Scanner:
             try:
                 statuses = self._poll(pending)
                 failures = 0
-            except (ConsoleUnreachable, ConsoleResponseError) as exc:
+            except NotFound as exc:
+                if any(not s.by_id for s in pending):  # an unknown bulk: ask for the scans by id instead
+                    for scan in pending:
+                        scan.by_id = True
+                    continue
+                self._abandon(pending, exc)
+                return
+            except ConsoleError as exc:
                 # A console restarting during a long scan: keep polling a little before giving up.
                 transient = isinstance(exc, ConsoleUnreachable) or (exc.status or 0) >= 500
                 failures += 1
                 if not transient or failures > MAX_POLL_FAILURES:
-                    raise
+                    self._abandon(pending, exc)  # the verdicts already reached stand
+                    return
                 self.progress(f"Status check failed ({exc}); trying again")
                 interval = self._pause(interval, "the scans")
                 continue
@@ -445,7 +478,7 @@ class Scanner:
                 changed |= self._observe(scan, status, now - started, named)
                 if status.status == TERMINAL_OK:
                     settle.append(scan)
-                elif status.status == "CANCELLED" and scan.joined_cancelling:
+                elif status.status == "CANCELLED" and scan.joined_cancelling and (scan.ours or scan.attached):
                     restart.append(scan)
                 elif status.status in TERMINAL_FAILED:
                     reason = f": {for_log(status.message)}" if status.message else ""
@@ -468,21 +501,23 @@ class Scanner:
             interval = self._pause(interval, f"{len(pending)} scan(s)")
 
     def _poll(self, pending: list[_Scan]) -> dict[str, ScanStatus]:
-        """One status request per round: by bulk id when every scan has one, else by scan ids."""
-        bulks = {s.bulk_id for s in pending if s.bulk_id and not s.by_id}
-        by_id = [s.scan_id for s in pending if not s.bulk_id or s.by_id]
-        statuses: dict[str, ScanStatus] = {}
-        for bulk in sorted(bulks):
-            statuses.update(self.client.scan_statuses(self.kind, bulk_scan_id=bulk))
-        if by_id:
-            statuses.update(self.client.scan_statuses(self.kind, by_id))
-        return statuses
+        """One status request per round: by bulk id when every scan came from one start, else by ids."""
+        bulks = {s.bulk_id for s in pending}
+        if len(bulks) == 1 and "" not in bulks and not any(s.by_id for s in pending):
+            return self.client.scan_statuses(self.kind, bulk_scan_id=bulks.pop())
+        return self.client.scan_statuses(self.kind, [s.scan_id for s in pending])
+
+    def _abandon(self, pending: list[_Scan], exc: ConsoleError) -> None:
+        """The console stopped answering about these scans: they could not be completed."""
+        self.progress(f"Warning: giving up on {len(pending)} scan(s): {exc.one_line()}")
+        for scan in pending:
+            scan.fail(f"the console could not say how scan {for_log(scan.scan_id)} went: {exc.one_line()}")
 
     def _observe(self, scan: _Scan, status: ScanStatus, elapsed: float, named: bool) -> bool:
         """Records the status; says so when it changed. Returns whether it changed."""
         if not scan.polled:  # the first answer: did the console hand back a scan being cancelled?
             scan.polled = True
-            scan.joined_cancelling = status.status in _CANCELLING
+            scan.joined_cancelling = status.status in _CANCELLING or (scan.attached and status.status == "CANCELLED")
         if status.status == scan.status:
             return False
         scan.status, scan.message = status.status, status.message
@@ -512,8 +547,8 @@ class Scanner:
     # -- settling and fetching --------------------------------------------------------------------
 
     def _settle_all(self, scans: list[_Scan]) -> None:
-        """Fetch the findings of COMPLETE scans, several at once; the deadline does not cut a fetch short."""
-        self.client.wait_until(None)
+        """Fetch the findings of COMPLETE scans, several at once, with some grace past the deadline."""
+        self.client.wait_until(max(self._deadline, self.clock()) + FETCH_GRACE, self.clock)
         try:
             workers = min(self.options.max_parallel, len(scans))
             if workers <= 1:
@@ -545,11 +580,13 @@ class Scanner:
         except ConsoleError as exc:
             scan.fail(f"could not fetch the findings of scan {for_log(scan.scan_id)}: {exc.one_line()}")
             return
+        except ScanTimeout:
+            scan.time_out()
+            return
         except _Contradiction as exc:
             scan.fail(str(exc))
             return
-        expected = {e.cve_id for e in sbom if e.cve_id}
-        missing = expected - {f.rule_id for f in result.findings}
+        missing = _not_landed(sbom, result.findings)
         if missing:
             if overdue:
                 scan.fail(f"the console's SBOM of scan {for_log(scan.scan_id)} names {len(missing)} "
@@ -607,6 +644,25 @@ class Scanner:
         except (NotFound, ConsoleResponseError) as exc:
             warnings.append(f"could not count the findings to check paging: {exc}")
             return None
+
+
+def _not_landed(sbom: Sequence[SbomEntry], findings: Sequence[Finding]) -> list[str]:
+    """The SBOM's (vulnerability, package) pairs without a finding yet, as `CVE in package`.
+
+    One CVE can sit in several packages (openssl and libssl3): each package's finding must land.
+    Findings name their package `name:version`, so a package matches on its name and a colon.
+    """
+    components: dict[str, list[str]] = {}
+    for finding in findings:
+        components.setdefault(finding.rule_id, []).append(finding.component)
+    missing = {
+        f"{entry.cve_id} in {entry.package}"
+        for entry in sbom
+        if entry.cve_id and not any(
+            c == entry.package or c.startswith(f"{entry.package}:") for c in components.get(entry.cve_id, ())
+        )
+    }
+    return sorted(missing)
 
 
 class _Contradiction(Exception):
@@ -686,8 +742,8 @@ def _registry_filter(tags: str, repositories: list[str], names: list[str]) -> di
         return {"docker_image_name": repositories, "docker_image_tag": [tags]}
     if tags == "all":
         return None
-    if tags == "latest":
-        return {"docker_image_tag": ["latest"]}
+    # `docker_image_tag` alone would match only the last tag written per digest (API_NOTES 3.1):
+    # the keyword path, with every repository named, finds each image that carries the tag.
     return {"docker_image_name": names, "docker_image_tag": [tags]}
 
 

@@ -156,8 +156,8 @@ def parse_images(data: Any) -> list[ImageNode]:
 
 
 def parse_scan_trigger(data: Any) -> tuple[list[str], str]:
-    scan_ids = [s for s in _list(_require(data, "scan_ids", (list, type(None)), "the scan start reply"),
-                                 "scan_ids") if isinstance(s, str) and s]
+    scan_ids = [clean_text(s) for s in _list(_require(data, "scan_ids", (list, type(None)), "the scan start reply"),
+                                             "scan_ids") if isinstance(s, str) and s]
     bulk = _opt(data, "bulk_scan_id", str, "")
     return scan_ids, bulk
 

@@ -236,7 +236,10 @@ def test_a_registry_scan_is_one_start_and_one_status_request_per_round() -> None
     result = make_scanner(sim, messages=messages).scan_registry("bulk-registry", "latest")
     (start,) = paths(sim, START)
     assert start["node_ids"] == [{"node_id": "docker_private_registry-bulk-bot-4", "node_type": "registry"}]
-    assert start["filters"]["image_scan_filter"] == {"filter_in": {"docker_image_tag": ["latest"]}}
+    # The keyword path, every repository named: `docker_image_tag` alone holds only a digest's last tag.
+    repositories = sorted({i.repository for i in sim.dataset.registries[-1].images})
+    assert start["filters"]["image_scan_filter"] == {
+        "filter_in": {"docker_image_name": repositories, "docker_image_tag": ["latest"]}}
     assert len(result.targets) > 5 and all(t.completed for t in result.targets)
     assert all(t.target.name.startswith("bulk.example.com/bulk/svc-") for t in result.targets)
     assert all(p["bulk_scan_id"] for p in paths(sim, STATUS))
@@ -325,3 +328,132 @@ def test_a_scan_already_running_is_attached_to_not_started() -> None:
     make_scanner(sim, messages=fresh, transport=transport, timeout=5).scan_images(
         [ImageRef.parse(f"{REG}/clean:1.0")])
     assert any(m.startswith("Scan ") and " started for " in m for m in fresh)
+
+
+# -- from the review: console faults must not cost verdicts already reached ----------------------------
+
+class FailingAfter(httpx.BaseTransport):
+    """The simulator, except that status requests after the first `ok` ones get `status`."""
+
+    def __init__(self, sim: ConsoleSimulator, ok: int, status: int) -> None:
+        self.inner, self.ok, self.status, self.polls = httpx.WSGITransport(app=sim), ok, status, 0
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        if request.url.path == STATUS:
+            self.polls += 1
+            if self.polls > self.ok:
+                return httpx.Response(self.status, json={"message": "Node unknown not found", "error_fields": None,
+                                                         "error_index": None})
+        return self.inner.handle_request(request)
+
+
+@pytest.mark.parametrize("status", [404, 400, 401])
+def test_a_console_error_mid_run_keeps_the_verdicts_already_reached(status: int) -> None:
+    sim = ConsoleSimulator()
+    messages: list[str] = []
+    transport = FailingAfter(sim, ok=8, status=status)
+    result = make_scanner(sim, messages=messages, transport=transport).scan_images(
+        [ImageRef.parse(f"{REG}/app:1.4.2"), ImageRef.parse(f"{REG}/stuck:1.0")])
+    by_name = {t.target.name: t for t in result.targets}
+    assert by_name[f"{REG}/app:1.4.2"].completed and len(by_name[f"{REG}/app:1.4.2"].findings) == 45
+    assert not by_name[f"{REG}/stuck:1.0"].completed and by_name[f"{REG}/stuck:1.0"].error
+    assert decide(result, Policy()).exit_code == ExitCode.GATE_FAILED  # the certain failure wins over 3
+    if status == 404:  # an unknown bulk: asked again by id before giving up
+        assert paths(sim, STATUS)[-1]["bulk_scan_id"] == "" or transport.polls > 9
+
+
+def test_results_never_starts_a_scan_even_for_one_being_cancelled() -> None:
+    sim = ConsoleSimulator()
+    node = sim.dataset.image("team/stuck", "1.0").node_id
+    with ConsoleClient(URL, ADMIN_TOKEN, transport=httpx.WSGITransport(app=sim)) as other:
+        from ci_scan.kinds import VULNERABILITY
+
+        (reply,) = other.start_scans(VULNERABILITY, [(node, "image")], ["base"])
+        (scan_id,) = reply.scan_ids
+        other.scan_statuses(VULNERABILITY, [scan_id])
+        other.scan_statuses(VULNERABILITY, [scan_id])
+        other.stop_scans(VULNERABILITY, [scan_id])
+    starts = len(paths(sim, START))
+    result = make_scanner(sim, timeout=60, cancel_on_timeout=True).gate_existing([scan_id])
+    assert len(paths(sim, START)) == starts
+    assert "ended CANCELLED" in result.targets[0].error
+
+
+def test_cancel_on_timeout_stops_only_scans_this_run_started() -> None:
+    moment = [1_800_000_000.0]
+    sim = ConsoleSimulator(clock=lambda: moment[0])
+    transport = DatedTransport(sim, lambda: moment[0])
+    make_scanner(sim, transport=transport, timeout=5).scan_images([ImageRef.parse(f"{REG}/stuck:1.0")])
+    moment[0] += 300
+    second = make_scanner(sim, transport=transport, timeout=5, cancel_on_timeout=True).scan_images(
+        [ImageRef.parse(f"{REG}/stuck:1.0"), ImageRef.parse(f"{REG}/flaky:1.0")])
+    by_name = {t.target.name: t for t in second.targets}
+    assert by_name[f"{REG}/stuck:1.0"].timed_out and by_name[f"{REG}/flaky:1.0"].timed_out
+    stops = [r.json()["scan_ids"] for r in sim.requests if r.path == "/deepfence/scan/stop/vulnerability"]
+    # Only flaky's scan is this run's: the stuck one was joined from the first run and keeps running.
+    assert stops == [[by_name[f"{REG}/flaky:1.0"].scan_id]]
+
+
+def test_hostile_statuses_ids_and_error_bodies_are_neutralised_in_the_log() -> None:
+    sim = ConsoleSimulator()
+    hostile = "\x1b[2J\x1b[31m##vso[task.setvariable variable=GATE]passed\n::add-mask::x"
+    sim.inject(START, 500, body={"message": hostile, "error_fields": None, "error_index": None})
+    code, out, err = run_app(settings_for(images(f"{REG}/app:1.4.2")), sim)
+    assert code == ExitCode.SCAN_INCOMPLETE
+    for line in (out + err).splitlines():
+        assert "\x1b" not in line and "##vso[" not in line and not line.lstrip().startswith("::"), line
+    sim = ConsoleSimulator()
+    stdout, stderr = io.StringIO(), io.StringIO()
+    code = run(settings_for(images(f"{REG}/stuck:1.0"), timeout="5s", cancel_on_timeout=True),
+               transport=HostileStatuses(sim), stdout=stdout, stderr=stderr, sleep=lambda _: None)
+    assert code == ExitCode.TIMED_OUT
+    assert "spoofed" in stderr.getvalue()  # shown, but inert
+    for line in (stdout.getvalue() + stderr.getvalue()).splitlines():
+        assert "\x1b" not in line and not line.lstrip().startswith("::"), line
+
+
+class HostileStatuses(httpx.BaseTransport):
+    """The simulator, with status replies whose status and message try to steer the CI log."""
+
+    def __init__(self, sim: ConsoleSimulator) -> None:
+        self.inner = httpx.WSGITransport(app=sim)
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        response = self.inner.handle_request(request)
+        if request.url.path != STATUS:
+            return response
+        response.read()
+        data = json.loads(response.content)
+        for info in data["statuses"].values():
+            info["status"] = info["status"] + "\n::error::spoofed\x1b[31m"
+            info["status_message"] = "\r::add-mask::x ##vso[task.complete result=Succeeded]"
+        return httpx.Response(200, json=data)
+
+
+def test_every_package_of_a_shared_cve_must_land_before_the_gate() -> None:
+    from ci_scan.models import Finding, Severity
+    from ci_scan.scan import _not_landed
+    from ci_scan.wire import SbomEntry
+
+    sbom = [SbomEntry("openssl", "3.0.2", "CVE-1"), SbomEntry("libssl3", "3.0.2-0ubuntu1", "CVE-1"),
+            SbomEntry("zlib1g", "1:1.2.11", "CVE-2"), SbomEntry("bash", "5.1", "")]
+    openssl = Finding("vulnerability", "CVE-1", Severity.LOW, "openssl:3.0.2")
+    libssl = Finding("vulnerability", "CVE-1", Severity.CRITICAL, "libssl3:3.0.2-0ubuntu1")
+    zlib = Finding("vulnerability", "CVE-2", Severity.HIGH, "zlib1g:1:1.2.11")
+    assert _not_landed(sbom, [openssl, zlib]) == ["CVE-1 in libssl3"]
+    assert _not_landed(sbom, [openssl, libssl]) == ["CVE-2 in zlib1g"]
+    assert _not_landed(sbom, [openssl, libssl, zlib]) == []
+
+
+def test_findings_still_landing_are_waited_for() -> None:
+    """The first results reply lacks findings the SBOM names: the gate waits for the next round."""
+    full = make_scanner(ConsoleSimulator(matching_polls=0)).scan_images([ImageRef.parse(f"{REG}/app:1.4.1")])
+    assert full.targets[0].findings
+    sim = ConsoleSimulator(matching_polls=0)
+    partial = {"scan_id": "x", "severity_counts": {}, "vulnerabilities": []}
+    sim.inject("/deepfence/scan/results/vulnerability", 200, body=partial, times=1)
+    sim.inject("/deepfence/scan/results/count/vulnerability", 200, body={"count": 0}, times=1)
+    messages: list[str] = []
+    result = make_scanner(sim, messages=messages).scan_images([ImageRef.parse(f"{REG}/app:1.4.1")])
+    assert len(result.targets[0].findings) == len(full.targets[0].findings)
+    assert any("have not landed yet" in m for m in messages)

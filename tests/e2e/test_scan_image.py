@@ -191,8 +191,9 @@ def test_unreachable_console_exits_3(simulator: Simulator) -> None:
     assert_one_line_error(run, "cannot reach the console")
 
 
-def test_a_scan_that_never_finishes_exits_4(simulator: Simulator) -> None:
-    run = simulator.run("scan", "image", f"{REG}/stuck:1.0", "--timeout", "2s", "--cancel-on-timeout")
+def test_a_scan_that_never_finishes_exits_4(fresh_simulator: Simulator) -> None:
+    """A simulator of its own: a scan another test left running would be joined, and never stopped."""
+    run = fresh_simulator.run("scan", "image", f"{REG}/stuck:1.0", "--timeout", "2s", "--cancel-on-timeout")
     assert run.code == 4, run.output
     assert_one_line_error(run, "timed out after 2s")
     assert "Stopping scan" in run.stderr
