@@ -8,6 +8,7 @@ becomes that target's result; only a console that cannot be used at all ends the
 from __future__ import annotations
 
 import time
+from collections import Counter
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
@@ -49,6 +50,8 @@ MAX_POLL_FAILURES = 5
 """Consecutive failed status checks tolerated (each already retried by the client)."""
 SYNC_START_CHECKS = 3
 """Registry checks after which 'not syncing' is believed even if the sync was never seen running."""
+QUIET_OVER = 10
+"""With more targets than this, progress is a line per round for all of them, not a line per target."""
 JOINED_SCAN_SLACK_MS = 2000
 """A scan id older than the start request by more than this was already running: the console joined it."""
 FETCH_GRACE = 300.0
@@ -136,6 +139,12 @@ class Scanner:
         self._deadline = 0.0
         self._registries: list[Registry] | None = None
         self._synced: set[str] = set()
+        self._quiet = False
+
+    def _detail(self, message: str) -> None:
+        """A line about one target: said only while the run has few enough for such lines to be read."""
+        if not self._quiet:
+            self.progress(message)
 
     # -- the three ways into a run ---------------------------------------------------------------
 
@@ -185,6 +194,7 @@ class Scanner:
     def _resolve_all(self, refs: Sequence[ImageRef]) -> list[Target]:
         """Every image's targets; if any image is missing, says which (all of them) and starts nothing."""
         unique = list({str(ref): ref for ref in refs}.values())
+        self._quiet = len(unique) > QUIET_OVER
         targets: dict[str, Target] = {}
         missing: list[str] = []
         for ref in unique:
@@ -195,7 +205,7 @@ class Scanner:
                 continue
             for target in found:
                 if target.node_id in targets:
-                    self.progress(f"{ref} is the same image as {targets[target.node_id].name}: scanning it once")
+                    self._detail(f"{ref} is the same image as {targets[target.node_id].name}: scanning it once")
                 targets.setdefault(target.node_id, target)
         if missing:
             if len(unique) == 1:
@@ -221,7 +231,7 @@ class Scanner:
             self.progress(f"{ref} is {len(images)} images on the console ({ids}), e.g. one per architecture: "
                           "scanning all of them and gating on all their findings")
         else:
-            self.progress(f"Found {ref} on the console: image {ids} in registry {for_log(registry.name)}")
+            self._detail(f"Found {ref} on the console: image {ids} in registry {for_log(registry.name)}")
         return [_image_target(image, ref, registry) for image in images]
 
     def _registry_list(self) -> list[Registry]:
@@ -339,7 +349,7 @@ class Scanner:
             return None
         note = (f"reused scan {for_log(latest.scan_id)} from {_ago(age)} ago (--reuse-within {within:g}s); "
                 "no new scan was started")
-        self.progress(f"{target.name}: {note}")
+        self._detail(f"{target.name}: {note}")
         return _Scan(target, latest.scan_id, notes=[note])
 
     def _start(self, targets: list[Target]) -> list[_Scan]:
@@ -374,10 +384,14 @@ class Scanner:
                 if scan.attached:
                     scan.notes.append(f"attached to running scan {for_log(scan_id)}: the console was already "
                                       "scanning it and does not start a second scan")
-                    self.progress(f"Attached to running scan {for_log(scan_id)} for {target.name}")
+                    self._detail(f"Attached to running scan {for_log(scan_id)} for {target.name}")
                 else:
-                    self.progress(f"Scan {for_log(scan_id)} started for {target.name}")
+                    self._detail(f"Scan {for_log(scan_id)} started for {target.name}")
                 scans.append(scan)
+        if self._quiet:
+            joined = sum(s.attached for s in scans)
+            self.progress(f"Started {len(scans) - joined} scan(s)"
+                          + (f"; {joined} attached to scans already running" if joined else ""))
         return scans
 
     def _start_registry(self, wanted: str, tags: str, repositories: Sequence[str]) -> list[_Scan]:
@@ -388,6 +402,7 @@ class Scanner:
         if self.options.sync:
             self._sync(registry)
         images = self._all_images(registry, None)
+        self._quiet = len(images) > QUIET_OVER
         names = sorted({i.name for i in images})
         unknown_repos = [r for r in repositories if r not in names]
         if unknown_repos:
@@ -417,6 +432,7 @@ class Scanner:
 
     def _existing(self, scan_ids: Sequence[str]) -> list[_Scan]:
         wanted = list(dict.fromkeys(scan_ids))
+        self._quiet = len(wanted) > QUIET_OVER
         try:
             statuses = self.client.scan_statuses(self.kind, wanted)
         except NotFound:
@@ -440,6 +456,7 @@ class Scanner:
         interval = self.options.poll_initial
         failures = 0
         named = len(scans) > 1
+        last_tally = ""
         while True:
             pending = [s for s in scans if s.result is None]
             if not pending:
@@ -489,6 +506,14 @@ class Scanner:
                 self._settle_all(settle)
             if restart:
                 self._restart(scans, restart)
+            if self._quiet:
+                tally = Counter(s.status for s in scans if s.status)
+                done = sum(s.result is not None for s in scans)
+                line = ", ".join(f"{n} {for_log(status)}" for status, n in sorted(tally.items()))
+                line += f"; {done} of {len(scans)} done"
+                if line != last_tally:
+                    self.progress(f"Scans after {now - started:.0f}s: {line}")
+                    last_tally, changed = line, True
             if all(s.result is not None for s in scans):
                 return
             if changed:
@@ -523,7 +548,7 @@ class Scanner:
         scan.status, scan.message = status.status, status.message
         who = f"{scan.target.name}: scan" if named else "Scan"
         message = f": {for_log(status.message)}" if status.message else ""
-        self.progress(f"{who} status {for_log(status.status)}{message} ({elapsed:.0f}s)")
+        self._detail(f"{who} status {for_log(status.status)}{message} ({elapsed:.0f}s)")
         return True
 
     def _restart(self, scans: list[_Scan], joined: list[_Scan]) -> None:
@@ -600,7 +625,7 @@ class Scanner:
     def _say_settling(self, scan: _Scan, why: str) -> None:
         if not scan.said_settling:
             scan.said_settling = True
-            self.progress(f"Scan {for_log(scan.scan_id)} is COMPLETE; {why}")
+            self._detail(f"Scan {for_log(scan.scan_id)} is COMPLETE; {why}")
 
     def fetch(self, target: Target, scan_id: str) -> TargetResult:
         """Every finding of the scan, checked against the console's own counts."""
@@ -634,7 +659,7 @@ class Scanner:
         _check_consistent(result, scan_id, expected, warnings)
         for warning in warnings:
             self.progress(f"Warning: {warning}")
-        self.progress(f"Fetched {len(findings)} findings of {target.name} in {pages} page(s)")
+        self._detail(f"Fetched {len(findings)} findings of {target.name} in {pages} page(s)")
         return replace(result, warnings=tuple(warnings))
 
     def _count(self, scan_id: str, warnings: list[str]) -> int | None:

@@ -457,3 +457,17 @@ def test_findings_still_landing_are_waited_for() -> None:
     result = make_scanner(sim, messages=messages).scan_images([ImageRef.parse(f"{REG}/app:1.4.1")])
     assert len(result.targets[0].findings) == len(full.targets[0].findings)
     assert any("have not landed yet" in m for m in messages)
+
+
+def test_many_targets_get_a_progress_line_per_round_not_per_target() -> None:
+    sim = ConsoleSimulator(default_dataset(extra_images=100))
+    bulk = sim.dataset.registries[-1]
+    refs = [f"bulk.example.com/{image.repository}:latest" for image in bulk.images if "latest" in image.tags][:12]
+    result, messages = scan_images(sim, *refs)
+    assert len(result.targets) == 12
+    assert "Started 12 scan(s)" in messages
+    assert not [m for m in messages if m.startswith(("Found ", "Fetched ")) or " started for " in m]
+    rounds = [m for m in messages if m.startswith("Scans after ")]
+    assert rounds and rounds[-1].endswith("; 12 of 12 done")
+    few, few_messages = scan_images(ConsoleSimulator(default_dataset(extra_images=100)), *refs[:3])
+    assert sum(m.startswith("Found ") for m in few_messages) == 3
