@@ -14,11 +14,11 @@ from typing import Any, TextIO
 from ci_scan import wording
 from ci_scan.config import ExistingScans, ImageScan, RegistryScan, Settings
 from ci_scan.decision import decide
-from ci_scan.errors import CiScanError, ConfigError, ExitCode, redact
+from ci_scan.errors import CiScanError, ExitCode, redact
 from ci_scan.formats import report
 from ci_scan.models import RunResult
 from ci_scan.report_paths import check_report_paths
-from ci_scan.reports import write_reports
+from ci_scan.reports import ReportsNotWritten, write_reports
 from ci_scan.sanitize import for_log, neutral_line_start
 from ci_scan.scan import Scanner
 from ci_scan.summary import render_summary
@@ -66,8 +66,8 @@ def run(
         written = []
         try:
             written = write_reports(requests, decision)
-        except ConfigError as exc:
-            report_error = exc
+        except ReportsNotWritten as exc:
+            report_error, written = exc, exc.written
         summary_stream = err if any(path == "-" for _, path in settings.reports) else out
         summary_stream.write(render_summary(decision))
         summary_stream.flush()

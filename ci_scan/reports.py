@@ -67,9 +67,18 @@ def write_reports(requests: Sequence[tuple[Format, Path | str]], decision: Decis
     rendered = [(path, fmt.render(decision)) for fmt, path in requests]
     outcomes = [_attempt(path, text) for path, text in rendered]
     errors = [str(outcome) for outcome in outcomes if isinstance(outcome, ConfigError)]
+    written = [outcome for outcome in outcomes if isinstance(outcome, Path)]
     if errors:
-        raise ConfigError("; ".join(errors))
-    return [outcome for outcome in outcomes if isinstance(outcome, Path)]
+        raise ReportsNotWritten("; ".join(errors), written)
+    return written
+
+
+class ReportsNotWritten(ConfigError):
+    """Some reports could not be written; `written` names those that were."""
+
+    def __init__(self, message: str, written: list[Path]) -> None:
+        super().__init__(message)
+        self.written = written
 
 
 def _attempt(path: Path | str, text: str) -> Path | ConfigError:

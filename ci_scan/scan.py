@@ -50,6 +50,8 @@ MAX_POLL_FAILURES = 5
 """Consecutive failed status checks tolerated (each already retried by the client)."""
 SYNC_START_CHECKS = 3
 """Registry checks after which 'not syncing' is believed even if the sync was never seen running."""
+MAX_NAMES_BYTES = 800_000
+"""Repository names in one registry start: the console refuses bodies over about 1 MB."""
 QUIET_OVER = 10
 """With more targets than this, progress is a line per round for all of them, not a line per target."""
 JOINED_SCAN_SLACK_MS = 2000
@@ -410,18 +412,16 @@ class Scanner:
                 f"registry {for_log(registry.name)} has no repository {', '.join(map(repr, unknown_repos))} "
                 f"(known: {', '.join(for_log(n) for n in names[:10]) or 'none'}{', ...' if len(names) > 10 else ''})"
             )
-        image_filter = _registry_filter(tags, list(repositories), names)
-        try:
-            replies = self.client.start_scans(
-                self.kind, [(registry.node_id, "registry")], self.options.languages, image_filter
+        replies = [
+            reply
+            for image_filter in _registry_filters(tags, list(repositories), names)
+            for reply in self._start_in_registry(registry, image_filter)
+        ]
+        if not replies:
+            raise TargetNotFound(
+                f"no image in registry {for_log(registry.name)} matches --tags {tags}"
+                + (f" in {', '.join(repositories)}" if repositories else ""), status=400
             )
-        except ConsoleResponseError as exc:
-            if exc.status == 400:
-                raise TargetNotFound(
-                    f"no image in registry {for_log(registry.name)} matches --tags {tags}"
-                    + (f" in {', '.join(repositories)}" if repositories else ""), status=400
-                ) from None
-            raise
         by_node = {i.node_id: _image_target(i, None, registry) for i in images}
         scans = self._match_scans(replies, by_node, lambda scan_id: _unlisted_target(scan_id))
         if not scans:
@@ -429,6 +429,17 @@ class Scanner:
         self.progress(f"Selected {len(scans)} image(s) in registry {for_log(registry.name)} (--tags {tags}"
                       + (f", {len(repositories)} repositories" if repositories else "") + "); waiting for their scans")
         return scans
+
+    def _start_in_registry(self, registry: Registry, image_filter: dict[str, list[str]] | None) -> list[StartReply]:
+        """One registry start; none when the console answers that no image matches (400)."""
+        try:
+            return self.client.start_scans(
+                self.kind, [(registry.node_id, "registry")], self.options.languages, image_filter
+            )
+        except ConsoleResponseError as exc:
+            if exc.status == 400:
+                return []
+            raise
 
     def _existing(self, scan_ids: Sequence[str]) -> list[_Scan]:
         wanted = list(dict.fromkeys(scan_ids))
@@ -761,15 +772,26 @@ def _unlisted_target(scan_id: str) -> Target:
     return Target(kind="image", node_id=node_id, node_type="image", name=for_log(node_id))
 
 
-def _registry_filter(tags: str, repositories: list[str], names: list[str]) -> dict[str, list[str]] | None:
-    """`image_scan_filter.filter_in` (API_NOTES §10): the keyword path needs repository names and a mode."""
-    if repositories:
-        return {"docker_image_name": repositories, "docker_image_tag": [tags]}
-    if tags == "all":
-        return None
-    # `docker_image_tag` alone would match only the last tag written per digest (API_NOTES 3.1):
-    # the keyword path, with every repository named, finds each image that carries the tag.
-    return {"docker_image_name": names, "docker_image_tag": [tags]}
+def _registry_filters(tags: str, repositories: list[str], names: list[str]) -> list[dict[str, list[str]] | None]:
+    """`image_scan_filter.filter_in` of each start (API_NOTES 10): one, unless the names are too many.
+
+    The keyword path needs repository names and a mode; `docker_image_tag` alone would match only
+    the last tag written per digest (API_NOTES 3.1), so even `latest` names every repository. A
+    list of names too long for one request body is split over several starts.
+    """
+    if not repositories and tags == "all":
+        return [None]
+    chosen = repositories or names
+    chunks: list[list[str]] = [[]]
+    size = 0
+    for name in chosen:
+        cost = len(name.encode()) + 4  # quotes, comma, space
+        if chunks[-1] and size + cost > MAX_NAMES_BYTES:
+            chunks.append([])
+            size = 0
+        chunks[-1].append(name)
+        size += cost
+    return [{"docker_image_name": chunk, "docker_image_tag": [tags]} for chunk in chunks]
 
 
 def _was_running(stamp: str, console_time_ms: int | None) -> bool:

@@ -471,3 +471,18 @@ def test_many_targets_get_a_progress_line_per_round_not_per_target() -> None:
     assert rounds and rounds[-1].endswith("; 12 of 12 done")
     few, few_messages = scan_images(ConsoleSimulator(default_dataset(extra_images=100)), *refs[:3])
     assert sum(m.startswith("Found ") for m in few_messages) == 3
+
+
+def test_repository_names_too_many_for_one_request_are_split_over_starts() -> None:
+    from ci_scan.scan import MAX_NAMES_BYTES, _registry_filters
+
+    names = [f"team/service-with-a-rather-long-name-{i:06d}" for i in range(40_000)]
+    filters = _registry_filters("recent", [], names)
+    assert len(filters) >= 2
+    sent = [n for f in filters if f for n in f["docker_image_name"]]
+    assert sent == names
+    assert all(f and len(json.dumps(f).encode()) < MAX_NAMES_BYTES + 100 for f in filters)
+    assert all(f and f["docker_image_tag"] == ["recent"] for f in filters)
+    assert _registry_filters("all", [], names) == [None]
+    one = [{"docker_image_name": ["team/a"], "docker_image_tag": ["all"]}]
+    assert _registry_filters("all", ["team/a"], names) == one

@@ -181,6 +181,7 @@ def test_a_report_that_cannot_be_written_after_the_verdict_keeps_it(simulator: S
     assert "Gate FAILED" in run.stdout
     assert_one_line_error(run, "/proc/forbidden/scan.json")
     assert (blocked / "junit.xml").exists()
+    assert f"Report written: {blocked / 'junit.xml'}" in run.stderr
     clean = simulator.run("scan", "image", f"{REG}/clean:1.0", "--json", "/proc/forbidden/scan.json")
     assert clean.code == 3 and "Gate PASSED" in clean.stdout
 
