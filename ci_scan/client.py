@@ -250,15 +250,18 @@ class ConsoleClient:
             "POST", kind.endpoint("stop"), body, what="stop the scan", expected=(200, 202, 204), reply=False,
         )
 
-    def latest_scan(self, kind: ScanKind, node_id: str, node_type: str, status: str = "COMPLETE") -> ScanStatus | None:
-        """The node's most recently updated scan in `status`, or None."""
+    def latest_scan(
+        self, kind: ScanKind, node_id: str, node_type: str, status: str = "COMPLETE"
+    ) -> tuple[ScanStatus | None, int | None]:
+        """The node's most recently updated scan in `status` (or None), and the console's clock then."""
         body = {
             "node_ids": [{"node_id": node_id, "node_type": node_type}],
             "fields_filter": fields_filter(contains={"status": [status]}, order=[("updated_at", True)]),
             "window": {"offset": 0, "size": 1},
         }
-        scans = parse_scan_list(self._call("POST", kind.endpoint("list"), body, what="list the node's scans"))
-        return scans[0] if scans else None
+        response = self._checked("POST", kind.endpoint("list"), body, what="list the node's scans")
+        scans = parse_scan_list(self._json(response))
+        return (scans[0] if scans else None), _request_time_ms(response)
 
     def count_results(self, kind: ScanKind, scan_id: str) -> int:
         """Every finding of the scan, masked ones included (the count is taken after the window)."""

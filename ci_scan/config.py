@@ -22,8 +22,8 @@ _DURATION_PART = re.compile(r"(\d+(?:\.\d+)?)([hms]?)")
 _UNIT_SECONDS = {"h": 3600.0, "m": 60.0, "s": 1.0, "": 1.0}
 
 
-def parse_duration(text: str) -> float:
-    """`90s`, `30m`, `1h30m` or plain seconds -> seconds."""
+def parse_duration(text: str, *, allow_zero: bool = False) -> float:
+    """`90s`, `30m`, `1h30m` or plain seconds -> seconds; `0` only where `allow_zero`."""
     compact = text.strip().lower().replace(" ", "")
     pos, total = 0, 0.0
     while pos < len(compact):
@@ -32,7 +32,7 @@ def parse_duration(text: str) -> float:
             break
         total += float(part.group(1)) * _UNIT_SECONDS[part.group(2)]
         pos = part.end()
-    if not compact or pos != len(compact) or total <= 0:
+    if not compact or pos != len(compact) or total < 0 or (total == 0 and not allow_zero):
         raise ConfigError(f"invalid duration {text!r}: use e.g. 90s, 30m or 1h30m")
     return total
 
@@ -163,6 +163,7 @@ class Settings:
         languages: str | None = None,
         page_size: int = MAX_PAGE_SIZE,
         poll_interval: str = "15s",
+        settle_time: str = "10s",
         max_parallel: int = 4,
         reuse_within: str | None = None,
         cancel_on_timeout: bool = False,
@@ -211,6 +212,7 @@ class Settings:
                 cancel_on_timeout=cancel_on_timeout,
                 max_parallel=max_parallel,
                 reuse_within=parse_duration(reuse_within) if reuse_within else None,
+                settle_time=parse_duration(settle_time, allow_zero=True),
             ),
             reports=outputs,
             verify=False if insecure else (ca_bundle or True),

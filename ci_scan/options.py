@@ -86,6 +86,8 @@ WAITING = (
            integer=True),
     Option("max_parallel", "Targets whose findings are fetched at the same time.", "N", default=4,
            readme_default="4", integer=True),
+    Option("settle_time", "How long a finished scan's findings must stay unchanged before they are gated (the "
+           "console writes them in batches, every 10s).", "DURATION", default="10s", readme_default="10s"),
     Option("cancel_on_timeout", "Stop the console's scans when --timeout runs out; by default they keep running "
            "and the next run picks them up instead of starting others.", is_flag=True, readme_default="off"),
 )

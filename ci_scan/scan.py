@@ -50,10 +50,14 @@ MAX_POLL_FAILURES = 5
 """Consecutive failed status checks tolerated (each already retried by the client)."""
 SYNC_START_CHECKS = 3
 """Registry checks after which 'not syncing' is believed even if the sync was never seen running."""
+IDS_PER_STATUS_REQUEST = 5000
+"""Scan ids (about 80 bytes each) in one status request: well below the console's 1 MB body limit."""
 MAX_NAMES_BYTES = 800_000
 """Repository names in one registry start: the console refuses bodies over about 1 MB."""
 QUIET_OVER = 10
 """With more targets than this, progress is a line per round for all of them, not a line per target."""
+REUSE_CLOCK_SLACK = 60.0
+"""A scan that finished more than this 'in the future' says the clocks disagree: it is not reused."""
 JOINED_SCAN_SLACK_MS = 2000
 """A scan id older than the start request by more than this was already running: the console joined it."""
 FETCH_GRACE = 300.0
@@ -82,6 +86,9 @@ class ScanOptions:
     """Gate on the node's latest COMPLETE scan when it is younger than this many seconds."""
     settle_timeout: float = 120.0
     """How long a COMPLETE scan may go on without the console finishing its matching."""
+    settle_time: float = 10.0
+    """How long a finished scan's findings must stay unchanged before they are gated: the console
+    writes findings in 10 s batches, and its runtime SBOM names only one CVE per package."""
     kind: ScanKind = VULNERABILITY
 
 
@@ -97,6 +104,8 @@ class _Scan:
     joined_cancelling: bool = False
     complete_since: float | None = None
     said_settling: bool = False
+    landed: tuple[float, TargetResult] | None = None
+    """When everything the runtime SBOM names had landed, and the findings then."""
     by_id: bool = False
     """Poll this scan by its id: the status reply of its bulk request did not include it."""
     bulk_id: str = ""
@@ -343,11 +352,13 @@ class Scanner:
         within = self.options.reuse_within
         if within is None:
             return None
-        latest = self.client.latest_scan(self.kind, target.node_id, target.node_type)
+        latest, console_now_ms = self.client.latest_scan(self.kind, target.node_id, target.node_type)
         if latest is None or latest.status != TERMINAL_OK or latest.updated_at_ms <= 0:
             return None
-        age = self.wall_clock() - latest.updated_at_ms / 1000
-        if age > within:
+        # The console's clock when it has one to give: a runner's clock can be hours off.
+        now = console_now_ms / 1000 if console_now_ms is not None else self.wall_clock()
+        age = now - latest.updated_at_ms / 1000
+        if not -REUSE_CLOCK_SLACK <= age <= within:
             return None
         note = (f"reused scan {for_log(latest.scan_id)} from {_ago(age)} ago (--reuse-within {within:g}s); "
                 "no new scan was started")
@@ -373,6 +384,7 @@ class Scanner:
         self, replies: list[StartReply], by_node: dict[str, Target], unknown: Callable[[str], Target | None]
     ) -> list[_Scan]:
         """A `_Scan` per scan id the console handed back (ids are `<node_id>-<unix seconds>`)."""
+        self._quiet = sum(len(reply.scan_ids) for reply in replies) > QUIET_OVER
         scans: list[_Scan] = []
         for reply in replies:
             for scan_id in dict.fromkeys(reply.scan_ids):
@@ -404,7 +416,6 @@ class Scanner:
         if self.options.sync:
             self._sync(registry)
         images = self._all_images(registry, None)
-        self._quiet = len(images) > QUIET_OVER
         names = sorted({i.name for i in images})
         unknown_repos = [r for r in repositories if r not in names]
         if unknown_repos:
@@ -541,7 +552,11 @@ class Scanner:
         bulks = {s.bulk_id for s in pending}
         if len(bulks) == 1 and "" not in bulks and not any(s.by_id for s in pending):
             return self.client.scan_statuses(self.kind, bulk_scan_id=bulks.pop())
-        return self.client.scan_statuses(self.kind, [s.scan_id for s in pending])
+        ids = [s.scan_id for s in pending]
+        statuses: dict[str, ScanStatus] = {}
+        for first in range(0, len(ids), IDS_PER_STATUS_REQUEST):  # one request below the body limit
+            statuses.update(self.client.scan_statuses(self.kind, ids[first : first + IDS_PER_STATUS_REQUEST]))
+        return statuses
 
     def _abandon(self, pending: list[_Scan], exc: ConsoleError) -> None:
         """The console stopped answering about these scans: they could not be completed."""
@@ -566,7 +581,13 @@ class Scanner:
         for scan in joined:
             self.progress(f"Scan {for_log(scan.scan_id)} was being cancelled when this run joined it; "
                           "starting a new one")
-        fresh = {s.target.node_id: s for s in self._start([s.target for s in joined])}
+        try:
+            fresh = {s.target.node_id: s for s in self._start([s.target for s in joined])}
+        except ConsoleError as exc:  # the verdicts already reached stand
+            for scan in joined:
+                scan.fail(f"scan {for_log(scan.scan_id)} was cancelled and no new one could be started: "
+                          f"{exc.one_line()}")
+            return
         replaced = {id(s) for s in joined}
         for index, scan in enumerate(scans):
             if id(scan) in replaced:
@@ -597,12 +618,17 @@ class Scanner:
             self.client.wait_until(self._deadline, self.clock)
 
     def _settle(self, scan: _Scan) -> None:
-        """A COMPLETE scan becomes a result once the console has finished matching (API_NOTES §5.1)."""
+        """A COMPLETE scan becomes a result once the console has finished matching (API_NOTES §5.1):
+        its runtime SBOM exists, every (CVE, package) it names has landed, and the findings then stay
+        unchanged for --settle-time."""
         now = self.clock()
         if scan.complete_since is None:
             scan.complete_since = now
         overdue = now - scan.complete_since >= self.options.settle_timeout
         try:
+            if scan.landed is not None:
+                self._check_unchanged(scan, *scan.landed, now=now, overdue=overdue)
+                return
             sbom = self.client.runtime_sbom(scan.scan_id) if self.kind.has_sbom else []
             if sbom is None:
                 if overdue:
@@ -631,7 +657,29 @@ class Scanner:
             else:
                 self._say_settling(scan, f"{len(missing)} vulnerabilities of its SBOM have not landed yet")
             return
+        if self.options.settle_time > 0:
+            scan.landed = (now, result)
+            self._say_settling(scan, f"checking that its findings stay unchanged for {self.options.settle_time:g}s")
+            return
         scan.result = replace(result, status=scan.status, notes=tuple(scan.notes))
+
+    def _check_unchanged(
+        self, scan: _Scan, landed_at: float, result: TargetResult, *, now: float, overdue: bool
+    ) -> None:
+        """Gate on the findings once --settle-time has passed without the console's count changing."""
+        if now - landed_at < self.options.settle_time:
+            return
+        try:
+            count = self.client.count_results(self.kind, scan.scan_id)
+        except (NotFound, ConsoleResponseError):  # a console that cannot count: fetch them all again
+            count = len(self.fetch(scan.target, scan.scan_id).findings)
+        if count == len(result.findings):
+            scan.result = replace(result, status=scan.status, notes=tuple(scan.notes))
+        elif overdue:
+            scan.fail(f"the findings of scan {for_log(scan.scan_id)} were still changing "
+                      f"{self.options.settle_timeout:g}s after it was COMPLETE ({len(result.findings)}, then {count})")
+        else:
+            scan.landed = None  # more findings landed: fetch them all again next round
 
     def _say_settling(self, scan: _Scan, why: str) -> None:
         if not scan.said_settling:
@@ -686,7 +734,7 @@ def _not_landed(sbom: Sequence[SbomEntry], findings: Sequence[Finding]) -> list[
     """The SBOM's (vulnerability, package) pairs without a finding yet, as `CVE in package`.
 
     One CVE can sit in several packages (openssl and libssl3): each package's finding must land.
-    Findings name their package `name:version`, so a package matches on its name and a colon.
+    Findings name their package `name:version` (`cve_caused_by_package`), as the SBOM's entries do.
     """
     components: dict[str, list[str]] = {}
     for finding in findings:
@@ -695,7 +743,8 @@ def _not_landed(sbom: Sequence[SbomEntry], findings: Sequence[Finding]) -> list[
         f"{entry.cve_id} in {entry.package}"
         for entry in sbom
         if entry.cve_id and not any(
-            c == entry.package or c.startswith(f"{entry.package}:") for c in components.get(entry.cve_id, ())
+            c == (f"{entry.package}:{entry.version}" if entry.version else entry.package)
+            for c in components.get(entry.cve_id, ())
         )
     }
     return sorted(missing)

@@ -74,8 +74,9 @@ def test_n_images_take_one_start_and_one_status_request_per_round(count: int) ->
     assert len(start["node_ids"]) == count
     polls = paths(sim, STATUS)
     assert all(p["bulk_scan_id"] and p["scan_ids"] == [] for p in polls)
-    # The same timeline whatever the count: as many status requests for 10 images as for 1.
-    assert len(polls) == 6
+    # The same timeline whatever the count: as many status requests for 10 images as for 1 (the scans
+    # complete at the 4th poll, matching ends at the 6th, and --settle-time takes one more round).
+    assert len(polls) == 7
 
 
 def test_the_same_image_given_twice_is_scanned_once() -> None:
@@ -243,7 +244,7 @@ def test_a_registry_scan_is_one_start_and_one_status_request_per_round() -> None
     assert len(result.targets) > 5 and all(t.completed for t in result.targets)
     assert all(t.target.name.startswith("bulk.example.com/bulk/svc-") for t in result.targets)
     assert all(p["bulk_scan_id"] for p in paths(sim, STATUS))
-    assert len(paths(sim, STATUS)) == 6
+    assert len(paths(sim, STATUS)) == 7
     assert any(m.startswith(f"Selected {len(result.targets)} image(s) in registry bulk-registry") for m in messages)
 
 
@@ -486,3 +487,80 @@ def test_repository_names_too_many_for_one_request_are_split_over_starts() -> No
     assert _registry_filters("all", [], names) == [None]
     one = [{"docker_image_name": ["team/a"], "docker_image_tag": ["all"]}]
     assert _registry_filters("all", ["team/a"], names) == one
+
+
+def test_findings_that_land_after_the_sbom_check_are_waited_for() -> None:
+    """The runtime SBOM names one CVE per package: a finding it does not name can still be on its way."""
+    done = ConsoleSimulator()
+    full = make_scanner(done).scan_images([ImageRef.parse(f"{REG}/app:1.4.1")]).targets[0]
+    scan_id = full.scan_id
+    with ConsoleClient(URL, ADMIN_TOKEN, transport=httpx.WSGITransport(app=done)) as client:
+        named = {(e.cve_id, f"{e.package}:{e.version}") for e in client.runtime_sbom(scan_id) or []}
+    page = [r for r in done.requests if r.path == "/deepfence/scan/results/vulnerability"][-1]
+    with httpx.Client(transport=httpx.WSGITransport(app=done), base_url=URL) as raw:  # the real reply...
+        body = raw.post(page.path, content=page.body, headers={"Authorization": page.headers["authorization"],
+                                                               "Content-Type": "application/json"}).json()
+    # ...minus one finding that the SBOM does not name
+    late = next(v for v in body["vulnerabilities"] if (v["cve_id"], v["cve_caused_by_package"]) not in named)
+    body["vulnerabilities"] = [v for v in body["vulnerabilities"] if v is not late]
+    body["severity_counts"] = {}
+    sim = ConsoleSimulator()
+    sim.inject("/deepfence/scan/results/vulnerability", 200, body=body, times=1)
+    sim.inject("/deepfence/scan/results/count/vulnerability", 200, body={"count": len(body["vulnerabilities"])},
+               times=1)  # the first fetch's own count; by the settle check the late finding has landed
+    result = make_scanner(sim).scan_images([ImageRef.parse(f"{REG}/app:1.4.1")]).targets[0]
+    assert len(result.findings) == len(full.findings)
+    assert late["cve_id"] in {f.rule_id for f in result.findings}
+    fetches = [r for r in sim.requests if r.path == "/deepfence/scan/results/vulnerability"]
+    assert len(fetches) == 2  # fetched again once the count moved
+    without_wait, _ = scan_images(ConsoleSimulator(), f"{REG}/app:1.4.1", settle_time=0.0)
+    assert without_wait.targets[0].findings
+
+
+class FailingStart(httpx.BaseTransport):
+    """The simulator, except that every start after the first answers 500."""
+
+    def __init__(self, sim: ConsoleSimulator) -> None:
+        self.inner, self.starts = httpx.WSGITransport(app=sim), 0
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        if request.url.path == START:
+            self.starts += 1
+            if self.starts > 1:
+                return httpx.Response(500, json={"message": "deadlock", "error_fields": None, "error_index": None})
+        return self.inner.handle_request(request)
+
+
+def test_a_failed_restart_keeps_the_verdicts_already_reached() -> None:
+    from ci_scan.kinds import VULNERABILITY
+
+    sim = ConsoleSimulator()
+    node = sim.dataset.image("team/stuck", "1.0").node_id
+    with ConsoleClient(URL, ADMIN_TOKEN, transport=httpx.WSGITransport(app=sim)) as other:
+        (reply,) = other.start_scans(VULNERABILITY, [(node, "image")], ["base"])
+        for _ in range(2):
+            other.scan_statuses(VULNERABILITY, reply.scan_ids)
+        other.stop_scans(VULNERABILITY, reply.scan_ids)  # CANCEL_PENDING: the next run joins a dying scan
+    transport = FailingStart(sim)
+    result = make_scanner(sim, transport=transport).scan_images(
+        [ImageRef.parse(f"{REG}/app:1.4.2"), ImageRef.parse(f"{REG}/stuck:1.0")])
+    by_name = {t.target.name: t for t in result.targets}
+    assert transport.starts == 2
+    assert "no new one could be started" in by_name[f"{REG}/stuck:1.0"].error
+    assert len(by_name[f"{REG}/app:1.4.2"].findings) == 45
+    assert decide(result, Policy()).exit_code == ExitCode.GATE_FAILED
+
+
+def test_reuse_goes_by_the_consoles_clock_not_the_runners() -> None:
+    moment = [1_800_000_000.0]
+    sim = ConsoleSimulator(clock=lambda: moment[0])
+    transport = DatedTransport(sim, lambda: moment[0])
+    first = make_scanner(sim, transport=transport).scan_images([ImageRef.parse(f"{REG}/app:1.4.2")])
+    moment[0] += 3 * 3600
+    time = FakeTime()
+    client = ConsoleClient(URL, ADMIN_TOKEN, transport=transport, sleep=time.sleep)
+    behind = Scanner(client, ScanOptions(reuse_within=60.0), lambda _: None, clock=time.clock, sleep=time.sleep,
+                     wall_clock=lambda: moment[0] - 3 * 3600)  # the runner's clock is 3 hours behind
+    second = behind.scan_images([ImageRef.parse(f"{REG}/app:1.4.2")])
+    assert second.targets[0].scan_id != first.targets[0].scan_id
+    assert not second.targets[0].notes

@@ -60,6 +60,7 @@ class Simulator:
         if token is not None:
             environ["DEEPFENCE_API_TOKEN"] = token
         environ["CI_SCAN_POLL_INTERVAL"] = "0.1s"
+        environ["CI_SCAN_SETTLE_TIME"] = "0.3s"  # the simulator lands findings in one go; keep the suite quick
         environ.update(env or {})
         done = subprocess.run([ci_scan_command(), *args], capture_output=True, text=True, env=environ,
                               cwd=cwd, timeout=timeout, check=False)
