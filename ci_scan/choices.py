@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-FAIL_ON_CHOICES = ("critical", "high", "medium", "low", "none")
+FAIL_ON_CHOICES = ("critical", "high", "medium", "low", "unknown", "none")
 TAG_MODES = ("latest", "recent", "all")
 """`--tags` of registry scans: the console's own keywords (API_NOTES §10)."""
 LANGUAGES = (

@@ -156,7 +156,24 @@ class Settings:
         console_url: str | None,
         api_token: str | None,
         request: Request,
-        fail_on: str = "critical",
+        fail_on: str | None = None,
+        max_critical: int | None = None,
+        max_high: int | None = None,
+        max_medium: int | None = None,
+        max_low: int | None = None,
+        max_total: int | None = None,
+        fail_on_count: int | None = None,
+        fail_on_critical_count: int | None = None,
+        fail_on_high_count: int | None = None,
+        fail_on_medium_count: int | None = None,
+        fail_on_low_count: int | None = None,
+        fail_on_score: float | None = None,
+        fail_on_kev: bool = False,
+        fail_on_exploit: bool = False,
+        fail_on_epss: float | None = None,
+        only_network: bool = False,
+        only_live: bool = False,
+        ignore_unfixed: bool = False,
         timeout: str = "30m",
         registry: str | None = None,
         sync: bool = False,
@@ -177,7 +194,20 @@ class Settings:
         if not token:
             raise ConfigError("no API token: pass --api-token or set DEEPFENCE_API_TOKEN")
         try:
-            policy = Policy.from_fail_on(fail_on)
+            policy = Policy.build(
+                fail_on=fail_on,
+                max_counts={"critical": max_critical, "high": max_high, "medium": max_medium, "low": max_low,
+                            "total": max_total},
+                at_least_counts={"critical": fail_on_critical_count, "high": fail_on_high_count,
+                                 "medium": fail_on_medium_count, "low": fail_on_low_count, "total": fail_on_count},
+                fail_on_score=fail_on_score,
+                fail_on_kev=fail_on_kev,
+                fail_on_exploit=fail_on_exploit,
+                fail_on_epss=fail_on_epss,
+                only_network=only_network,
+                only_live=only_live,
+                ignore_unfixed=ignore_unfixed,
+            )
         except ValueError as exc:
             raise ConfigError(str(exc)) from None
         chosen = tuple(lang.strip() for lang in (languages or ",".join(LANGUAGES)).split(",") if lang.strip())

@@ -11,43 +11,16 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 from ci_scan import wording
-from ci_scan.choices import FAIL_ON_CHOICES
 from ci_scan.errors import ExitCode
 from ci_scan.models import Finding, RunResult, Severity, TargetResult, severity_counts
+from ci_scan.policy import Policy, RuleOutcome, measure
 
-Disposition = Literal["failing", "passing", "masked"]
-"""A finding's part in the gate: it fails it, it does not, or it is masked in the console."""
+__all__ = ["Decision", "Disposition", "Policy", "RuleOutcome", "TargetDecision", "Verdict", "decide"]
+
+Disposition = Literal["failing", "passing", "masked", "unfixed"]
+"""A finding's part in the gate: it fails it, it does not, it is masked in the console, or it has no fix
+and --ignore-unfixed keeps it from failing the gate."""
 Verdict = Literal["passed", "failed", "incomplete", "timed_out"]
-
-
-@dataclass(frozen=True)
-class Policy:
-    fail_on: Severity | None = Severity.CRITICAL
-    """Fail on any unmasked finding at or above this severity; None reports only."""
-
-    @classmethod
-    def from_fail_on(cls, text: str) -> Policy:
-        text = text.strip().lower()
-        if text not in FAIL_ON_CHOICES:
-            raise ValueError(f"--fail-on must be one of {', '.join(FAIL_ON_CHOICES)}, not {text!r}")
-        return cls(fail_on=None if text == "none" else Severity.parse(text))
-
-    @property
-    def threshold_label(self) -> str:
-        return self.fail_on.label if self.fail_on is not None else "none"
-
-
-@dataclass(frozen=True)
-class RuleOutcome:
-    """One criterion applied to one target: what was measured, the limit, whether it tripped."""
-
-    rule: str
-    """The option that sets it, e.g. `fail-on`."""
-    limit: str
-    measured: int
-    tripped: bool
-    findings: tuple[Finding, ...] = ()
-    """The findings that count towards it, most severe first."""
 
 
 @dataclass(frozen=True)
@@ -59,11 +32,21 @@ class TargetDecision:
     failing: tuple[Finding, ...] = ()
     """Findings that fail the gate, most severe first."""
     _failing_set: frozenset[Finding] = field(default=frozenset(), repr=False, compare=False)
+    _unfixed_set: frozenset[Finding] = field(default=frozenset(), repr=False, compare=False)
+    policy: Policy = field(default_factory=Policy, repr=False, compare=False)
 
     def disposition(self, finding: Finding) -> Disposition:
         if finding.masked:
             return "masked"
-        return "failing" if finding in self._failing_set else "passing"
+        if finding in self._failing_set:
+            return "failing"
+        return "unfixed" if finding in self._unfixed_set else "passing"
+
+    def reason_for(self, finding: Finding) -> str:
+        """Why the finding fails the gate, or why it does not."""
+        disposition = self.disposition(finding)
+        counted_by = [r for r in self.rules if r.tripped and finding in r.findings] if disposition == "failing" else []
+        return wording.finding_reason(disposition, finding, self.policy, counted_by)
 
     @property
     def exit_code(self) -> ExitCode:
@@ -123,21 +106,16 @@ def decide(run: RunResult, policy: Policy) -> Decision:
 
 def _decide_target(result: TargetResult, policy: Policy) -> TargetDecision:
     if result.timed_out:
-        return TargetDecision(result, "timed_out", wording.timed_out_reason(result))
+        return TargetDecision(result, "timed_out", wording.timed_out_reason(result), policy=policy)
     if result.error:
-        return TargetDecision(result, "incomplete", wording.incomplete_reason(result))
-    threshold = policy.fail_on
-    counted = result.active
-    failing = tuple(sorted(
-        (f for f in counted if threshold is not None and f.severity >= threshold), key=lambda f: f.sort_key
-    ))
-    rules = (
-        RuleOutcome(rule="fail-on", limit=policy.threshold_label, measured=len(failing),
-                    tripped=bool(failing), findings=failing),
-    )
+        return TargetDecision(result, "incomplete", wording.incomplete_reason(result), policy=policy)
+    active = result.active
+    unfixed = frozenset(f for f in active if policy.ignore_unfixed and not f.fixed_in.strip())
+    counted = [f for f in active if f not in unfixed and not policy.narrowed_out(f)]
+    rules = measure(policy, counted)
+    failing_set = frozenset(f for rule in rules if rule.tripped for f in rule.findings)
+    failing = tuple(f for f in sorted(counted, key=lambda f: f.sort_key) if f in failing_set)  # stable: no set order
     verdict: Verdict = "failed" if failing else "passed"
-    reason = wording.gate_reason(
-        policy.threshold_label, failing, active=len(counted), masked=len(result.masked),
-        report_only=threshold is None,
-    )
-    return TargetDecision(result, verdict, reason, rules, failing, frozenset(failing))
+    reason = wording.target_reason(policy, rules, failing, counted=len(counted), masked=len(result.masked),
+                                   uncounted=len(active) - len(counted))
+    return TargetDecision(result, verdict, reason, rules, failing, failing_set, unfixed, policy)

@@ -29,6 +29,7 @@ class Option:
     """A `--x/--no-x` pair."""
     choices: tuple[str, ...] = ()
     integer: bool = False
+    number: bool = False
     multiple: bool = False
     extra_env: tuple[str, ...] = ()
 
@@ -53,6 +54,8 @@ class Option:
                 kwargs["type"] = click.Choice(self.choices, case_sensitive=False)
             elif self.integer:
                 kwargs["type"] = int
+            elif self.number:
+                kwargs["type"] = float
             if self.metavar:
                 kwargs["metavar"] = self.metavar
         if self.multiple:
@@ -92,8 +95,30 @@ WAITING = (
            "and the next run picks them up instead of starting others.", is_flag=True, readme_default="off"),
 )
 POLICY = (
-    Option("fail_on", "Fail on any unmasked finding at or above this severity; 'none' only reports.", "LEVEL",
-           default="critical", readme_default="critical", choices=FAIL_ON_CHOICES),
+    Option("fail_on", "Fail on any counted finding at or above this severity ('unknown' is every finding); 'none' "
+           "switches the threshold off, not the other criteria.", "LEVEL",
+           readme_default="critical, unless another criterion is given", choices=FAIL_ON_CHOICES),
+    *(Option(f"max_{key}", f"Fail when more than N {key} findings count (N itself passes).", "N", integer=True)
+      for key in ("critical", "high", "medium", "low")),
+    Option("max_total", "Fail when more than N findings count, of any severity.", "N", integer=True),
+    Option("fail_on_count", "package-scanner's -fail-on-count: fail when N or more findings count (0 or -1: off).",
+           "N", integer=True),
+    *(Option(f"fail_on_{key}_count", f"package-scanner's -fail-on-{key}-count: fail when N or more {key} findings "
+             "count (0 or -1: off).", "N", integer=True)
+      for key in ("critical", "high", "medium", "low")),
+    Option("fail_on_score", "package-scanner's -fail-on-score: fail when the cumulative score (the sum of "
+           "cve_overall_score / 50, at most 10) is X or more (0 or -1: off).", "X", number=True),
+    Option("fail_on_kev", "Fail on any counted finding in CISA's Known Exploited Vulnerabilities catalogue.",
+           is_flag=True, readme_default="off"),
+    Option("fail_on_exploit", "Fail on any counted finding with a known exploit.", is_flag=True, readme_default="off"),
+    Option("fail_on_epss", "Fail on any counted finding whose EPSS probability is X or more (0 < X <= 1).", "X",
+           number=True),
+    Option("only_network", "Count only vulnerabilities reachable over the network (for every criterion).",
+           is_flag=True, readme_default="off"),
+    Option("only_live", "Count only vulnerabilities on nodes with live connections (for every criterion).",
+           is_flag=True, readme_default="off"),
+    Option("ignore_unfixed", "Findings with no fixed version never fail the gate (they are still reported).",
+           is_flag=True, readme_default="off"),
 )
 STARTING = (
     Option("languages", "Scan languages, comma separated: base, java, python, ruby, php, javascript, rust, "

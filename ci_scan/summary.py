@@ -44,7 +44,7 @@ def render_summary(decision: Decision, top: int = TOP_FINDINGS) -> str:
         more = len(shown) - top
         lines.append(f"{title}{f' (first {top} of {len(shown)})' if more > 0 else ''}:")
         lines += [_finding_line(f, label if several else "") for label, f in shown[:top]]
-    lines.append(wording.gate_line(decision.verdict, decision.policy.threshold_label, decision.reason))
+    lines.append(wording.gate_line(decision.verdict, decision.policy.describe(), decision.reason))
     for label, target in labelled:
         if not target.result.completed:
             heading = "Timed out" if target.verdict == "timed_out" else "Incomplete"

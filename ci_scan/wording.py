@@ -11,7 +11,11 @@ from typing import TYPE_CHECKING
 from ci_scan.models import Finding, Severity, TargetResult
 
 if TYPE_CHECKING:
-    from ci_scan.decision import Disposition, Policy, Verdict
+    from ci_scan.decision import Disposition, Verdict
+    from ci_scan.policy import Policy, RuleOutcome
+
+IDS_NAMED = 3
+"""Finding ids a rule's sentence names before it says how many more."""
 
 MASKED_REASON = "masked in the console"
 VERDICT_TITLES: dict[Verdict, str] = {
@@ -39,9 +43,9 @@ def verdict_word(verdict: Verdict) -> str:
     return VERDICT_WORDS[verdict]
 
 
-def gate_line(verdict: Verdict, threshold: str, reason: str) -> str:
+def gate_line(verdict: Verdict, criteria: str, reason: str) -> str:
     """`Gate FAILED (--fail-on high): <reason>`: the verdict line of a run or of one target."""
-    return f"Gate {verdict_word(verdict).upper()} (--fail-on {threshold}): {reason}"
+    return f"Gate {verdict_word(verdict).upper()} ({criteria}): {reason}"
 
 
 def exit_description(verdict: Verdict) -> str:
@@ -91,12 +95,86 @@ def run_reason(verdict: Verdict, targets: Sequence[tuple[Verdict, str]]) -> str:
     return f"{len(targets)} targets: {parts}"
 
 
-def finding_reason(disposition: Disposition, finding: Finding, policy: Policy) -> str:
-    """Why the finding fails the gate, or why it does not."""
+def finding_reason(disposition: Disposition, finding: Finding, policy: Policy,
+                   counted_by: Sequence[RuleOutcome] = ()) -> str:
+    """Why the finding fails the gate (naming each criterion that counted it), or why it does not."""
     if disposition == "masked":
         return MASKED_REASON
+    if disposition == "unfixed":
+        return "not gated: no fixed version is known (--ignore-unfixed)"
     if disposition == "failing":
-        return f"fails the gate: {finding.severity.label} is at or above --fail-on {policy.threshold_label}"
-    if policy.fail_on is None:
+        return "fails the gate: " + "; ".join(_counted_by(rule, finding) for rule in counted_by)
+    narrowed = policy.narrowed_out(finding)
+    if narrowed:
+        why = "not reachable over the network" if narrowed == "--only-network" else "no live connection"
+        return f"not counted: {why} ({narrowed})"
+    if not policy.criteria():
         return "not gated: --fail-on none (report only)"
-    return f"below the --fail-on threshold {policy.threshold_label}"
+    if policy.only_threshold:
+        return f"below the --fail-on threshold {policy.threshold_label}"
+    return "counted by no criterion that tripped"
+
+
+def _counted_by(rule: RuleOutcome, finding: Finding) -> str:
+    if rule.rule == "fail-on":
+        return f"{finding.severity.label} is at or above --fail-on {rule.limit}"
+    if rule.rule.startswith("max-"):
+        return f"one of {rule.measured:g} {_subject(rule.rule[4:])} findings, more than --{rule.rule} {rule.limit}"
+    if rule.rule.endswith("-count"):
+        return f"one of {rule.measured:g} {_subject(rule.rule)} findings, at least --{rule.rule} {rule.limit}"
+    if rule.rule == "fail-on-score":
+        return f"adds to the cumulative score {rule.measured:g}, at least --fail-on-score {rule.limit}"
+    return _RISK_WORDS[rule.rule].format(limit=rule.limit)
+
+
+_RISK_WORDS = {
+    "fail-on-kev": "in CISA KEV (--fail-on-kev)",
+    "fail-on-exploit": "has a known exploit (--fail-on-exploit)",
+    "fail-on-epss": "EPSS at or above {limit} (--fail-on-epss)",
+}
+
+
+def _subject(key: str) -> str:
+    """`critical` for max-critical and fail-on-critical-count; "" (all findings) for total ones."""
+    key = key.removeprefix("fail-on-").removesuffix("-count").removesuffix("count")
+    return "" if key in ("total", "") else key
+
+
+def rule_sentence(rule: RuleOutcome) -> str:
+    """What a tripped criterion measured: `3 critical findings > limit 1: CVE-1, CVE-2, CVE-3`."""
+    ids = [f.rule_id for f in rule.findings[:IDS_NAMED]]
+    named = ", ".join(ids) + (f" and {len(rule.findings) - IDS_NAMED} more" if len(rule.findings) > IDS_NAMED else "")
+    if rule.rule == "fail-on":
+        by_severity: dict[Severity, int] = {}
+        for finding in rule.findings:
+            by_severity[finding.severity] = by_severity.get(finding.severity, 0) + 1
+        parts = ", ".join(f"{n} {s.label}" for s, n in sorted(by_severity.items(), reverse=True))
+        return f"{len(rule.findings)} finding(s) at or above {rule.limit}: {parts}"
+    subject = _subject(rule.rule[4:] if rule.rule.startswith("max-") else rule.rule)
+    noun = f"{subject} finding(s)" if subject else "finding(s)"
+    if rule.rule.startswith("max-"):
+        return f"{rule.measured:g} {noun} > limit {rule.limit} (--{rule.rule}): {named}"
+    if rule.rule.endswith("-count"):
+        return f"{rule.measured:g} {noun} >= {rule.limit} (--{rule.rule}): {named}"
+    if rule.rule == "fail-on-score":
+        return f"cumulative score {rule.measured:g} >= {rule.limit} (--fail-on-score)"
+    verb = {"fail-on-kev": "in CISA KEV", "fail-on-exploit": "with a known exploit",
+            "fail-on-epss": f"with EPSS >= {rule.limit}"}[rule.rule]
+    return f"{named} {'is' if len(rule.findings) == 1 else 'are'} {verb} (--{rule.rule})"
+
+
+def target_reason(policy: Policy, rules: Sequence[RuleOutcome], failing: Sequence[Finding], *, counted: int,
+                  masked: int, uncounted: int) -> str:
+    """Why a completed target passed or failed: every tripped criterion, or each one's measure."""
+    notes = (f"; {masked} masked finding(s) not counted" if masked else "") + (
+        f"; {uncounted} finding(s) not counted (narrowed or unfixed)" if uncounted else "")
+    if not rules:
+        return f"report only (--fail-on none): {counted} finding(s) not gated{notes}"
+    if policy.only_threshold:
+        return gate_reason(policy.threshold_label, failing, active=counted, masked=masked, report_only=False) + (
+            f"; {uncounted} finding(s) not counted (narrowed or unfixed)" if uncounted else "")
+    tripped = [rule_sentence(rule) for rule in rules if rule.tripped]
+    if tripped:
+        return "; ".join(tripped) + notes
+    measures = ", ".join(f"--{r.rule} {r.limit}: {r.measured:g}" for r in rules)
+    return f"no criterion tripped ({measures}){notes}"

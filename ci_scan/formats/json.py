@@ -7,7 +7,8 @@ scores are 0.0 when unknown.
     schema_version  2
     tool            {name: "ci-scan", version}
     console_url     the console's URL, null when unknown
-    gate            {fail_on, verdict, passed, reason, exit_code, failing}: the whole run's.
+    gate            {fail_on, criteria, verdict, passed, reason, exit_code, failing}: the whole run's;
+                    criteria lists each criterion in force as its option, e.g. "--max-critical 0"
                     verdict is "passed", "failed", "incomplete" (a scan could not be completed) or
                     "timed_out"; a failed target outweighs an incomplete one, which outweighs a
                     timed-out one. exit_code is the process's (0, 1, 3 or 4); failing is the number
@@ -37,7 +38,7 @@ scores are 0.0 when unknown.
         findings        [{kind, rule_id, cve_id (vulnerabilities only, = rule_id), severity,
                           component, package_name, package_version, location, fixed_in, score,
                           description, link, details, masked,
-                          disposition ("failing"|"passing"|"masked"), fingerprint, result_id}],
+                          disposition ("failing"|"passing"|"masked"|"unfixed"), fingerprint, result_id}],
                         most severe first. details is null, or for a vulnerability {cve_type, layer,
                         attack_vector, network, overall_score, epss_score, cisa_kev, exploit_poc,
                         live_connection, urls}. fingerprint is stable across tags of one repository
@@ -78,6 +79,7 @@ class JsonFormat:
             "console_url": decision.run.console_url or None,
             "gate": {
                 "fail_on": decision.policy.threshold_label,
+                "criteria": decision.policy.criteria(),
                 "verdict": decision.verdict,
                 "passed": decision.passed,
                 "reason": decision.reason,

@@ -103,7 +103,9 @@ def _suite(index: int, label: str, target: TargetDecision, decision: Decision) -
 
 
 def _gate_case_name(decision: Decision) -> str:
-    return f"policy gate: fail on {decision.policy.threshold_label}"
+    policy = decision.policy
+    return f"policy gate: fail on {policy.threshold_label}" if policy.only_threshold else (
+        f"policy gate: {policy.describe()}")
 
 
 def _console_line(target: TargetDecision, decision: Decision) -> list[str]:
@@ -149,7 +151,7 @@ def _finding_cases(label: str, target: TargetDecision, decision: Decision) -> li
     cases = []
     for finding in report_order(target.result.findings):
         disposition = target.disposition(finding)
-        reason = wording.finding_reason(disposition, finding, decision.policy)
+        reason = target.reason_for(finding)
         name = f"[{finding.severity.name}] {finding.rule_id} {finding.component}"
         case = TestCase(
             name=xml_text(one_line(f"{name} ({finding.location})" if finding.location else name)),
@@ -214,7 +216,7 @@ def _summary(target: TargetDecision, decision: Decision) -> str:
         counts = ", ".join(f"{n} {severity.label}" for severity, n in result.counts().items())
         lines.append(f"Unmasked findings: {counts}; {len(result.masked)} masked")
     lines += result.notes
-    lines.append(wording.gate_line(target.verdict, decision.policy.threshold_label, target.reason))
+    lines.append(wording.gate_line(target.verdict, decision.policy.describe(), target.reason))
     return "\n".join(lines)
 
 

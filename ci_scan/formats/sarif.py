@@ -249,7 +249,7 @@ def _scope(group: _Group) -> str:
 
 def _result(finding: Finding, index: int, image: _Image, decision: Decision, group: _Group) -> om.Result:
     disposition = image.decision.disposition(finding)
-    reason = wording.finding_reason(disposition, finding, decision.policy)
+    reason = image.decision.reason_for(finding)
     where = f"; image {image.label}" if len(group.images) > 1 else ""
     return om.Result(
         rule_id=rule_id(finding),

@@ -136,3 +136,37 @@ def test_a_scan_complete_before_its_findings_is_not_gated_early(simulator: Simul
     run = simulator.run("scan", "image", f"{REG}/slow-match:1.0", "--fail-on", "high")
     assert run.code == 1, run.output
     assert "waiting for the console to finish matching" in run.stderr or "have not landed yet" in run.stderr
+
+
+def test_criteria_from_flags_and_variables_gate_and_every_output_agrees(simulator: Simulator,
+                                                                         tmp_path: Path) -> None:
+    at_limit = simulator.run("scan", "image", f"{REG}/app:1.4.2", "--max-critical", "3")
+    assert at_limit.code == 0, at_limit.output  # 3 criticals, limit 3: passes; the default threshold is off
+    run = simulator.run("scan", "image", f"{REG}/app:1.4.2", "--max-critical", "2", "--fail-on-kev",
+                        *reports(tmp_path))
+    assert run.code == 1, run.output
+    assert "3 critical finding(s) > limit 2 (--max-critical)" in run.stdout
+    assert "Gate FAILED (--max-critical 2, --fail-on-kev)" in run.stdout
+    parsed = validate_reports(tmp_path)
+    report = parsed["json"]
+    assert isinstance(report, dict)
+    assert report["gate"]["criteria"] == ["--max-critical 2", "--fail-on-kev"]
+    (target,) = report["targets"]
+    rules = {r["rule"]: r for r in target["rules"]}
+    assert rules["max-critical"] == {"rule": "max-critical", "limit": "2", "measured": 3, "tripped": True}
+    failing = {f["rule_id"] for f in target["findings"] if f["disposition"] == "failing"}
+    assert report["gate"]["failing"] == len(failing) >= 3
+    junit = parsed["junit"]
+    assert isinstance(junit, ET.Element)
+    assert len([c for c in junit.iter("testcase") if c.find("failure") is not None]) == len(failing) + 1
+    sarif = parsed["sarif"]
+    assert isinstance(sarif, dict)
+    assert {r["ruleId"] for r in sarif["runs"][0]["results"] if r["level"] == "error"} == failing
+    env = {"CI_SCAN_FAIL_ON": "", "CI_SCAN_FAIL_ON_CRITICAL_COUNT": "3"}
+    package_scanner = simulator.run("scan", "image", f"{REG}/app:1.4.2", env=env)
+    assert package_scanner.code == 1 and "(--fail-on-critical-count)" in package_scanner.stdout
+    off = simulator.run("scan", "image", f"{REG}/app:1.4.2", env={"CI_SCAN_FAIL_ON_CRITICAL_COUNT": "-1"})
+    assert off.code == 1 and "(--fail-on critical)" in off.stdout  # off, so the default threshold applies
+    bad = simulator.run("scan", "image", f"{REG}/app:1.4.2", "--fail-on-score", "11")
+    assert bad.code == 2
+    assert_one_line_error(bad, "--fail-on-score must be at most 10")

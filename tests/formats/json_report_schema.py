@@ -58,7 +58,7 @@ FINDING = {
             "link": _STRING,
             "details": {"oneOf": [{"type": "null"}, VULNERABILITY_DETAILS]},
             "masked": _BOOLEAN,
-            "disposition": {"enum": ["failing", "passing", "masked"]},
+            "disposition": {"enum": ["failing", "passing", "masked", "unfixed"]},
             "fingerprint": {"type": "string", "pattern": "^[0-9a-f]{32}$"},
             "result_id": _STRING,
         },
@@ -101,7 +101,8 @@ TARGET = _object(
         "console_counts": {"type": "object", "additionalProperties": _COUNT},
         "rules": {
             "type": "array",
-            "items": _object({"rule": _STRING, "limit": _STRING, "measured": _COUNT, "tripped": _BOOLEAN}),
+            "items": _object({"rule": _STRING, "limit": _STRING, "measured": {"type": "number", "minimum": 0},
+                              "tripped": _BOOLEAN}),
         },
         "findings": {"type": "array", "items": FINDING},
         "warnings": _TEXTS,
@@ -117,7 +118,8 @@ JSON_REPORT_SCHEMA: dict[str, Any] = {
             "console_url": _NULLABLE_STRING,
             "gate": _object(
                 {
-                    "fail_on": {"enum": ["critical", "high", "medium", "low", "none"]},
+                    "fail_on": {"enum": ["critical", "high", "medium", "low", "unknown", "none"]},
+                    "criteria": {"type": "array", "items": {"type": "string", "pattern": "^--[a-z-]+( [0-9a-z.]+)?$"}},
                     "verdict": _VERDICT,
                     "passed": _BOOLEAN,
                     "reason": {"type": "string", "minLength": 1},

@@ -53,6 +53,7 @@ def test_sample_summary(sample_run: RunResult) -> None:
         "console_url": "https://console.example.com",
         "gate": {
             "fail_on": "high",
+            "criteria": ["--fail-on high"],
             "verdict": "failed",
             "passed": False,
             "reason": reason,
@@ -142,7 +143,7 @@ def test_nothing_fails_with_fail_on_none(sample_run: RunResult) -> None:
     document = report(sample_run, "none")
     assert document["gate"]["passed"] is True and document["gate"]["exit_code"] == 0
     assert {f["disposition"] for f in document["targets"][0]["findings"]} == {"passing", "masked"}
-    assert document["targets"][0]["rules"] == [{"rule": "fail-on", "limit": "none", "measured": 0, "tripped": False}]
+    assert document["targets"][0]["rules"] == []  # --fail-on none: no criterion in force
 
 
 def test_unknown_times_and_non_image_targets_are_null(sample_run: RunResult) -> None:
@@ -208,6 +209,7 @@ def test_every_target_has_its_entry(multi_run: RunResult) -> None:
     ]
     assert document["gate"] == {
         "fail_on": "high",
+        "criteria": ["--fail-on high"],
         "verdict": "failed",
         "passed": False,
         "reason": "5 targets: 1 passed, 2 failed, 1 could not be completed, 1 timed out",

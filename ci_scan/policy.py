@@ -1,0 +1,174 @@
+"""The admin's pass/fail criteria, and how each is measured on one target's findings. Pure functions."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from ci_scan.choices import FAIL_ON_CHOICES
+from ci_scan.models import Finding, Severity
+
+COUNTED_SEVERITIES = ("critical", "high", "medium", "low")
+SCORE_DIVISOR = 50.0
+"""package-scanner's cumulative score: the sum of `cve_overall_score` divided by 50, capped at 10."""
+MAX_SCORE = 10.0
+
+
+@dataclass(frozen=True)
+class Policy:
+    """Criteria (any of which fails the gate) and what narrows the findings they count."""
+
+    fail_on: Severity | None = Severity.CRITICAL
+    """Fail on any counted finding at or above this severity; None switches the threshold off."""
+    max_counts: tuple[tuple[str, int], ...] = ()
+    """(`critical`…`low` or `total`, N): fail when the count exceeds N."""
+    at_least_counts: tuple[tuple[str, int], ...] = ()
+    """package-scanner's `-fail-on-*-count`: (`critical`…`low` or `total`, N), fail when the count is ≥ N."""
+    fail_on_score: float | None = None
+    fail_on_kev: bool = False
+    fail_on_exploit: bool = False
+    fail_on_epss: float | None = None
+    only_network: bool = False
+    only_live: bool = False
+    ignore_unfixed: bool = False
+
+    @classmethod
+    def from_fail_on(cls, text: str) -> Policy:
+        return cls(fail_on=parse_fail_on(text))
+
+    @classmethod
+    def build(
+        cls,
+        *,
+        fail_on: str | None = None,
+        max_counts: dict[str, int | None] | None = None,
+        at_least_counts: dict[str, int | None] | None = None,
+        fail_on_score: float | None = None,
+        fail_on_kev: bool = False,
+        fail_on_exploit: bool = False,
+        fail_on_epss: float | None = None,
+        only_network: bool = False,
+        only_live: bool = False,
+        ignore_unfixed: bool = False,
+    ) -> Policy:
+        """Validated criteria; raises ValueError naming the option. The default `--fail-on critical`
+        applies only when no criterion is given at all."""
+        limits = {k: v for k, v in (max_counts or {}).items() if v is not None}
+        for key, value in limits.items():
+            if value < 0:
+                raise ValueError(f"--max-{key} must be 0 or more, not {value}")
+        # package-scanner's thresholds apply only when > 0: 0 and -1 switch them off.
+        at_least = {k: v for k, v in (at_least_counts or {}).items() if v is not None and v > 0}
+        score = fail_on_score if fail_on_score is not None and fail_on_score > 0 else None
+        if score is not None and score > MAX_SCORE:
+            raise ValueError(f"--fail-on-score must be at most {MAX_SCORE:g}, not {fail_on_score:g}")
+        if fail_on_epss is not None and not 0 < fail_on_epss <= 1:
+            raise ValueError(f"--fail-on-epss is a probability above 0 and at most 1, not {fail_on_epss:g}")
+        others = bool(limits or at_least or score is not None or fail_on_kev or fail_on_exploit
+                      or fail_on_epss is not None)
+        threshold = parse_fail_on(fail_on) if fail_on else (None if others else Severity.CRITICAL)
+        return cls(
+            fail_on=threshold,
+            max_counts=tuple((k, limits[k]) for k in (*COUNTED_SEVERITIES, "total") if k in limits),
+            at_least_counts=tuple((k, at_least[k]) for k in (*COUNTED_SEVERITIES, "total") if k in at_least),
+            fail_on_score=score,
+            fail_on_kev=fail_on_kev,
+            fail_on_exploit=fail_on_exploit,
+            fail_on_epss=fail_on_epss,
+            only_network=only_network,
+            only_live=only_live,
+            ignore_unfixed=ignore_unfixed,
+        )
+
+    @property
+    def threshold_label(self) -> str:
+        return self.fail_on.label if self.fail_on is not None else "none"
+
+    @property
+    def only_threshold(self) -> bool:
+        """Whether the severity threshold is the only criterion (the reports word it as before)."""
+        return self.criteria() in ([], [f"--fail-on {self.threshold_label}"])
+
+    def criteria(self) -> list[str]:
+        """Each criterion in force, as its option: `--fail-on high`, `--max-critical 0`, `--fail-on-kev`."""
+        found = [f"--fail-on {self.threshold_label}"] if self.fail_on is not None else []
+        found += [f"--max-{key} {n}" for key, n in self.max_counts]
+        found += [f"--fail-on{'' if key == 'total' else '-' + key}-count {n}" for key, n in self.at_least_counts]
+        if self.fail_on_score is not None:
+            found.append(f"--fail-on-score {self.fail_on_score:g}")
+        found += ["--fail-on-kev"] * self.fail_on_kev + ["--fail-on-exploit"] * self.fail_on_exploit
+        if self.fail_on_epss is not None:
+            found.append(f"--fail-on-epss {self.fail_on_epss:g}")
+        return found
+
+    def describe(self) -> str:
+        return ", ".join(self.criteria()) or "--fail-on none"
+
+    def narrowed_out(self, finding: Finding) -> str:
+        """Why a vulnerability does not count (`--only-network`, `--only-live`); "" when it counts."""
+        details = finding.details
+        if details is None:  # other kinds have no such fields and are always kept
+            return ""
+        if self.only_network and details.network != "network":
+            return "--only-network"
+        if self.only_live and not details.live_connection:
+            return "--only-live"
+        return ""
+
+
+def parse_fail_on(text: str) -> Severity | None:
+    text = text.strip().lower()
+    if text not in FAIL_ON_CHOICES:
+        raise ValueError(f"--fail-on must be one of {', '.join(FAIL_ON_CHOICES)}, not {text!r}")
+    return None if text == "none" else Severity.parse(text)
+
+
+@dataclass(frozen=True)
+class RuleOutcome:
+    """One criterion applied to one target: what was measured, the limit, whether it tripped."""
+
+    rule: str
+    """The option that sets it, e.g. `fail-on`, `max-high`, `fail-on-kev`."""
+    limit: str
+    measured: float
+    tripped: bool
+    findings: tuple[Finding, ...] = ()
+    """The findings it counted, most severe first."""
+
+
+def measure(policy: Policy, counted: Sequence[Finding]) -> tuple[RuleOutcome, ...]:
+    """Every criterion of `policy` on the findings that count."""
+    ordered = sorted(counted, key=lambda f: f.sort_key)
+
+    def by_severity(key: str) -> tuple[Finding, ...]:
+        return tuple(ordered) if key == "total" else tuple(f for f in ordered if f.severity.label == key)
+
+    outcomes = []
+    if policy.fail_on is not None:
+        threshold = policy.fail_on
+        hits = tuple(f for f in ordered if f.severity >= threshold)
+        outcomes.append(RuleOutcome("fail-on", policy.threshold_label, len(hits), bool(hits), hits))
+    for key, limit in policy.max_counts:
+        hits = by_severity(key)
+        outcomes.append(RuleOutcome(f"max-{key}", str(limit), len(hits), len(hits) > limit, hits))
+    for key, limit in policy.at_least_counts:
+        hits = by_severity(key)
+        name = "fail-on-count" if key == "total" else f"fail-on-{key}-count"
+        outcomes.append(RuleOutcome(name, str(limit), len(hits), len(hits) >= limit, hits))
+    if policy.fail_on_score is not None:
+        scored = tuple(f for f in ordered if f.details is not None and f.details.overall_score > 0)
+        total = sum(f.details.overall_score for f in scored if f.details is not None)
+        score = round(min(total / SCORE_DIVISOR, MAX_SCORE), 2)
+        outcomes.append(RuleOutcome("fail-on-score", f"{policy.fail_on_score:g}", score,
+                                    score >= policy.fail_on_score, scored))
+    if policy.fail_on_kev:
+        hits = tuple(f for f in ordered if f.details is not None and f.details.cisa_kev)
+        outcomes.append(RuleOutcome("fail-on-kev", "any", len(hits), bool(hits), hits))
+    if policy.fail_on_exploit:
+        hits = tuple(f for f in ordered if f.details is not None and f.details.exploit_poc.strip())
+        outcomes.append(RuleOutcome("fail-on-exploit", "any", len(hits), bool(hits), hits))
+    if policy.fail_on_epss is not None:
+        epss = policy.fail_on_epss
+        hits = tuple(f for f in ordered if f.details is not None and f.details.epss_score >= epss)
+        outcomes.append(RuleOutcome("fail-on-epss", f"{epss:g}", len(hits), bool(hits), hits))
+    return tuple(outcomes)
