@@ -6,6 +6,7 @@ printing help never load the HTTP stack.
 
 from __future__ import annotations
 
+import datetime as dt
 import sys
 import time
 from collections.abc import Callable
@@ -33,6 +34,7 @@ def run(
     clock: Callable[[], float] = time.monotonic,
     sleep: Callable[[float], None] = time.sleep,
     wall_clock: Callable[[], float] = time.time,
+    today: Callable[[], dt.date] | None = None,
 ) -> ExitCode:
     """Run the scans and the gate; never raises for anything a user can cause.
 
@@ -61,7 +63,8 @@ def run(
         ) as client:
             scanner = Scanner(client, settings.scan, progress, clock=clock, sleep=sleep, wall_clock=wall_clock)
             result = _scan(scanner, settings)
-        decision = decide(result, settings.policy)
+        day = today() if today else dt.datetime.now(dt.timezone.utc).date()  # when ignore entries expire
+        decision = decide(result, settings.policy, today=day)
         report_error = None
         written = []
         try:

@@ -15,6 +15,7 @@ from urllib.parse import urlsplit
 from ci_scan.choices import LANGUAGES, MAX_PAGE_SIZE, MAX_PARALLEL
 from ci_scan.decision import Policy
 from ci_scan.errors import ConfigError
+from ci_scan.ignores import default_ignore_file, load_ignore_file
 from ci_scan.models import ImageRef, ImageRefError
 from ci_scan.scan import ScanOptions
 
@@ -174,6 +175,7 @@ class Settings:
         only_network: bool = False,
         only_live: bool = False,
         ignore_unfixed: bool = False,
+        ignore_file: str | None = None,
         timeout: str = "30m",
         registry: str | None = None,
         sync: bool = False,
@@ -207,6 +209,7 @@ class Settings:
                 only_network=only_network,
                 only_live=only_live,
                 ignore_unfixed=ignore_unfixed,
+                ignores=load_ignore_file(path) if (path := ignore_file or default_ignore_file()) else (),
             )
         except ValueError as exc:
             raise ConfigError(str(exc)) from None

@@ -6,20 +6,23 @@ verdict, the run's verdict and the exit code. The words for all of it live in `w
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Literal
 
 from ci_scan import wording
 from ci_scan.errors import ExitCode
+from ci_scan.ignores import EXPIRY_WARNING_DAYS, IgnoreEntry
 from ci_scan.models import Finding, RunResult, Severity, TargetResult, severity_counts
 from ci_scan.policy import Policy, RuleOutcome, measure
 
 __all__ = ["Decision", "Disposition", "Policy", "RuleOutcome", "TargetDecision", "Verdict", "decide"]
 
-Disposition = Literal["failing", "passing", "masked", "unfixed"]
-"""A finding's part in the gate: it fails it, it does not, it is masked in the console, or it has no fix
-and --ignore-unfixed keeps it from failing the gate."""
+Disposition = Literal["failing", "passing", "masked", "ignored", "unfixed"]
+"""A finding's part in the gate: it fails it, it does not, it is masked in the console, the ignore file
+accepts it, or it has no fix and --ignore-unfixed keeps it from failing the gate. When several apply,
+the first of masked, ignored, unfixed wins."""
 Verdict = Literal["passed", "failed", "incomplete", "timed_out"]
 
 
@@ -34,10 +37,16 @@ class TargetDecision:
     _failing_set: frozenset[Finding] = field(default=frozenset(), repr=False, compare=False)
     _unfixed_set: frozenset[Finding] = field(default=frozenset(), repr=False, compare=False)
     policy: Policy = field(default_factory=Policy, repr=False, compare=False)
+    ignored: Mapping[Finding, IgnoreEntry] = field(default_factory=dict, repr=False, compare=False)
+    """The findings the ignore file accepts, with the entry that does."""
+    expired: Mapping[Finding, IgnoreEntry] = field(default_factory=dict, repr=False, compare=False)
+    """Findings whose only matching entries have expired: they count again."""
 
     def disposition(self, finding: Finding) -> Disposition:
         if finding.masked:
             return "masked"
+        if finding in self.ignored:
+            return "ignored"
         if finding in self._failing_set:
             return "failing"
         return "unfixed" if finding in self._unfixed_set else "passing"
@@ -46,7 +55,11 @@ class TargetDecision:
         """Why the finding fails the gate, or why it does not."""
         disposition = self.disposition(finding)
         counted_by = [r for r in self.rules if r.tripped and finding in r.findings] if disposition == "failing" else []
-        return wording.finding_reason(disposition, finding, self.policy, counted_by)
+        if disposition == "ignored":
+            return wording.ignored_reason(self.ignored[finding])
+        reason = wording.finding_reason(disposition, finding, self.policy, counted_by)
+        entry = self.expired.get(finding)
+        return f"{reason}; {wording.expired_note(entry)}" if entry else reason
 
     @property
     def exit_code(self) -> ExitCode:
@@ -60,6 +73,8 @@ class Decision:
     targets: tuple[TargetDecision, ...]
     verdict: Verdict
     reason: str
+    warnings: tuple[str, ...] = ()
+    """What the policy itself should tell its owners: expired, expiring and stale ignore entries."""
 
     @property
     def passed(self) -> bool:
@@ -90,8 +105,9 @@ _PRECEDENCE: tuple[Verdict, ...] = ("failed", "incomplete", "timed_out")
 """The run's verdict: findings are certain, so a failed target wins; then trouble, then time."""
 
 
-def decide(run: RunResult, policy: Policy) -> Decision:
-    targets = tuple(_decide_target(result, policy) for result in run.targets)
+def decide(run: RunResult, policy: Policy, today: dt.date | None = None) -> Decision:
+    """`today` (the clock) decides which ignore entries have expired; without it none has."""
+    targets = tuple(_decide_target(result, policy, today) for result in run.targets)
     verdicts = {t.verdict for t in targets}
     # An empty run proves nothing: it never reads as passed.
     verdict: Verdict = next((v for v in _PRECEDENCE if v in verdicts), "passed") if targets else "incomplete"
@@ -101,15 +117,38 @@ def decide(run: RunResult, policy: Policy) -> Decision:
         targets=targets,
         verdict=verdict,
         reason=wording.run_reason(verdict, [(t.verdict, t.reason) for t in targets]),
+        warnings=_ignore_warnings(policy, targets, today),
     )
 
 
-def _decide_target(result: TargetResult, policy: Policy) -> TargetDecision:
+def _ignore_warnings(policy: Policy, targets: tuple[TargetDecision, ...], today: dt.date | None) -> tuple[str, ...]:
+    used = {entry for t in targets for entry in (*t.ignored.values(), *t.expired.values())}
+    notes = []
+    for entry in policy.ignores:
+        if today is not None and entry.expired(today):
+            notes.append(wording.expired_entry(entry, matched=entry in used))
+        elif entry not in used:
+            notes.append(wording.stale_entry(entry))
+        elif today is not None and entry.expires is not None and (entry.expires - today).days <= EXPIRY_WARNING_DAYS:
+            notes.append(wording.expiring_entry(entry, (entry.expires - today).days))
+    return tuple(notes)
+
+
+def _decide_target(result: TargetResult, policy: Policy, today: dt.date | None) -> TargetDecision:
     if result.timed_out:
         return TargetDecision(result, "timed_out", wording.timed_out_reason(result), policy=policy)
     if result.error:
         return TargetDecision(result, "incomplete", wording.incomplete_reason(result), policy=policy)
-    active = result.active
+    ignored: dict[Finding, IgnoreEntry] = {}
+    expired: dict[Finding, IgnoreEntry] = {}
+    for finding in result.active if policy.ignores else ():
+        entries = [e for e in policy.ignores if e.matches(finding, result.target)]
+        live = [e for e in entries if today is None or not e.expired(today)]
+        if live:
+            ignored[finding] = live[0]
+        elif entries:
+            expired[finding] = entries[0]
+    active = [f for f in result.active if f not in ignored]
     unfixed = frozenset(f for f in active if policy.ignore_unfixed and not f.fixed_in.strip())
     counted = [f for f in active if f not in unfixed and not policy.narrowed_out(f)]
     rules = measure(policy, counted)
@@ -117,5 +156,5 @@ def _decide_target(result: TargetResult, policy: Policy) -> TargetDecision:
     failing = tuple(f for f in sorted(counted, key=lambda f: f.sort_key) if f in failing_set)  # stable: no set order
     verdict: Verdict = "failed" if failing else "passed"
     reason = wording.target_reason(policy, rules, failing, counted=len(counted), masked=len(result.masked),
-                                   uncounted=len(active) - len(counted))
-    return TargetDecision(result, verdict, reason, rules, failing, failing_set, unfixed, policy)
+                                   uncounted=len(active) - len(counted), ignored=len(ignored))
+    return TargetDecision(result, verdict, reason, rules, failing, failing_set, unfixed, policy, ignored, expired)

@@ -119,6 +119,8 @@ POLICY = (
            is_flag=True, readme_default="off"),
     Option("ignore_unfixed", "Findings with no fixed version never fail the gate (they are still reported).",
            is_flag=True, readme_default="off"),
+    Option("ignore_file", "Accepted findings, each with a reason and an optional expiry (YAML; see Ignoring "
+           "findings).", "PATH", readme_default=".ci-scan-ignore.yml when present"),
 )
 STARTING = (
     Option("languages", "Scan languages, comma separated: base, java, python, ruby, php, javascript, rust, "

@@ -6,6 +6,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from ci_scan.choices import FAIL_ON_CHOICES
+from ci_scan.ignores import IgnoreEntry
 from ci_scan.models import Finding, Severity
 
 COUNTED_SEVERITIES = ("critical", "high", "medium", "low")
@@ -31,6 +32,8 @@ class Policy:
     only_network: bool = False
     only_live: bool = False
     ignore_unfixed: bool = False
+    ignores: tuple[IgnoreEntry, ...] = ()
+    """The ignore file's entries: accepted findings never fail the gate (until an entry expires)."""
 
     @classmethod
     def from_fail_on(cls, text: str) -> Policy:
@@ -50,6 +53,7 @@ class Policy:
         only_network: bool = False,
         only_live: bool = False,
         ignore_unfixed: bool = False,
+        ignores: tuple[IgnoreEntry, ...] = (),
     ) -> Policy:
         """Validated criteria; raises ValueError naming the option. The default `--fail-on critical`
         applies only when no criterion is given at all."""
@@ -78,6 +82,7 @@ class Policy:
             only_network=only_network,
             only_live=only_live,
             ignore_unfixed=ignore_unfixed,
+            ignores=ignores,
         )
 
     @property

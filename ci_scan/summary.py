@@ -52,7 +52,10 @@ def render_summary(decision: Decision, top: int = TOP_FINDINGS) -> str:
     for label, target in labelled:
         lines += [f"Note: {label}: {n}" if several else f"Note: {n}" for n in target.result.notes]
         lines += [f"Warning: {label}: {w}" if several else f"Warning: {w}" for w in target.result.warnings]
-    lines += [f"Warning: {w}" for w in decision.run.warnings]
+    lines += [f"Warning: {w}" for w in (*decision.run.warnings, *decision.warnings)]
+    if decision.failing:  # last: how to accept the most severe failing finding
+        target, finding = decision.failing[0]
+        lines += wording.ignore_hint(finding, target.result.target.repository)
     # Every line carries console text (ids, packages, messages): neutralised before it reaches a CI log.
     return "\n".join(neutral_line_start(for_log(line)) for line in lines) + "\n"
 

@@ -12,6 +12,7 @@ from ci_scan.models import Finding, Severity, TargetResult
 
 if TYPE_CHECKING:
     from ci_scan.decision import Disposition, Verdict
+    from ci_scan.ignores import IgnoreEntry
     from ci_scan.policy import Policy, RuleOutcome
 
 IDS_NAMED = 3
@@ -164,17 +165,54 @@ def rule_sentence(rule: RuleOutcome) -> str:
 
 
 def target_reason(policy: Policy, rules: Sequence[RuleOutcome], failing: Sequence[Finding], *, counted: int,
-                  masked: int, uncounted: int) -> str:
+                  masked: int, uncounted: int, ignored: int = 0) -> str:
     """Why a completed target passed or failed: every tripped criterion, or each one's measure."""
-    notes = (f"; {masked} masked finding(s) not counted" if masked else "") + (
+    others = (f"; {ignored} finding(s) accepted by the ignore file" if ignored else "") + (
         f"; {uncounted} finding(s) not counted (narrowed or unfixed)" if uncounted else "")
+    notes = (f"; {masked} masked finding(s) not counted" if masked else "") + others
     if not rules:
         return f"report only (--fail-on none): {counted} finding(s) not gated{notes}"
     if policy.only_threshold:
-        return gate_reason(policy.threshold_label, failing, active=counted, masked=masked, report_only=False) + (
-            f"; {uncounted} finding(s) not counted (narrowed or unfixed)" if uncounted else "")
+        return gate_reason(policy.threshold_label, failing, active=counted, masked=masked, report_only=False) + others
     tripped = [rule_sentence(rule) for rule in rules if rule.tripped]
     if tripped:
         return "; ".join(tripped) + notes
     measures = ", ".join(f"--{r.rule} {r.limit}: {r.measured:g}" for r in rules)
     return f"no criterion tripped ({measures}){notes}"
+
+
+def ignored_reason(entry: IgnoreEntry) -> str:
+    until = f", until {entry.expires.isoformat()}" if entry.expires else ""
+    return f"ignored: {entry.reason} ({entry.where}{until})"
+
+
+def expired_note(entry: IgnoreEntry) -> str:
+    day = entry.expires.isoformat() if entry.expires else "?"
+    return f"its ignore entry ({entry.where}) expired on {day}"
+
+
+def expired_entry(entry: IgnoreEntry, *, matched: bool) -> str:
+    day = entry.expires.isoformat() if entry.expires else "?"
+    tail = "; the findings it matched count again" if matched else ""
+    return f"ignore entry {entry.describe()} expired on {day}{tail}: renew it with a reason, or fix the finding"
+
+
+def expiring_entry(entry: IgnoreEntry, days: int) -> str:
+    return f"ignore entry {entry.describe()} expires in {days} day(s)"
+
+
+def stale_entry(entry: IgnoreEntry) -> str:
+    return f"ignore entry {entry.describe()} matched no finding: remove it if the finding is gone"
+
+
+def ignore_hint(finding: Finding, repository: str) -> list[str]:
+    """How to accept `finding`: the ignore-file entry to add, for the summary."""
+    return [
+        "To accept a finding, add an entry with a reason and an expiry to .ci-scan-ignore.yml, e.g.:",
+        "  ignore:",
+        f"    - id: {finding.rule_id}",
+        f"      package: {finding.package_name}",
+        f"      image: {repository}",
+        "      reason: <why this is acceptable>",
+        "      expires: <YYYY-MM-DD>",
+    ]

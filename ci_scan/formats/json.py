@@ -38,7 +38,7 @@ scores are 0.0 when unknown.
         findings        [{kind, rule_id, cve_id (vulnerabilities only, = rule_id), severity,
                           component, package_name, package_version, location, fixed_in, score,
                           description, link, details, masked,
-                          disposition ("failing"|"passing"|"masked"|"unfixed"), fingerprint, result_id}],
+                          disposition ("failing"|"passing"|"masked"|"ignored"|"unfixed"), fingerprint, result_id}],
                         most severe first. details is null, or for a vulnerability {cve_type, layer,
                         attack_vector, network, overall_score, epss_score, cisa_kev, exploit_poc,
                         live_connection, urls}. fingerprint is stable across tags of one repository
@@ -88,7 +88,7 @@ class JsonFormat:
             },
             "counts": _counts(decision.counts(), masked=masked, total=total),
             "targets": [_target_entry(target) for target in decision.targets],
-            "warnings": list(decision.run.warnings),
+            "warnings": [*decision.run.warnings, *decision.warnings],
         }
         return dump_json(document)
 

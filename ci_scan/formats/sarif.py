@@ -258,9 +258,18 @@ def _result(finding: Finding, index: int, image: _Image, decision: Decision, gro
         message=om.Message(text=f"{headline(finding)}{where}; {fix_text(finding)}; {reason}."),
         locations=[_location(finding, image)],
         partial_fingerprints={"primaryLocationLineHash": finding_fingerprint(finding, image.target)},
-        suppressions=[MASKED_SUPPRESSION] if disposition == "masked" else None,
+        suppressions=_suppressions(disposition, image.decision, finding),
         properties=_result_properties(finding, disposition, image.target, merged=bool(group.merged)),
     )
+
+
+def _suppressions(disposition: Disposition, target: TargetDecision, finding: Finding) -> list[dict[str, str]] | None:
+    """Masked in the console, or accepted by the ignore file (with its reason): an accepted suppression."""
+    if disposition == "masked":
+        return [MASKED_SUPPRESSION]
+    if disposition == "ignored":
+        return [{"kind": "external", "status": "accepted", "justification": target.reason_for(finding)}]
+    return None
 
 
 def _level(disposition: Disposition, severity: Severity) -> str:

@@ -170,3 +170,32 @@ def test_criteria_from_flags_and_variables_gate_and_every_output_agrees(simulato
     bad = simulator.run("scan", "image", f"{REG}/app:1.4.2", "--fail-on-score", "11")
     assert bad.code == 2
     assert_one_line_error(bad, "--fail-on-score must be at most 10")
+
+
+def test_an_ignore_file_accepts_findings_and_a_bad_one_stops_before_the_scan(simulator: Simulator,
+                                                                              tmp_path: Path) -> None:
+    failing = simulator.run("scan", "image", f"{REG}/app:1.4.2", "--json", str(tmp_path / "before.json"))
+    assert failing.code == 1
+    assert "To accept a finding, add an entry" in failing.stdout
+    report = json.loads((tmp_path / "before.json").read_text())
+    criticals = sorted({f["rule_id"] for f in report["targets"][0]["findings"] if f["disposition"] == "failing"})
+    entries = "".join(f"  - id: {cve}\n    reason: accepted by the security team\n    expires: 2999-01-01\n"
+                      for cve in criticals)
+    (tmp_path / ".ci-scan-ignore.yml").write_text("ignore:\n" + entries)
+    accepted = simulator.run("scan", "image", f"{REG}/app:1.4.2", *reports(tmp_path), cwd=tmp_path)
+    assert accepted.code == 0, accepted.output
+    parsed = validate_reports(tmp_path)
+    report = parsed["json"]
+    assert isinstance(report, dict)
+    ignored = [f for f in report["targets"][0]["findings"] if f["disposition"] == "ignored"]
+    assert sorted({f["rule_id"] for f in ignored}) == criticals
+    sarif = parsed["sarif"]
+    assert isinstance(sarif, dict)
+    suppressed = [r for r in sarif["runs"][0]["results"] if r.get("suppressions")
+                  and r["suppressions"][0]["justification"].startswith("ignored: accepted by the security team")]
+    assert len(suppressed) == len(ignored)
+    (tmp_path / "bad.yml").write_text("ignore:\n  - id: CVE-1\n    reson: typo\n")
+    bad = simulator.run("scan", "image", f"{REG}/app:1.4.2", "--ignore-file", str(tmp_path / "bad.yml"))
+    assert bad.code == 2
+    assert_one_line_error(bad, "line 3: unknown key 'reson'")
+    assert "Found " not in bad.stderr

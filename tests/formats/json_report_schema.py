@@ -58,7 +58,7 @@ FINDING = {
             "link": _STRING,
             "details": {"oneOf": [{"type": "null"}, VULNERABILITY_DETAILS]},
             "masked": _BOOLEAN,
-            "disposition": {"enum": ["failing", "passing", "masked", "unfixed"]},
+            "disposition": {"enum": ["failing", "passing", "masked", "ignored", "unfixed"]},
             "fingerprint": {"type": "string", "pattern": "^[0-9a-f]{32}$"},
             "result_id": _STRING,
         },

@@ -1,0 +1,120 @@
+"""The ignore file: findings a team has accepted, each with a reason and, if it likes, an expiry.
+
+    ignore:
+      - id: CVE-2024-0001          # required: the CVE or other rule id
+        reason: not reachable: the parser is never fed user input   # required
+        package: openssl           # optional: the package name (before the colon)
+        version: 3.0.2             # optional: the installed version
+        image: registry.example.com/team/*   # optional: the repository, a glob
+        expires: 2027-03-31        # optional: from this day on the entry suppresses nothing
+
+Every problem is a ConfigError naming the file, the line and the key (exit 2, before any scan).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from fnmatch import fnmatchcase
+from pathlib import Path
+from typing import Any
+
+from ci_scan.errors import ConfigError
+from ci_scan.models import Finding, Target
+
+DEFAULT_IGNORE_FILE = ".ci-scan-ignore.yml"
+EXPIRY_WARNING_DAYS = 14
+_KEYS = {"id", "reason", "package", "version", "image", "expires"}
+
+
+@dataclass(frozen=True)
+class IgnoreEntry:
+    id: str
+    reason: str
+    package: str = ""
+    version: str = ""
+    image: str = ""
+    expires: dt.date | None = None
+    where: str = ""
+    """`file line N`, for the reports."""
+
+    def matches(self, finding: Finding, target: Target) -> bool:
+        if finding.rule_id != self.id:
+            return False
+        if self.package and finding.package_name != self.package:
+            return False
+        if self.version and finding.package_version != self.version:
+            return False
+        return not self.image or fnmatchcase(target.repository, self.image) or fnmatchcase(target.name, self.image)
+
+    def expired(self, today: dt.date) -> bool:
+        return self.expires is not None and self.expires <= today
+
+    def describe(self) -> str:
+        scope = "".join(f" {key} {value}" for key, value in (("package", self.package), ("version", self.version),
+                                                              ("image", self.image)) if value)
+        return f"{self.id}{scope} ({self.where})"
+
+
+def load_ignore_file(path: str) -> tuple[IgnoreEntry, ...]:
+    """The entries of the YAML ignore file at `path`, validated."""
+    import yaml  # only runs that have an ignore file pay for the YAML parser
+
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+        raise ConfigError(f"cannot read the ignore file {path}: {reason}") from None
+    try:
+        root = yaml.compose(text, Loader=yaml.SafeLoader)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        line = f" line {mark.line + 1}" if mark is not None else ""
+        raise ConfigError(f"{path}{line}: not valid YAML ({getattr(exc, 'problem', None) or exc})") from None
+    if root is None:
+        return ()
+    if not isinstance(root, yaml.MappingNode) or {k.value for k, _ in root.value} != {"ignore"}:
+        raise ConfigError(f"{path} line {_line(root)}: the file must hold one key, 'ignore:', with a list of entries")
+    (_, entries), = root.value
+    if not isinstance(entries, yaml.SequenceNode):
+        raise ConfigError(f"{path} line {_line(entries)}: 'ignore' must be a list of entries")
+    return tuple(_entry(path, node) for node in entries.value)
+
+
+def _line(node: Any) -> int:
+    return int(node.start_mark.line) + 1
+
+
+def _entry(path: str, node: Any) -> IgnoreEntry:
+    import yaml
+
+    where = f"{path} line {_line(node)}"
+    if not isinstance(node, yaml.MappingNode):
+        raise ConfigError(f"{where}: an entry must be a mapping with at least 'id' and 'reason'")
+    values: dict[str, str] = {}
+    for key_node, value_node in node.value:
+        key = key_node.value
+        if key not in _KEYS:
+            raise ConfigError(f"{path} line {_line(key_node)}: unknown key {key!r} "
+                              f"(an entry takes {', '.join(sorted(_KEYS))})")
+        if not isinstance(value_node, yaml.ScalarNode) or not str(value_node.value).strip():
+            raise ConfigError(f"{path} line {_line(value_node)}: {key!r} must be a non-empty text")
+        values[key] = str(value_node.value).strip()
+    for required in ("id", "reason"):
+        if required not in values:
+            raise ConfigError(f"{where}: the entry has no {required!r}; every ignore needs an id and a reason")
+    expires = None
+    if "expires" in values:
+        try:
+            expires = dt.date.fromisoformat(values["expires"])
+        except ValueError:
+            raise ConfigError(f"{where}: 'expires' must be a date such as 2027-03-31, "
+                              f"not {values['expires']!r}") from None
+    return IgnoreEntry(id=values["id"], reason=values["reason"], package=values.get("package", ""),
+                       version=values.get("version", ""), image=values.get("image", ""), expires=expires,
+                       where=f"{Path(path).name} line {_line(node)}")
+
+
+def default_ignore_file() -> str | None:
+    """`.ci-scan-ignore.yml` in the working directory, when there is one."""
+    return DEFAULT_IGNORE_FILE if Path(DEFAULT_IGNORE_FILE).is_file() else None
