@@ -149,7 +149,9 @@ def _decide_target(result: TargetResult, policy: Policy, today: dt.date | None) 
         elif entries:
             expired[finding] = entries[0]
     active = [f for f in result.active if f not in ignored]
-    unfixed = frozenset(f for f in active if policy.ignore_unfixed and not f.fixed_in.strip())
+    # Only vulnerabilities have fixed versions: a secret or malware finding is never "unfixed".
+    unfixed = frozenset(f for f in active
+                        if policy.ignore_unfixed and f.kind == "vulnerability" and not f.fixed_in.strip())
     counted = [f for f in active if f not in unfixed and not policy.narrowed_out(f)]
     rules = measure(policy, counted)
     failing_set = frozenset(f for rule in rules if rule.tripped for f in rule.findings)

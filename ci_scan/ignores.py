@@ -73,9 +73,10 @@ def load_ignore_file(path: str) -> tuple[IgnoreEntry, ...]:
         raise ConfigError(f"{path}{line}: not valid YAML ({getattr(exc, 'problem', None) or exc})") from None
     if root is None:
         return ()
-    if not isinstance(root, yaml.MappingNode) or {k.value for k, _ in root.value} != {"ignore"}:
+    keys = [k for k, _ in root.value] if isinstance(root, yaml.MappingNode) else []
+    if len(keys) != 1 or not isinstance(keys[0], yaml.ScalarNode) or keys[0].value != "ignore":
         raise ConfigError(f"{path} line {_line(root)}: the file must hold one key, 'ignore:', with a list of entries")
-    (_, entries), = root.value
+    entries = root.value[0][1]
     if not isinstance(entries, yaml.SequenceNode):
         raise ConfigError(f"{path} line {_line(entries)}: 'ignore' must be a list of entries")
     return tuple(_entry(path, node) for node in entries.value)
@@ -93,7 +94,11 @@ def _entry(path: str, node: Any) -> IgnoreEntry:
         raise ConfigError(f"{where}: an entry must be a mapping with at least 'id' and 'reason'")
     values: dict[str, str] = {}
     for key_node, value_node in node.value:
-        key = key_node.value
+        if not isinstance(key_node, yaml.ScalarNode):
+            raise ConfigError(f"{path} line {_line(key_node)}: a key must be a plain word such as 'id'")
+        key = str(key_node.value)
+        if key in values:
+            raise ConfigError(f"{path} line {_line(key_node)}: {key!r} is given twice in one entry")
         if key not in _KEYS:
             raise ConfigError(f"{path} line {_line(key_node)}: unknown key {key!r} "
                               f"(an entry takes {', '.join(sorted(_KEYS))})")

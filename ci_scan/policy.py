@@ -63,6 +63,8 @@ class Policy:
                 raise ValueError(f"--max-{key} must be 0 or more, not {value}")
         # package-scanner's thresholds apply only when > 0: 0 and -1 switch them off.
         at_least = {k: v for k, v in (at_least_counts or {}).items() if v is not None and v > 0}
+        if fail_on_score is not None and fail_on_score != fail_on_score:  # NaN: no number at all
+            raise ValueError("--fail-on-score must be a number")
         score = fail_on_score if fail_on_score is not None and fail_on_score > 0 else None
         if score is not None and score > MAX_SCORE:
             raise ValueError(f"--fail-on-score must be at most {MAX_SCORE:g}, not {fail_on_score:g}")
@@ -163,8 +165,8 @@ def measure(policy: Policy, counted: Sequence[Finding]) -> tuple[RuleOutcome, ..
     if policy.fail_on_score is not None:
         scored = tuple(f for f in ordered if f.details is not None and f.details.overall_score > 0)
         total = sum(f.details.overall_score for f in scored if f.details is not None)
-        score = round(min(total / SCORE_DIVISOR, MAX_SCORE), 2)
-        outcomes.append(RuleOutcome("fail-on-score", f"{policy.fail_on_score:g}", score,
+        score = min(total / SCORE_DIVISOR, MAX_SCORE)  # compared unrounded, as package-scanner does
+        outcomes.append(RuleOutcome("fail-on-score", f"{policy.fail_on_score:g}", round(score, 2),
                                     score >= policy.fail_on_score, scored))
     if policy.fail_on_kev:
         hits = tuple(f for f in ordered if f.details is not None and f.details.cisa_kev)

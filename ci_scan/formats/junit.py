@@ -166,7 +166,7 @@ def _finding_cases(label: str, target: TargetDecision, decision: Decision) -> li
                 message=xml_text(one_line(headline(finding))), output=text, failure_type=_failure_type(finding)
             )
         else:
-            case.add_skipped_info(message=xml_text(reason), output=text)
+            case.add_skipped_info(message=xml_text(one_line(reason)), output=text)
         cases.append(case)
     return cases
 
@@ -238,6 +238,6 @@ def _conform(suite: ET.Element, target: TargetDecision, decision: Decision) -> E
     system_out = ET.Element("system-out")
     system_out.text = xml_text(_summary(target, decision))
     system_err = ET.Element("system-err")
-    system_err.text = xml_text("\n".join((*target.result.warnings, *decision.run.warnings)))
+    system_err.text = xml_text("\n".join((*target.result.warnings, *decision.run.warnings, *decision.warnings)))
     suite[:] = [properties, *cases, system_out, system_err]
     return suite

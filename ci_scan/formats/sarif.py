@@ -216,7 +216,7 @@ class SarifFormat:
             for image in group.images
             for warning in image.decision.result.warnings
         ]
-        warnings += decision.run.warnings
+        warnings += (*decision.run.warnings, *decision.warnings)
         if reported < total:
             warnings.append(
                 f"{total} findings exceed GitHub's limit of {self.max_results} results per run; "

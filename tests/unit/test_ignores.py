@@ -109,3 +109,26 @@ def test_ignores_come_before_unfixed_and_masking_before_both(tmp_path: Path) -> 
     by_id = {f.rule_id: f for f in FINDINGS}
     assert target.disposition(by_id["C2"]) == "ignored"  # unfixed too, but the ignore file comes first
     assert target.disposition(by_id["X1"]) == "masked"
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("? [a]\n: x\n", "line 1: the file must hold one key, 'ignore:'"),
+        ("ignore:\n  - id: C1\n    reason: r\n    ? [k]\n    : v\n", "line 4: a key must be a plain word"),
+        ("ignore:\n  - {id: C1}\nignore:\n  - {id: C2}\n", "the file must hold one key, 'ignore:'"),
+        ("ignore:\n  - {id: A, reason: r, id: B}\n", "'id' is given twice in one entry"),
+    ],
+)
+def test_odd_yaml_is_a_usage_error_not_a_crash(tmp_path: Path, text: str, message: str) -> None:
+    with pytest.raises(ConfigError, match=message):
+        load_ignore_file(write(tmp_path, text))
+
+
+def test_expiry_warnings_reach_every_report(tmp_path: Path) -> None:
+    from ci_scan.formats import report
+
+    decision = decide(RUN, policy_with(tmp_path, "ignore:\n  - {id: GONE-1, reason: r}\n"), today=TODAY)
+    (warning,) = decision.warnings
+    for name in ("junit", "sarif", "json"):
+        assert "GONE-1" in report(name).load().render(decision), name

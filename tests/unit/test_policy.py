@@ -138,3 +138,18 @@ def test_the_criteria_in_force_are_listed_as_options() -> None:
     assert policy.criteria() == ["--max-critical 0", "--fail-on-count 100", "--fail-on-score 8", "--fail-on-kev",
                                  "--fail-on-epss 0.5"]
     assert not policy.only_threshold and Policy.build(fail_on="high").only_threshold
+
+
+def test_the_score_is_compared_unrounded_and_nan_is_refused() -> None:
+    # (3.9 + 3.9 + 2.8 + 1.8 + 1.2) / 50 = 0.272, which rounds to 0.27: a limit of 0.2705 must still trip
+    assert gate(fail_on_score=0.2705)[0] == FAIL
+    assert gate(fail_on_score=0.2721)[0] == PASS
+    with pytest.raises(ValueError, match="--fail-on-score must be a number"):
+        Policy.build(fail_on_score=float("nan"))
+
+
+def test_unfixed_applies_to_vulnerabilities_only() -> None:
+    secret = Finding("secret", "aws-key", Severity.HIGH, "/app/.env")
+    run = RunResult(targets=(TargetResult(target=TARGET, scan_id="s", status="COMPLETE", findings=(secret,)),))
+    decision = decide(run, Policy.build(fail_on="high", ignore_unfixed=True))
+    assert decision.exit_code == FAIL and decision.targets[0].disposition(secret) == "failing"
