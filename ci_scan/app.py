@@ -48,8 +48,7 @@ def run(
         err.write(neutral_line_start(for_log(line)) + "\n")
         err.flush()
 
-    def progress(message: str) -> None:
-        say(message)
+    progress = say
 
     try:
         check_report_paths(settings.reports)

@@ -54,19 +54,20 @@ def exit_description(verdict: Verdict) -> str:
     return f"gate {verdict_word(verdict)}"
 
 
-def gate_reason(threshold: str, failing: Sequence[Finding], *, active: int, masked: int, report_only: bool) -> str:
-    """Why a completed target passed or failed the severity threshold."""
+def gate_reason(threshold: str, failing: Sequence[Finding], *, masked: int) -> str:
+    """Why a completed target passed or failed when the severity threshold is the only criterion."""
     masked_note = f"; {masked} masked finding(s) not counted" if masked else ""
-    if report_only:
-        return f"report only (--fail-on none): {active} finding(s) not gated{masked_note}"
     if failing:
-        by_severity: dict[Severity, int] = {}
-        for finding in failing:
-            by_severity[finding.severity] = by_severity.get(finding.severity, 0) + 1
-        parts = ", ".join(f"{n} {s.label}" for s, n in sorted(by_severity.items(), reverse=True))
-        return f"{len(failing)} finding(s) at or above {threshold}: {parts}{masked_note}"
+        return f"{len(failing)} finding(s) at or above {threshold}: {_by_severity(failing)}{masked_note}"
     return f"no finding at or above {threshold}{masked_note}"
 
+
+def _by_severity(findings: Sequence[Finding]) -> str:
+    """`2 critical, 1 high`: most severe first."""
+    counts: dict[Severity, int] = {}
+    for finding in findings:
+        counts[finding.severity] = counts.get(finding.severity, 0) + 1
+    return ", ".join(f"{n} {s.label}" for s, n in sorted(counts.items(), reverse=True))
 
 def incomplete_reason(result: TargetResult) -> str:
     return f"the scan could not be completed: {result.error}"
@@ -120,47 +121,41 @@ def _counted_by(rule: RuleOutcome, finding: Finding) -> str:
     if rule.rule == "fail-on":
         return f"{finding.severity.label} is at or above --fail-on {rule.limit}"
     if rule.rule.startswith("max-"):
-        return f"one of {rule.measured:g} {_subject(rule.rule[4:])} findings, more than --{rule.rule} {rule.limit}"
+        return f"one of {rule.measured:g} {_findings_of(rule)}, more than --{rule.rule} {rule.limit}"
     if rule.rule.endswith("-count"):
-        return f"one of {rule.measured:g} {_subject(rule.rule)} findings, at least --{rule.rule} {rule.limit}"
+        return f"one of {rule.measured:g} {_findings_of(rule)}, at least --{rule.rule} {rule.limit}"
     if rule.rule == "fail-on-score":
         return f"adds to the cumulative score {rule.measured:g}, at least --fail-on-score {rule.limit}"
-    return _RISK_WORDS[rule.rule].format(limit=rule.limit)
+    return f"{_RISKS[rule.rule].format(limit=rule.limit)} (--{rule.rule})"
 
 
-_RISK_WORDS = {
-    "fail-on-kev": "in CISA KEV (--fail-on-kev)",
-    "fail-on-exploit": "has a known exploit (--fail-on-exploit)",
-    "fail-on-epss": "EPSS at or above {limit} (--fail-on-epss)",
+_RISKS = {
+    "fail-on-kev": "in CISA KEV",
+    "fail-on-exploit": "with a known exploit",
+    "fail-on-epss": "with EPSS >= {limit}",
 }
 
 
-def _subject(key: str) -> str:
-    """`critical` for max-critical and fail-on-critical-count; "" (all findings) for total ones."""
-    key = key.removeprefix("fail-on-").removesuffix("-count").removesuffix("count")
-    return "" if key in ("total", "") else key
+def _findings_of(rule: RuleOutcome) -> str:
+    """`critical findings` for max-critical and fail-on-critical-count; `findings` for the total ones."""
+    key = rule.rule.removeprefix("max-").removeprefix("fail-on-").removesuffix("-count").removesuffix("count")
+    return "findings" if key in ("total", "") else f"{key} findings"
 
 
 def rule_sentence(rule: RuleOutcome) -> str:
-    """What a tripped criterion measured: `3 critical findings > limit 1: CVE-1, CVE-2, CVE-3`."""
+    """What a tripped criterion measured: `3 critical findings > limit 1 (--max-critical): CVE-1, CVE-2`."""
     ids = [f.rule_id for f in rule.findings[:IDS_NAMED]]
     named = ", ".join(ids) + (f" and {len(rule.findings) - IDS_NAMED} more" if len(rule.findings) > IDS_NAMED else "")
     if rule.rule == "fail-on":
-        by_severity: dict[Severity, int] = {}
-        for finding in rule.findings:
-            by_severity[finding.severity] = by_severity.get(finding.severity, 0) + 1
-        parts = ", ".join(f"{n} {s.label}" for s, n in sorted(by_severity.items(), reverse=True))
-        return f"{len(rule.findings)} finding(s) at or above {rule.limit}: {parts}"
-    subject = _subject(rule.rule[4:] if rule.rule.startswith("max-") else rule.rule)
-    noun = f"{subject} finding(s)" if subject else "finding(s)"
+        return f"{len(rule.findings)} finding(s) at or above {rule.limit}: {_by_severity(rule.findings)}"
+    noun = _findings_of(rule).replace("findings", "finding(s)")
     if rule.rule.startswith("max-"):
         return f"{rule.measured:g} {noun} > limit {rule.limit} (--{rule.rule}): {named}"
     if rule.rule.endswith("-count"):
         return f"{rule.measured:g} {noun} >= {rule.limit} (--{rule.rule}): {named}"
     if rule.rule == "fail-on-score":
         return f"cumulative score {rule.measured:g} >= {rule.limit} (--fail-on-score)"
-    verb = {"fail-on-kev": "in CISA KEV", "fail-on-exploit": "with a known exploit",
-            "fail-on-epss": f"with EPSS >= {rule.limit}"}[rule.rule]
+    verb = _RISKS[rule.rule].format(limit=rule.limit)
     return f"{named} {'is' if len(rule.findings) == 1 else 'are'} {verb} (--{rule.rule})"
 
 
@@ -173,7 +168,7 @@ def target_reason(policy: Policy, rules: Sequence[RuleOutcome], failing: Sequenc
     if not rules:
         return f"report only (--fail-on none): {counted} finding(s) not gated{notes}"
     if policy.only_threshold:
-        return gate_reason(policy.threshold_label, failing, active=counted, masked=masked, report_only=False) + others
+        return gate_reason(policy.threshold_label, failing, masked=masked) + others
     tripped = [rule_sentence(rule) for rule in rules if rule.tripped]
     if tripped:
         return "; ".join(tripped) + notes
