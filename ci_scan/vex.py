@@ -1,0 +1,582 @@
+"""OpenVEX documents (`--vex PATH`, repeatable): statements that a vulnerability does or does not affect an image.
+
+Loading. Every file must be an OpenVEX 0.2.0 JSON document that the spec's JSON Schema accepts, checked here in plain
+code: the required fields, no field the schema does not name, the types, the four statuses, the five justifications,
+`not_affected` with a justification or an impact statement, `affected` with an action statement, no repeated entry in
+a list, at least one statement. On top of the schema (which does not enforce formats) the timestamps must be RFC 3339
+date-times with a time zone, `@context` must be the OpenVEX one, and no object may give a key twice. Every problem is
+a ConfigError (exit 2) naming the file, the line where it can be found and the path, such as `statements[2].status`
+(indexes count from 0; reports count statements from 1, as `vex.json statement 3`).
+
+Matching a finding on a target:
+- The vulnerability: `vulnerability.name`, its `@id` or one of its `aliases` equals the finding's rule id, ignoring
+  case. Only vulnerability findings match.
+- The product: one of the statement's products names the scanned image by its `@id` or one of its `identifiers`:
+  - `pkg:oci/<name>@<digest>?repository_url=<registry/path>&tag=<tag>`: `repository_url`, when given, is the image's
+    repository (registry host and path); without it `<name>` is the last part of the repository's path;
+  - `pkg:docker/<namespace>/<name>@<tag or digest>?repository_url=<registry>`: namespace and name are the path,
+    `repository_url` the registry host (Docker Hub when absent);
+  - a plain image reference, `registry.example.com/team/app:1.0` or `team/app@sha256:...`; without a tag or digest it
+    covers every tag of the repository.
+  A digest, when the product gives one, must be the digest that was scanned (a product with a digest never matches a
+  target whose digest is unknown); a tag, when it gives one, must be the target's tag. Docker Hub is written in any of
+  its host names, and `library/` is implied for its one-part repositories. Anything else, a cpe for one, never
+  names an image.
+- Subcomponents: when the matching product lists subcomponents, only findings in one of those packages match: the
+  subcomponent's purl name (or `namespace/name`, for Go modules and the like) is the finding's package name, ignoring
+  case, and the purl's version, when it has one, is the package version exactly.
+- A statement without products names nothing (in a file given to `--vex` there is no enclosing document to inherit
+  products from), so it never matches.
+
+Of the statements that match, the latest by timestamp (the statement's own, else its document's) decides: in OpenVEX a
+later statement supersedes an earlier one. On equal timestamps the one loaded last wins.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import re
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import unquote
+
+from ci_scan.errors import ConfigError
+from ci_scan.models import DOCKER_HUB, Finding, ImageRef, ImageRefError, Target
+
+STATUSES = ("not_affected", "affected", "fixed", "under_investigation")
+JUSTIFICATIONS = (
+    "component_not_present",
+    "vulnerable_code_not_present",
+    "vulnerable_code_not_in_execute_path",
+    "vulnerable_code_cannot_be_controlled_by_adversary",
+    "inline_mitigations_already_exist",
+)
+SUPPRESSING = frozenset({"not_affected", "fixed"})
+CONTEXT = "https://openvex.dev/ns"
+
+# The fields the OpenVEX 0.2.0 JSON Schema allows, and those it requires, per object.
+_DOCUMENT_KEYS = frozenset({"@context", "@id", "author", "role", "timestamp", "last_updated", "version", "tooling",
+                            "statements"})
+_DOCUMENT_REQUIRED = ("@context", "@id", "author", "timestamp", "version", "statements")
+_STATEMENT_KEYS = frozenset({"@id", "version", "vulnerability", "timestamp", "last_updated", "products", "status",
+                             "supplier", "status_notes", "justification", "impact_statement", "action_statement",
+                             "action_statement_timestamp"})
+_STATEMENT_REQUIRED = ("vulnerability", "status")
+_VULNERABILITY_KEYS = frozenset({"@id", "name", "description", "aliases"})
+_SUBCOMPONENT_KEYS = frozenset({"@id", "identifiers", "hashes"})
+_PRODUCT_KEYS = _SUBCOMPONENT_KEYS | {"subcomponents"}
+_IDENTIFIER_KEYS = ("purl", "cpe22", "cpe23")
+_HASH_KEYS = frozenset({"md5", "sha1", "sha-256", "sha-384", "sha-512", "sha3-224", "sha3-256", "sha3-384",
+                        "sha3-512", "blake2s-256", "blake2b-256", "blake2b-512"})
+
+_DATE_TIME = re.compile(r"(\d{4})-(\d{2})-(\d{2})[Tt ](\d{2}):(\d{2}):(\d{2})(?:\.(\d+))?"
+                        r"(?:([Zz])|([+-])(\d{2}):(\d{2}))", re.ASCII)
+"""RFC 3339 date-time: a time zone is required, fractions of any length (Go writes nanoseconds)."""
+_HUB_HOSTS = frozenset({DOCKER_HUB, "index.docker.io", "registry-1.docker.io", "registry.hub.docker.com",
+                        "hub.docker.com"})
+_OLDEST = dt.datetime.min.replace(tzinfo=dt.timezone.utc)
+
+_JsonPath = tuple[str | int, ...]
+
+
+@dataclass(frozen=True)
+class Product:
+    """One of a statement's products."""
+
+    identifiers: tuple[str, ...]
+    """Its `@id` and its `identifiers` values (purl, cpe22, cpe23)."""
+    subcomponents: tuple[str, ...] = ()
+    """The same of every subcomponent; when there are any, only findings in those packages match."""
+
+    def denotes(self, target: Target) -> bool:
+        return any(_names_image(identifier, target) for identifier in self.identifiers)
+
+    def covers(self, finding: Finding) -> bool:
+        return not self.subcomponents or any(_names_package(sub, finding) for sub in self.subcomponents)
+
+
+@dataclass(frozen=True)
+class VexStatement:
+    """One statement of an OpenVEX document, its timestamp inherited from the document when it gives none."""
+
+    vulnerability: str
+    """`vulnerability.name`, such as CVE-2024-0001."""
+    aliases: tuple[str, ...]
+    """`vulnerability.aliases`, then its `@id`."""
+    products: tuple[Product, ...]
+    status: str
+    """not_affected, affected, fixed or under_investigation."""
+    justification: str
+    """One of JUSTIFICATIONS, or "" (a not_affected statement may give an impact statement instead)."""
+    impact_statement: str
+    action_statement: str
+    timestamp: dt.datetime | None
+    """The statement's timestamp, else its document's."""
+    where: str
+    """`vex.json statement 3`, for the reports."""
+
+    @property
+    def suppresses(self) -> bool:
+        return self.status in SUPPRESSING
+
+    def matches(self, finding: Finding, target: Target) -> bool:
+        if finding.kind != "vulnerability":
+            return False
+        wanted = finding.rule_id.casefold()
+        if all(name.casefold() != wanted for name in (self.vulnerability, *self.aliases)):
+            return False
+        return any(product.denotes(target) and product.covers(finding) for product in self.products)
+
+    def describe(self) -> str:
+        reason = f" ({_plain(self.justification)})" if self.justification else ""
+        return f"{_plain(self.vulnerability)} {self.status}{reason} by {_plain(self.where)}"
+
+
+def load_vex(paths: Sequence[str]) -> tuple[VexStatement, ...]:
+    """The statements of every OpenVEX file in `paths`, in order, each file validated."""
+    return tuple(statement for path in paths for statement in _load(path))
+
+
+def applicable(statements: Iterable[VexStatement], finding: Finding, target: Target) -> VexStatement | None:
+    """The statement that decides `finding` on `target`, whatever its status: the latest that matches, if any."""
+    best: VexStatement | None = None
+    best_time = _OLDEST
+    for statement in statements:
+        if not statement.matches(finding, target):
+            continue
+        time = _comparable(statement.timestamp)
+        if best is None or time >= best_time:  # >=: on a tie the one loaded later wins
+            best, best_time = statement, time
+    return best
+
+
+def _comparable(timestamp: dt.datetime | None) -> dt.datetime:
+    if timestamp is None:
+        return _OLDEST
+    return timestamp if timestamp.tzinfo is not None else timestamp.replace(tzinfo=dt.timezone.utc)
+
+
+def _plain(text: str) -> str:
+    """`text` on one line: control characters from the file are shown escaped."""
+    return text if text.isprintable() else text.encode("unicode_escape").decode("ascii")
+
+
+# Matching the image.
+
+
+@dataclass(frozen=True)
+class _Purl:
+    type: str
+    namespace: str
+    name: str
+    version: str
+    qualifiers: Mapping[str, str]
+
+
+def _parse_purl(text: str) -> _Purl | None:
+    """`pkg:type/namespace/name@version?qualifiers#subpath`, each part URL-decoded; None when it is no purl."""
+    scheme, colon, rest = text.strip().partition(":")
+    if not colon or scheme.lower() != "pkg":
+        return None
+    rest, _, query = rest.lstrip("/").partition("#")[0].partition("?")
+    kind, _, path = rest.partition("/")
+    path = path.strip("/")
+    version = ""
+    at = path.rfind("@")
+    if at > path.rfind("/"):  # an '@' before the last '/' is an npm scope, not a version
+        path, version = path[:at], unquote(path[at + 1 :])
+    parts = [unquote(part) for part in path.split("/") if part]
+    if not kind or not parts:
+        return None
+    qualifiers: dict[str, str] = {}
+    for pair in query.split("&"):
+        key, _, value = pair.partition("=")
+        if key:
+            qualifiers[key.lower()] = unquote(value)
+    return _Purl(kind.lower(), "/".join(parts[:-1]), parts[-1], version, qualifiers)
+
+
+def _repository(host: str, path: str) -> str:
+    """`host/path` as one spelling: Docker Hub's hosts as docker.io, with `library/` for its one-part paths."""
+    host, path = host.lower(), path.strip("/").lower()
+    if host in _HUB_HOSTS:
+        host = DOCKER_HUB
+        if "/" not in path:
+            path = f"library/{path}"
+    return f"{host}/{path}"
+
+
+def _split_url(url: str) -> tuple[str, str]:
+    """`https://registry.example.com/team/app` -> (`registry.example.com`, `team/app`); no host means Docker Hub."""
+    url = url.strip()
+    for scheme in ("https://", "http://"):
+        if url.lower().startswith(scheme):
+            url = url[len(scheme) :]
+    first, _, rest = url.strip("/").partition("/")
+    if "." in first or ":" in first or first == "localhost" or first.startswith("["):
+        return first, rest
+    return DOCKER_HUB, url.strip("/")
+
+
+def _names_image(identifier: str, target: Target) -> bool:
+    image = target.image
+    if image is None:
+        return False
+    scanned = _repository(image.registry_host, image.repository)
+    digest = target.digest or image.digest
+    purl = _parse_purl(identifier)
+    if purl is not None:
+        return _purl_names_image(purl, scanned, image.tag, digest)
+    if identifier.strip().lower().startswith("cpe:"):
+        return False
+    try:
+        ref = ImageRef.parse(identifier)
+    except ImageRefError:
+        return False
+    name = identifier.strip().partition("@")[0]
+    tags = (ref.tag,) if ref.tag and name.rfind(":") > name.rfind("/") else ()  # parse adds `latest`; ignore that
+    return _same_image(scanned, image.tag, digest, _repository(ref.registry_host, ref.repository), tags, ref.digest)
+
+
+def _purl_names_image(purl: _Purl, scanned: str, tag: str | None, digest: str | None) -> bool:
+    url = purl.qualifiers.get("repository_url", "")
+    tags = (purl.qualifiers["tag"],) if purl.qualifiers.get("tag") else ()
+    if purl.type == "oci":
+        if url:
+            host, path = _split_url(url)
+            repository = _repository(host, path or purl.name)
+        elif scanned.rsplit("/", 1)[1] == purl.name.lower():
+            repository = scanned
+        else:
+            return False
+        return _same_image(scanned, tag, digest, repository, tags, purl.version or None)
+    if purl.type == "docker":
+        path = f"{purl.namespace}/{purl.name}" if purl.namespace else purl.name
+        host, prefix = _split_url(url) if url else (DOCKER_HUB, "")
+        if prefix:  # a repository_url with a path: the whole repository, or what goes before namespace/name
+            path = prefix if prefix == path or prefix.endswith(f"/{path}") else f"{prefix}/{path}"
+        if ":" in purl.version:
+            return _same_image(scanned, tag, digest, _repository(host, path), tags, purl.version)
+        version_tag = (purl.version,) if purl.version else ()
+        return _same_image(scanned, tag, digest, _repository(host, path), tags + version_tag, None)
+    return False
+
+
+def _same_image(scanned: str, scanned_tag: str | None, scanned_digest: str | None, repository: str,
+                tags: tuple[str, ...], digest: str | None) -> bool:
+    if repository != scanned:
+        return False
+    if digest and (not scanned_digest or digest.lower() != scanned_digest.lower()):
+        return False
+    return all(tag == scanned_tag for tag in tags)
+
+
+def _names_package(identifier: str, finding: Finding) -> bool:
+    purl = _parse_purl(identifier)
+    if purl is None:
+        return False
+    names = {purl.name.casefold()}
+    if purl.namespace:
+        names.add(f"{purl.namespace}/{purl.name}".casefold())
+    if finding.package_name.casefold() not in names:
+        return False
+    return not purl.version or purl.version == finding.package_version
+
+
+# Loading.
+
+
+class _Invalid(Exception):
+    """A structural problem at `path` of the document; `problem` follows the path's name in the message."""
+
+    def __init__(self, path: _JsonPath, problem: str) -> None:
+        super().__init__(problem)
+        self.path = path
+        self.problem = problem
+
+
+class _NotJson(Exception):
+    """What json.loads lets through: a key given twice in one object, NaN or Infinity."""
+
+
+def _load(path: str) -> tuple[VexStatement, ...]:
+    text = _read(path)
+    document = _parse(path, text)
+    try:
+        return _document(document, Path(path).name)
+    except _Invalid as invalid:
+        offset = _offset(text, invalid.path)
+        line = f" line {text.count(chr(10), 0, offset) + 1}" if offset is not None else ""
+        raise ConfigError(f"{path}{line}: {_name(invalid.path)} {invalid.problem}") from None
+
+
+def _read(path: str) -> str:
+    try:
+        data = Path(path).read_bytes()
+    except OSError as exc:
+        raise ConfigError(f"cannot read the VEX file {path}: {exc.strerror or exc}") from None
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = data.count(b"\n", 0, exc.start) + 1
+        raise ConfigError(f"{path} line {line}: the file is not UTF-8 (byte 0x{data[exc.start]:02x}); "
+                          "OpenVEX documents are UTF-8 JSON: save it as UTF-8") from None
+
+
+def _parse(path: str, text: str) -> object:
+    if not text.strip():
+        raise ConfigError(f"{path}: the file is empty; --vex takes an OpenVEX JSON document")
+    try:
+        return json.loads(text, object_pairs_hook=_no_repeated_keys, parse_constant=_no_constant)
+    except json.JSONDecodeError as exc:
+        raise ConfigError(f"{path} line {exc.lineno} column {exc.colno}: not valid JSON ({exc.msg})") from None
+    except _NotJson as exc:
+        raise ConfigError(f"{path}: {exc}") from None
+    except RecursionError:
+        raise ConfigError(f"{path}: the JSON is nested too deeply to be an OpenVEX document") from None
+
+
+def _no_repeated_keys(pairs: list[tuple[str, object]]) -> dict[str, object]:
+    result: dict[str, object] = {}
+    for key, value in pairs:
+        if key in result:
+            raise _NotJson(f"the key {key!r} is given twice in one object; give each key once")
+        result[key] = value
+    return result
+
+
+def _no_constant(name: str) -> object:
+    raise _NotJson(f"{name} is not valid JSON; write a number or a string")
+
+
+def _document(value: object, file_name: str) -> tuple[VexStatement, ...]:
+    document = _object(value, (), _DOCUMENT_KEYS, _DOCUMENT_REQUIRED, "an OpenVEX document")
+    context = _text(document, "@context", ())
+    if not context.startswith(CONTEXT):
+        raise _Invalid(("@context",), f"must be the OpenVEX context, such as {CONTEXT}/v0.2.0, not {context!r}")
+    for key in ("@id", "author", "role", "tooling"):
+        _text(document, key, ())
+    timestamp = _timestamp(document, "timestamp", ())
+    _timestamp(document, "last_updated", ())
+    _version(document, ())
+    statements = _list(document, "statements", ())
+    if not statements:
+        raise _Invalid(("statements",), "is empty; an OpenVEX document needs at least one statement "
+                                        "(add one, or drop this file from --vex)")
+    return tuple(_statement(item, ("statements", index), timestamp, f"{file_name} statement {index + 1}")
+                 for index, item in enumerate(statements))
+
+
+def _statement(value: object, path: _JsonPath, document_time: dt.datetime | None, where: str) -> VexStatement:
+    statement = _object(value, path, _STATEMENT_KEYS, _STATEMENT_REQUIRED, "a statement")
+    name, aliases = _vulnerability(statement["vulnerability"], (*path, "vulnerability"))
+    status = _text(statement, "status", path)
+    if status not in STATUSES:
+        raise _Invalid((*path, "status"), f"must be one of {', '.join(STATUSES)}, not {status!r}")
+    justification = _text(statement, "justification", path)
+    if "justification" in statement and justification not in JUSTIFICATIONS:
+        raise _Invalid((*path, "justification"), f"must be one of {', '.join(JUSTIFICATIONS)}, "
+                                                 f"not {justification!r}")
+    if status == "not_affected" and "justification" not in statement and "impact_statement" not in statement:
+        raise _Invalid(path, "is not_affected without a 'justification' or an 'impact_statement'; "
+                             "OpenVEX needs one of them to say why")
+    if status == "affected" and "action_statement" not in statement:
+        raise _Invalid(path, "is affected without an 'action_statement'; OpenVEX needs one to say what to do")
+    for key in ("@id", "supplier", "status_notes"):
+        _text(statement, key, path)
+    _version(statement, path)
+    timestamp = _timestamp(statement, "timestamp", path)
+    for key in ("last_updated", "action_statement_timestamp"):
+        _timestamp(statement, key, path)
+    products = tuple(_product(item, (*path, "products", index))
+                     for index, item in enumerate(_list(statement, "products", path)))
+    return VexStatement(
+        vulnerability=name, aliases=aliases, products=products, status=status, justification=justification,
+        impact_statement=_text(statement, "impact_statement", path),
+        action_statement=_text(statement, "action_statement", path),
+        timestamp=timestamp or document_time, where=where)
+
+
+def _vulnerability(value: object, path: _JsonPath) -> tuple[str, tuple[str, ...]]:
+    vulnerability = _object(value, path, _VULNERABILITY_KEYS, ("name",), "a vulnerability")
+    name = _text(vulnerability, "name", path)
+    _text(vulnerability, "description", path)
+    aliases: list[str] = []
+    for index, alias in enumerate(_list(vulnerability, "aliases", path)):
+        if not isinstance(alias, str):
+            raise _Invalid((*path, "aliases", index), f"must be a string, not {_kind(alias)}")
+        aliases.append(alias)
+    iri = _text(vulnerability, "@id", path)
+    if iri and iri not in aliases:
+        aliases.append(iri)
+    return name, tuple(aliases)
+
+
+def _product(value: object, path: _JsonPath) -> Product:
+    product = _object(value, path, _PRODUCT_KEYS, (), "a product")
+    identifiers = _component(product, path, "product")
+    subcomponents: list[str] = []
+    for index, item in enumerate(_list(product, "subcomponents", path)):
+        sub_path = (*path, "subcomponents", index)
+        subcomponents.extend(_component(_object(item, sub_path, _SUBCOMPONENT_KEYS, (), "a subcomponent"), sub_path,
+                                        "subcomponent"))
+    return Product(identifiers=identifiers, subcomponents=tuple(subcomponents))
+
+
+def _component(component: dict[str, object], path: _JsonPath, what: str) -> tuple[str, ...]:
+    """The `@id` and `identifiers` values of a product or subcomponent, its hashes checked."""
+    if "@id" not in component and "identifiers" not in component:
+        raise _Invalid(path, f"names no {what}; give it an '@id' or 'identifiers' (purl, cpe22, cpe23)")
+    names = [_text(component, "@id", path)] if "@id" in component else []
+    if "identifiers" in component:
+        id_path = (*path, "identifiers")
+        identifiers = _object(component["identifiers"], id_path, frozenset(_IDENTIFIER_KEYS), (), "identifiers")
+        if not identifiers:
+            raise _Invalid(id_path, "is empty; give a purl, cpe22 or cpe23")
+        names.extend(_text(identifiers, key, id_path) for key in _IDENTIFIER_KEYS if key in identifiers)
+    if "hashes" in component:
+        hash_path = (*path, "hashes")
+        hashes = _object(component["hashes"], hash_path, _HASH_KEYS, (), "hashes")
+        for key in hashes:
+            _text(hashes, key, hash_path)
+    return tuple(names)
+
+
+# Plain-code checks of the schema's rules. Each raises _Invalid with the path of what is wrong.
+
+
+def _object(value: object, path: _JsonPath, allowed: frozenset[str], required: tuple[str, ...],
+            what: str) -> dict[str, object]:
+    if not isinstance(value, dict):
+        raise _Invalid(path, f"must be an object, not {_kind(value)}")
+    for key in value:
+        if key not in allowed:
+            raise _Invalid((*path, key), f"is not a field of {what} in OpenVEX 0.2.0 "
+                                         f"(it takes {', '.join(sorted(allowed))})")
+    for key in required:
+        if key not in value:
+            raise _Invalid(path, f"has no {key!r}; {what} needs {_and(required)}")
+    return value
+
+
+def _text(parent: dict[str, object], key: str, path: _JsonPath) -> str:
+    value = parent.get(key, "")
+    if not isinstance(value, str):
+        raise _Invalid((*path, key), f"must be a string, not {_kind(value)}")
+    return value
+
+
+def _version(parent: dict[str, object], path: _JsonPath) -> None:
+    if "version" not in parent:
+        return
+    value = parent["version"]
+    # JSON Schema's integer takes 2.0 and refuses true and false
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not float(value).is_integer():
+        raise _Invalid((*path, "version"), f"must be a whole number, not {_kind(value)}")
+    if value < 1:
+        raise _Invalid((*path, "version"), f"must be 1 or more, not {value}")
+
+
+def _list(parent: dict[str, object], key: str, path: _JsonPath) -> list[object]:
+    value = parent.get(key, [])
+    if not isinstance(value, list):
+        raise _Invalid((*path, key), f"must be a list, not {_kind(value)}")
+    seen: dict[str, int] = {}
+    for index, item in enumerate(value):
+        first = seen.setdefault(json.dumps(_canonical(item), sort_keys=True), index)
+        if first != index:
+            raise _Invalid((*path, key, index), f"repeats {_name((*path, key, first))}; each entry may appear once")
+    return value
+
+
+def _canonical(value: object) -> object:
+    """`value` with 2.0 written as 2, as JSON Schema compares numbers."""
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    if isinstance(value, dict):
+        return {key: _canonical(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_canonical(item) for item in value]
+    return value
+
+
+def _timestamp(parent: dict[str, object], key: str, path: _JsonPath) -> dt.datetime | None:
+    if key not in parent:
+        return None
+    text = _text(parent, key, path)
+    match = _DATE_TIME.fullmatch(text)
+    problem = f"must be a date and time with a time zone, such as 2024-05-01T12:00:00Z, not {text!r}"
+    if match is None:
+        raise _Invalid((*path, key), problem)
+    year, month, day, hour, minute, second = (int(group) for group in match.groups()[:6])
+    fraction, zulu, sign, zone_hours, zone_minutes = match.groups()[6:]
+    offset = dt.timedelta(hours=int(zone_hours or 0), minutes=int(zone_minutes or 0))
+    try:
+        zone = dt.timezone.utc if zulu else dt.timezone(-offset if sign == "-" else offset)
+        # RFC 3339 allows a leap second (:60); datetime does not, so it counts as :59
+        return dt.datetime(year, month, day, hour, minute, min(second, 59),
+                           int((fraction or "0")[:6].ljust(6, "0")), tzinfo=zone)
+    except ValueError:
+        raise _Invalid((*path, key), problem) from None
+
+
+def _and(words: Sequence[str]) -> str:
+    return f"{', '.join(words[:-1])} and {words[-1]}" if len(words) > 1 else "".join(words)
+
+
+def _kind(value: object) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "true or false"
+    if isinstance(value, (int, float)):
+        return "a number"
+    if isinstance(value, str):
+        return "a string"
+    return "a list" if isinstance(value, list) else "an object"
+
+
+def _name(path: _JsonPath) -> str:
+    """`statements[2].status`; `the document` for the top."""
+    if not path:
+        return "the document"
+    text = ""
+    for step in path:
+        text += f"[{step}]" if isinstance(step, int) else f".{step}" if text else step
+    return text
+
+
+def _offset(text: str, path: _JsonPath) -> int | None:
+    """Where the value at `path` starts in `text` (JSON that parsed), or None when it cannot be found."""
+    decoder = json.JSONDecoder()
+    index = _skip_space(text, 0)
+    try:
+        for step in path:
+            opener, index = text[index], _skip_space(text, index + 1)
+            if text[index] in "}]" or opener != ("{" if isinstance(step, str) else "["):
+                return None
+            position = 0
+            while True:
+                if opener == "{":
+                    key, index = decoder.raw_decode(text, index)
+                    index = _skip_space(text, _skip_space(text, index) + 1)  # past the ':'
+                    if key == step:
+                        break
+                elif position == step:
+                    break
+                _, index = decoder.raw_decode(text, index)
+                index = _skip_space(text, index)
+                if text[index] != ",":
+                    return None
+                index, position = _skip_space(text, index + 1), position + 1
+    except (IndexError, ValueError):
+        return None
+    return index
+
+
+def _skip_space(text: str, index: int) -> int:
+    while index < len(text) and text[index] in " \t\r\n":
+        index += 1
+    return index
