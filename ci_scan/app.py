@@ -60,10 +60,11 @@ def run(
         with ConsoleClient(
             settings.console_url, settings.api_token, transport=transport, verify=settings.verify, sleep=sleep
         ) as client:
-            scanner = Scanner(client, settings.scan, progress, clock=clock, sleep=sleep, wall_clock=wall_clock)
+            scanner = Scanner(client, settings.scan, progress, clock=clock, sleep=sleep, wall_clock=wall_clock,
+                              baseline=settings.baseline)
             result = _scan(scanner, settings)
         day = today() if today else dt.datetime.now(dt.timezone.utc).date()  # when ignore entries expire
-        decision = decide(result, settings.policy, today=day)
+        decision = decide(result, settings.policy, today=day, baseline=scanner.baseline or settings.loaded_baseline)
         report_error = None
         written = []
         try:

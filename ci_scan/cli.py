@@ -79,14 +79,14 @@ def _run(request: Any, values: dict[str, Any]) -> None:
     from ci_scan.formats import REPORTS
 
     context = click.get_current_context()
-    given = frozenset(
-        name for name in values
-        if context.get_parameter_source(name) not in (click.core.ParameterSource.DEFAULT, None)
-    )
+    sources = {click.core.ParameterSource.COMMANDLINE: "flag", click.core.ParameterSource.ENVIRONMENT: "env"}
+    given = {name: sources[source] for name in values
+             if (source := context.get_parameter_source(name)) in sources}
     reports = {spec.name: values.pop(spec.name) for spec in REPORTS}
     renderer_options = {spec.name: {name: values.pop(name) for name in spec.options} for spec in REPORTS}
+    policy = {option.field: values.pop(option.field) for option in options.POLICY}
     settings = Settings.build(request=request, reports=reports, report_options=renderer_options, given=given,
-                              **values)
+                              policy=policy, **values)
     sys.exit(run(settings))
 
 

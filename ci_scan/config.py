@@ -12,11 +12,12 @@ from pathlib import Path
 from typing import TextIO
 from urllib.parse import urlsplit
 
+from ci_scan.baseline import Baseline, BaselineRequest
 from ci_scan.choices import LANGUAGES, MAX_PAGE_SIZE, MAX_PARALLEL
 from ci_scan.decision import Policy
 from ci_scan.errors import ConfigError
-from ci_scan.ignores import default_ignore_file, load_ignore_file
 from ci_scan.models import ImageRef, ImageRefError
+from ci_scan.policy_inputs import assemble
 from ci_scan.scan import ScanOptions
 
 _DURATION_PART = re.compile(r"(\d+(?:\.\d+)?)([hms]?)")
@@ -147,8 +148,12 @@ class Settings:
     verify: bool | str = True
     report_options: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
     """Each report's own options (e.g. the SARIF category), by report name; only those given."""
-    given: frozenset[str] = frozenset()
-    """The options given by flag or variable; the rest are defaults."""
+    given: Mapping[str, str] = field(default_factory=dict)
+    """The options given, each by `flag` or `env` (its variable); the rest are defaults."""
+    baseline: BaselineRequest | None = None
+    """A baseline on the console, fetched when the run starts."""
+    loaded_baseline: Baseline | None = None
+    """A baseline read from an earlier report."""
 
     @classmethod
     def build(
@@ -157,25 +162,7 @@ class Settings:
         console_url: str | None,
         api_token: str | None,
         request: Request,
-        fail_on: str | None = None,
-        max_critical: int | None = None,
-        max_high: int | None = None,
-        max_medium: int | None = None,
-        max_low: int | None = None,
-        max_total: int | None = None,
-        fail_on_count: int | None = None,
-        fail_on_critical_count: int | None = None,
-        fail_on_high_count: int | None = None,
-        fail_on_medium_count: int | None = None,
-        fail_on_low_count: int | None = None,
-        fail_on_score: float | None = None,
-        fail_on_kev: bool = False,
-        fail_on_exploit: bool = False,
-        fail_on_epss: float | None = None,
-        only_network: bool = False,
-        only_live: bool = False,
-        ignore_unfixed: bool = False,
-        ignore_file: str | None = None,
+        policy: Mapping[str, object] | None = None,
         timeout: str = "30m",
         registry: str | None = None,
         sync: bool = False,
@@ -190,29 +177,14 @@ class Settings:
         report_options: Mapping[str, Mapping[str, str | None]] | None = None,
         insecure: bool = False,
         ca_bundle: str | None = None,
-        given: frozenset[str] = frozenset(),
+        given: Mapping[str, str] | None = None,
     ) -> Settings:
+        """`policy` holds the policy options by settings field (`fail_on`, `max_high`, `vex`...); `given`
+        names the options given on the command line (`flag`) or in their variable (`env`)."""
         token = (api_token or "").strip()
         if not token:
             raise ConfigError("no API token: pass --api-token or set DEEPFENCE_API_TOKEN")
-        try:
-            policy = Policy.build(
-                fail_on=fail_on,
-                max_counts={"critical": max_critical, "high": max_high, "medium": max_medium, "low": max_low,
-                            "total": max_total},
-                at_least_counts={"critical": fail_on_critical_count, "high": fail_on_high_count,
-                                 "medium": fail_on_medium_count, "low": fail_on_low_count, "total": fail_on_count},
-                fail_on_score=fail_on_score,
-                fail_on_kev=fail_on_kev,
-                fail_on_exploit=fail_on_exploit,
-                fail_on_epss=fail_on_epss,
-                only_network=only_network,
-                only_live=only_live,
-                ignore_unfixed=ignore_unfixed,
-                ignores=load_ignore_file(path) if (path := ignore_file or default_ignore_file()) else (),
-            )
-        except ValueError as exc:
-            raise ConfigError(str(exc)) from None
+        inputs = assemble(policy or {}, given or {})
         chosen = tuple(lang.strip() for lang in (languages or ",".join(LANGUAGES)).split(",") if lang.strip())
         unknown = [lang for lang in chosen if lang not in LANGUAGES]
         if unknown or not chosen:
@@ -233,7 +205,9 @@ class Settings:
             console_url=normalise_console_url(console_url or ""),
             api_token=token,
             request=request,
-            policy=policy,
+            policy=inputs.policy,
+            baseline=inputs.baseline,
+            loaded_baseline=inputs.loaded_baseline,
             scan=ScanOptions(
                 timeout=parse_duration(timeout),
                 registry=registry or None,
@@ -253,5 +227,5 @@ class Settings:
                 name: {key: value for key, value in options.items() if value}
                 for name, options in (report_options or {}).items()
             },
-            given=given,
+            given=dict(given or {}),
         )

@@ -12,17 +12,22 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 from ci_scan import wording
+from ci_scan.baseline import Baseline
 from ci_scan.errors import ExitCode
 from ci_scan.ignores import EXPIRY_WARNING_DAYS, IgnoreEntry
 from ci_scan.models import Finding, RunResult, Severity, TargetResult, severity_counts
 from ci_scan.policy import Policy, RuleOutcome, measure
+from ci_scan.vex import VexStatement, applicable
 
 __all__ = ["Decision", "Disposition", "Policy", "RuleOutcome", "TargetDecision", "Verdict", "decide"]
 
-Disposition = Literal["failing", "passing", "masked", "ignored", "unfixed"]
-"""A finding's part in the gate: it fails it, it does not, it is masked in the console, the ignore file
-accepts it, or it has no fix and --ignore-unfixed keeps it from failing the gate. When several apply,
-the first of masked, ignored, unfixed wins."""
+Disposition = Literal["failing", "passing", "masked", "vex", "ignored", "existing", "unfixed", "expired"]
+"""A finding's part in the gate. Suppressed, it never fails the gate: masked in the console, not
+affected (or fixed) by a VEX statement, accepted by the ignore file, existing in the baseline, or with
+no fix under --ignore-unfixed; when several apply, the first in that order wins. Counted, it fails the
+gate when a criterion that tripped counted it, else it passes; `expired` is a counted finding that does
+not fail the gate and whose ignore entry has expired (an expired entry suppresses nothing)."""
+SUPPRESSED: tuple[Disposition, ...] = ("masked", "vex", "ignored", "existing", "unfixed")
 Verdict = Literal["passed", "failed", "incomplete", "timed_out"]
 
 
@@ -41,25 +46,51 @@ class TargetDecision:
     """The findings the ignore file accepts, with the entry that does."""
     expired: Mapping[Finding, IgnoreEntry] = field(default_factory=dict, repr=False, compare=False)
     """Findings whose only matching entries have expired: they count again."""
+    vexed: Mapping[Finding, VexStatement] = field(default_factory=dict, repr=False, compare=False)
+    """The findings a VEX statement says are not affected (or fixed), with the statement."""
+    existing: frozenset[Finding] = field(default=frozenset(), repr=False, compare=False)
+    """The findings the baseline already had."""
+    baseline: Baseline | None = field(default=None, repr=False, compare=False)
+    entries_used: frozenset[IgnoreEntry] = field(default=frozenset(), repr=False, compare=False)
+    """Every ignore entry that matched a finding here, also where VEX decided first or it expired."""
 
     def disposition(self, finding: Finding) -> Disposition:
         if finding.masked:
             return "masked"
+        if finding in self.vexed:
+            return "vex"
         if finding in self.ignored:
             return "ignored"
+        if finding in self.existing:
+            return "existing"
+        if finding in self._unfixed_set:
+            return "unfixed"
         if finding in self._failing_set:
             return "failing"
-        return "unfixed" if finding in self._unfixed_set else "passing"
+        return "expired" if finding in self.expired else "passing"
 
     def reason_for(self, finding: Finding) -> str:
         """Why the finding fails the gate, or why it does not."""
         disposition = self.disposition(finding)
-        counted_by = [r for r in self.rules if r.tripped and finding in r.findings] if disposition == "failing" else []
+        if disposition == "vex":
+            return wording.vex_reason(self.vexed[finding])
         if disposition == "ignored":
             return wording.ignored_reason(self.ignored[finding])
+        if disposition == "existing":
+            return wording.existing_reason(self.baseline.source if self.baseline else "the baseline")
+        counted_by = [r for r in self.rules if r.tripped and finding in r.findings] if disposition == "failing" else []
         reason = wording.finding_reason(disposition, finding, self.policy, counted_by)
         entry = self.expired.get(finding)
-        return f"{reason}; {wording.expired_note(entry)}" if entry else reason
+        return f"{reason}; {wording.expired_note(entry)}" if entry and disposition != "unfixed" else reason
+
+    def suppressed(self) -> dict[Disposition, int]:
+        """How many findings each suppressing disposition kept from counting."""
+        counts = dict.fromkeys(SUPPRESSED, 0)
+        for finding in self.result.findings:
+            disposition = self.disposition(finding)
+            if disposition in counts:
+                counts[disposition] += 1
+        return counts
 
     @property
     def exit_code(self) -> ExitCode:
@@ -74,7 +105,11 @@ class Decision:
     verdict: Verdict
     reason: str
     warnings: tuple[str, ...] = ()
-    """What the policy itself should tell its owners: expired, expiring and stale ignore entries."""
+    """What the policy itself should tell its owners: expired, expiring and stale ignore entries, targets
+    the baseline says nothing about."""
+    baseline: Baseline | None = None
+    vex_applied: tuple[VexStatement, ...] = ()
+    """The VEX statements that decided at least one finding, in load order."""
 
     @property
     def passed(self) -> bool:
@@ -105,9 +140,14 @@ _PRECEDENCE: tuple[Verdict, ...] = ("failed", "incomplete", "timed_out")
 """The run's verdict: findings are certain, so a failed target wins; then trouble, then time."""
 
 
-def decide(run: RunResult, policy: Policy, today: dt.date | None = None) -> Decision:
-    """`today` (the clock) decides which ignore entries have expired; without it none has."""
-    targets = tuple(_decide_target(result, policy, today) for result in run.targets)
+def decide(run: RunResult, policy: Policy, today: dt.date | None = None, baseline: Baseline | None = None) -> Decision:
+    """`today` (the clock) decides which ignore entries have expired; without it none has. Findings in
+    `baseline` are existing ones, never failing."""
+    targets = tuple(_decide_target(result, policy.for_target(result.target), today, baseline)
+                    for result in run.targets)
+    used = {id(s) for t in targets for s in t.vexed.values()}
+    uncovered = [t.result.target.name for t in targets
+                 if baseline is not None and t.result.completed and not baseline.covers(t.result.target)]
     verdicts = {t.verdict for t in targets}
     # An empty run proves nothing: it never reads as passed.
     verdict: Verdict = next((v for v in _PRECEDENCE if v in verdicts), "passed") if targets else "incomplete"
@@ -117,12 +157,15 @@ def decide(run: RunResult, policy: Policy, today: dt.date | None = None) -> Deci
         targets=targets,
         verdict=verdict,
         reason=wording.run_reason(verdict, [(t.verdict, t.reason) for t in targets]),
-        warnings=_ignore_warnings(policy, targets, today),
+        warnings=(*_ignore_warnings(policy, targets, today),
+                  *([wording.no_baseline(baseline.source, uncovered)] if baseline and uncovered else [])),
+        baseline=baseline,
+        vex_applied=tuple(s for s in policy.vex if id(s) in used),
     )
 
 
 def _ignore_warnings(policy: Policy, targets: tuple[TargetDecision, ...], today: dt.date | None) -> tuple[str, ...]:
-    used = {entry for t in targets for entry in (*t.ignored.values(), *t.expired.values())}
+    used = {entry for t in targets for entry in t.entries_used}
     notes = []
     for entry in policy.ignores:
         if today is not None and entry.expired(today):
@@ -134,21 +177,34 @@ def _ignore_warnings(policy: Policy, targets: tuple[TargetDecision, ...], today:
     return tuple(notes)
 
 
-def _decide_target(result: TargetResult, policy: Policy, today: dt.date | None) -> TargetDecision:
+def _decide_target(result: TargetResult, policy: Policy, today: dt.date | None,
+                   baseline: Baseline | None) -> TargetDecision:
     if result.timed_out:
         return TargetDecision(result, "timed_out", wording.timed_out_reason(result), policy=policy)
     if result.error:
         return TargetDecision(result, "incomplete", wording.incomplete_reason(result), policy=policy)
+    target = result.target
+    vexed: dict[Finding, VexStatement] = {}
     ignored: dict[Finding, IgnoreEntry] = {}
     expired: dict[Finding, IgnoreEntry] = {}
-    for finding in result.active if policy.ignores else ():
-        entries = [e for e in policy.ignores if e.matches(finding, result.target)]
+    existing: set[Finding] = set()
+    used: set[IgnoreEntry] = set()
+    active = []
+    for finding in result.active:
+        statement = applicable(policy.vex, finding, target) if policy.vex else None
+        entries = [e for e in policy.ignores if e.matches(finding, target)]
+        used.update(entries)
         live = [e for e in entries if today is None or not e.expired(today)]
-        if live:
-            ignored[finding] = live[0]
-        elif entries:
+        if entries and not live:
             expired[finding] = entries[0]
-    active = [f for f in result.active if f not in ignored]
+        if statement is not None and statement.suppresses:
+            vexed[finding] = statement
+        elif live:
+            ignored[finding] = live[0]
+        elif baseline is not None and baseline.contains(finding, target):
+            existing.add(finding)
+        else:
+            active.append(finding)
     # Only vulnerabilities have fixed versions: a secret or malware finding is never "unfixed".
     unfixed = frozenset(f for f in active
                         if policy.ignore_unfixed and f.kind == "vulnerability" and not f.fixed_in.strip())
@@ -157,6 +213,9 @@ def _decide_target(result: TargetResult, policy: Policy, today: dt.date | None) 
     failing_set = frozenset(f for rule in rules if rule.tripped for f in rule.findings)
     failing = tuple(f for f in sorted(counted, key=lambda f: f.sort_key) if f in failing_set)  # stable: no set order
     verdict: Verdict = "failed" if failing else "passed"
+    suppressed = {"vex": len(vexed), "ignored": len(ignored), "existing": len(existing)}
     reason = wording.target_reason(policy, rules, failing, counted=len(counted), masked=len(result.masked),
-                                   uncounted=len(active) - len(counted), ignored=len(ignored))
-    return TargetDecision(result, verdict, reason, rules, failing, failing_set, unfixed, policy, ignored, expired)
+                                   uncounted=len(active) - len(counted), suppressed=suppressed,
+                                   baseline=baseline.source if baseline else "")
+    return TargetDecision(result, verdict, reason, rules, failing, failing_set, unfixed, policy, ignored, expired,
+                          vexed, frozenset(existing), baseline, frozenset(used))

@@ -45,7 +45,7 @@ class IgnoreEntry:
             return False
         if self.version and finding.package_version != self.version:
             return False
-        return not self.image or fnmatchcase(target.repository, self.image) or fnmatchcase(target.name, self.image)
+        return not self.image or image_matches(self.image, target)
 
     def expired(self, today: dt.date) -> bool:
         return self.expires is not None and self.expires <= today
@@ -54,6 +54,13 @@ class IgnoreEntry:
         scope = "".join(f" {key} {value}" for key, value in (("package", self.package), ("version", self.version),
                                                               ("image", self.image)) if value)
         return f"{self.id}{scope} ({self.where})"
+
+
+def image_matches(pattern: str, target: Target) -> bool:
+    """Whether the glob `pattern` names the target's image: its repository with or without the
+    registry host (`registry.example.com/prod/*` or `prod/*`), or the name it was given by."""
+    path = target.image.repository if target.image else ""
+    return any(fnmatchcase(name, pattern) for name in (target.repository, path, target.name) if name)
 
 
 def load_ignore_file(path: str) -> tuple[IgnoreEntry, ...]:
@@ -79,14 +86,14 @@ def load_ignore_file(path: str) -> tuple[IgnoreEntry, ...]:
     entries = root.value[0][1]
     if not isinstance(entries, yaml.SequenceNode):
         raise ConfigError(f"{path} line {_line(entries)}: 'ignore' must be a list of entries")
-    return tuple(_entry(path, node) for node in entries.value)
+    return tuple(entry_from_node(path, node) for node in entries.value)
 
 
 def _line(node: Any) -> int:
     return int(node.start_mark.line) + 1
 
 
-def _entry(path: str, node: Any) -> IgnoreEntry:
+def entry_from_node(path: str, node: Any) -> IgnoreEntry:
     import yaml
 
     where = f"{path} line {_line(node)}"

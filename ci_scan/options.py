@@ -95,6 +95,9 @@ WAITING = (
            "and the next run picks them up instead of starting others.", is_flag=True, readme_default="off"),
 )
 POLICY = (
+    Option("policy", "The policy file: the options below, scoped to images if wanted (YAML; see The policy "
+           "file). An option given on the command line or in its variable overrides the file.", "PATH",
+           readme_default=".ci-scan.yml when present"),
     Option("fail_on", "Fail on any counted finding at or above this severity ('unknown' is every finding); 'none' "
            "switches the threshold off, not the other criteria.", "LEVEL",
            readme_default="critical, unless another criterion is given", choices=FAIL_ON_CHOICES),
@@ -121,6 +124,15 @@ POLICY = (
            is_flag=True, readme_default="off"),
     Option("ignore_file", "Accepted findings, each with a reason and an optional expiry (YAML; see Ignoring "
            "findings).", "PATH", readme_default=".ci-scan-ignore.yml when present"),
+    Option("vex", "An OpenVEX document; its not_affected and fixed statements suppress the findings they match "
+           "(repeat the option, or separate paths with spaces in the variable).", "PATH", multiple=True,
+           readme_default="none"),
+    Option("baseline_scan_id", "Fail only on findings this earlier scan did not have (matched by rule id, package "
+           "name and path).", "SCAN_ID", readme_default="none"),
+    Option("baseline_image", "Fail only on findings the latest COMPLETE scan of this image did not have.", "REF",
+           readme_default="none"),
+    Option("baseline_report", "Fail only on findings this earlier ci-scan JSON report did not have, for the same "
+           "repository.", "PATH", readme_default="none"),
 )
 STARTING = (
     Option("languages", "Scan languages, comma separated: base, java, python, ruby, php, javascript, rust, "

@@ -2,17 +2,28 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, replace
 
 from ci_scan.choices import FAIL_ON_CHOICES
-from ci_scan.ignores import IgnoreEntry
-from ci_scan.models import Finding, Severity
+from ci_scan.ignores import IgnoreEntry, image_matches
+from ci_scan.models import Finding, Severity, Target
+from ci_scan.vex import VexStatement
 
 COUNTED_SEVERITIES = ("critical", "high", "medium", "low")
 SCORE_DIVISOR = 50.0
 """package-scanner's cumulative score: the sum of `cve_overall_score` divided by 50, capped at 10."""
 MAX_SCORE = 10.0
+
+CRITERIA = (
+    "fail_on", *(f"max_{key}" for key in (*COUNTED_SEVERITIES, "total")), "fail_on_count",
+    *(f"fail_on_{key}_count" for key in COUNTED_SEVERITIES), "fail_on_score", "fail_on_kev", "fail_on_exploit",
+    "fail_on_epss",
+)
+"""The options that are criteria, by settings field: any one given turns the default threshold off."""
+NARROWING = ("only_network", "only_live", "ignore_unfixed")
+"""The options that narrow what every criterion counts."""
+DEFAULT_SOURCE = "default"
 
 
 @dataclass(frozen=True)
@@ -34,6 +45,66 @@ class Policy:
     ignore_unfixed: bool = False
     ignores: tuple[IgnoreEntry, ...] = ()
     """The ignore file's entries: accepted findings never fail the gate (until an entry expires)."""
+    vex: tuple[VexStatement, ...] = ()
+    """The VEX documents' statements: `not_affected` and `fixed` ones suppress what they match."""
+    sources: tuple[tuple[str, str], ...] = ()
+    """(criterion field, where it was set: `--max-high`, `CI_SCAN_MAX_HIGH`, `.ci-scan.yml line 4`)."""
+    scopes: tuple[Scope, ...] = ()
+    """Policies for targets matching an image pattern; the first that matches replaces this one."""
+    scope: str = ""
+    """For a scope's policy, which: `.ci-scan.yml line 9 (images prod/*)`."""
+
+    @classmethod
+    def from_values(
+        cls,
+        values: Mapping[str, object],
+        sources: Mapping[str, str] | None = None,
+        *,
+        ignores: tuple[IgnoreEntry, ...] = (),
+        vex: tuple[VexStatement, ...] = (),
+    ) -> Policy:
+        """The policy of option values by settings field (None, False or "": not given), with where each
+        was set. Raises ValueError naming the option."""
+        def number(key: str) -> float | None:
+            value = values.get(key)
+            if value is None:
+                return None
+            if isinstance(value, bool) or not isinstance(value, (int, float)):
+                raise ValueError(f"--{key.replace('_', '-')} must be a number, not {value!r}")
+            return float(value)
+
+        def whole(key: str) -> int | None:
+            value = number(key)
+            if value is not None and value != int(value):
+                raise ValueError(f"--{key.replace('_', '-')} must be a whole number, not {value:g}")
+            return None if value is None else int(value)
+
+        fail_on = values.get("fail_on")
+        policy = cls.build(
+            fail_on=str(fail_on) if fail_on else None,
+            max_counts={key: whole(f"max_{key}") for key in (*COUNTED_SEVERITIES, "total")},
+            at_least_counts={"total": whole("fail_on_count"),
+                             **{key: whole(f"fail_on_{key}_count") for key in COUNTED_SEVERITIES}},
+            fail_on_score=number("fail_on_score"),
+            fail_on_kev=bool(values.get("fail_on_kev")),
+            fail_on_exploit=bool(values.get("fail_on_exploit")),
+            fail_on_epss=number("fail_on_epss"),
+            only_network=bool(values.get("only_network")),
+            only_live=bool(values.get("only_live")),
+            ignore_unfixed=bool(values.get("ignore_unfixed")),
+            ignores=ignores,
+        )
+        given = {key: where for key, where in (sources or {}).items() if given_value(values.get(key))}
+        return replace(policy, vex=vex, sources=tuple(given.items()))
+
+    def for_target(self, target: Target) -> Policy:
+        """The policy that gates `target`: the first scope matching it, else this one."""
+        return next((scope.policy for scope in self.scopes if scope.matches(target)), self)
+
+    def source_of(self, field: str) -> str:
+        """Where a criterion was set; the built-in threshold is `default`."""
+        default = DEFAULT_SOURCE if field == "fail_on" and self.fail_on == Severity.CRITICAL else "option"
+        return dict(self.sources).get(field, default)
 
     @classmethod
     def from_fail_on(cls, text: str) -> Policy:
@@ -98,14 +169,29 @@ class Policy:
 
     def criteria(self) -> list[str]:
         """Each criterion in force, as its option: `--fail-on high`, `--max-critical 0`, `--fail-on-kev`."""
-        found = [f"--fail-on {self.threshold_label}"] if self.fail_on is not None else []
-        found += [f"--max-{key} {n}" for key, n in self.max_counts]
-        found += [f"--fail-on{'' if key == 'total' else '-' + key}-count {n}" for key, n in self.at_least_counts]
+        return [text for _, text in self._criteria()]
+
+    def criteria_sources(self) -> list[tuple[str, str]]:
+        """Each criterion in force and where it was set (`default` for the built-in threshold)."""
+        return [(text, self.source_of(field)) for field, text in self._criteria()]
+
+    def narrowing_sources(self) -> list[tuple[str, str]]:
+        """Each narrowing option in force and where it was set."""
+        return [(f"--{field.replace('_', '-')}", self.source_of(field)) for field in NARROWING
+                if getattr(self, field)]
+
+    def _criteria(self) -> list[tuple[str, str]]:
+        found = [("fail_on", f"--fail-on {self.threshold_label}")] if self.fail_on is not None else []
+        found += [(f"max_{key}", f"--max-{key} {n}") for key, n in self.max_counts]
+        for key, n in self.at_least_counts:
+            field = "fail_on_count" if key == "total" else f"fail_on_{key}_count"
+            found.append((field, f"--{field.replace('_', '-')} {n}"))
         if self.fail_on_score is not None:
-            found.append(f"--fail-on-score {self.fail_on_score:g}")
-        found += ["--fail-on-kev"] * self.fail_on_kev + ["--fail-on-exploit"] * self.fail_on_exploit
+            found.append(("fail_on_score", f"--fail-on-score {self.fail_on_score:g}"))
+        found += [("fail_on_kev", "--fail-on-kev")] * self.fail_on_kev
+        found += [("fail_on_exploit", "--fail-on-exploit")] * self.fail_on_exploit
         if self.fail_on_epss is not None:
-            found.append(f"--fail-on-epss {self.fail_on_epss:g}")
+            found.append(("fail_on_epss", f"--fail-on-epss {self.fail_on_epss:g}"))
         return found
 
     def describe(self) -> str:
@@ -121,6 +207,22 @@ class Policy:
         if self.only_live and not details.live_connection:
             return "--only-live"
         return ""
+
+
+@dataclass(frozen=True)
+class Scope:
+    """A policy for the targets whose image matches one of `images` (globs, as in the ignore file)."""
+
+    images: tuple[str, ...]
+    policy: Policy
+
+    def matches(self, target: Target) -> bool:
+        return any(image_matches(pattern, target) for pattern in self.images)
+
+
+def given_value(value: object) -> bool:
+    """Whether an option's value was given: None, False and "" are "not given"."""
+    return value is not None and value is not False and value != ""
 
 
 def parse_fail_on(text: str) -> Severity | None:

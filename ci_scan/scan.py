@@ -15,6 +15,7 @@ from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING
 
 from ci_scan import registries
+from ci_scan.baseline import Baseline, BaselineRequest
 from ci_scan.choices import LANGUAGES, MAX_PAGE_SIZE
 from ci_scan.errors import (
     CiScanError,
@@ -139,8 +140,12 @@ class Scanner:
         clock: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], None] = time.sleep,
         wall_clock: Callable[[], float] = time.time,
+        baseline: BaselineRequest | None = None,
     ) -> None:
         self.client = client
+        self.baseline_request = baseline
+        self.baseline: Baseline | None = None
+        """The console baseline, fetched once the run has authenticated."""
         self.options = options
         self.kind = options.kind
         self.progress = progress
@@ -176,6 +181,8 @@ class Scanner:
         self.client.wait_until(self._deadline, self.clock)
         try:
             self.client.authenticate()
+            if self.baseline_request is not None:
+                self.baseline = self._fetch_baseline(self.baseline_request)
             scans = begin()
             try:
                 self._wait(scans)
@@ -199,6 +206,39 @@ class Scanner:
                 self.client.stop_scans(self.kind, ids)
             except CiScanError as exc:  # best effort: the timeout is what the run reports
                 self.progress(f"Warning: could not stop the scans: {exc}")
+
+    # -- the baseline -----------------------------------------------------------------------------
+
+    def _fetch_baseline(self, request: BaselineRequest) -> Baseline:
+        """The findings of the baseline scan, or of the latest COMPLETE scan of each node of the image."""
+        if request.scan_id:
+            try:
+                status = self.client.scan_statuses(self.kind, [request.scan_id]).get(request.scan_id)
+            except NotFound:
+                status = None
+            if status is None:
+                raise ConfigError(f"--baseline-scan-id: the console has no {self.kind.name} scan {request.scan_id!r}")
+            if status.status != TERMINAL_OK:
+                raise ConfigError(f"--baseline-scan-id: scan {request.scan_id} is {status.status}, not "
+                                  f"{TERMINAL_OK}: compare with a finished scan")
+            result = self.fetch(_status_target(status), request.scan_id)
+            self.progress(f"Baseline: scan {request.scan_id} with {len(result.findings)} findings")
+            return Baseline.of(f"scan {request.scan_id}", result.findings)
+        if request.image is None:
+            raise AssertionError("a console baseline names a scan or an image")
+        findings: list[Finding] = []
+        ids: list[str] = []
+        for target in self.resolve_image(request.image):
+            scan, _ = self.client.latest_scan(self.kind, target.node_id, target.node_type)
+            if scan is not None:
+                findings += self.fetch(target, scan.scan_id).findings
+                ids.append(scan.scan_id)
+        if not ids:
+            raise ConfigError(f"--baseline-image: {request.image} has no {TERMINAL_OK} {self.kind.name} scan on the "
+                              "console to compare with: scan it once, or run without a baseline")
+        self.progress(f"Baseline: the latest scan of {request.image} (scan {', '.join(ids)}) with "
+                      f"{len(findings)} findings")
+        return Baseline.of(f"the latest scan of {request.image}: scan {', '.join(ids)}", findings)
 
     # -- images -----------------------------------------------------------------------------------
 

@@ -7,6 +7,10 @@
     Findings that fail the gate (first 10 of 12):
       CRITICAL CVE-2024-0001        openssl:3.0.2  (fixed in 3.0.14)  [registry.example.com/team/app:1.4.2]
     Gate FAILED (--fail-on high): <the run's reason>
+    Policy: --fail-on high (--fail-on), --max-critical 0 (.ci-scan.yml line 3)
+      registry.example.com/prod/api:2.0: .ci-scan.yml line 9 (images prod/*): --max-high 0 (...)
+    Not counted: 1 masked, 2 not affected per VEX, 3 existing in the baseline (scan <id>)
+    VEX: CVE-2024-0002 not_affected (vulnerable_code_not_in_execute_path) by vex.json statement 1
     Incomplete: registry.example.com/team/worker:3.1: <its reason>
     Warning: ...
 
@@ -45,6 +49,13 @@ def render_summary(decision: Decision, top: int = TOP_FINDINGS) -> str:
         lines.append(f"{title}{f' (first {top} of {len(shown)})' if more > 0 else ''}:")
         lines += [_finding_line(f, label if several else "") for label, f in shown[:top]]
     lines.append(wording.gate_line(decision.verdict, decision.policy.describe(), decision.reason))
+    lines.append(wording.policy_line(decision.policy))
+    scoped = [(label, t.policy) for label, t in labelled if t.policy.scope]
+    lines += [f"  {label}: {wording.scope_line(policy)}" for label, policy in scoped]
+    suppressed = _suppressed(decision)
+    if several and any(suppressed.values()):  # one target's reason says so already
+        lines.append(wording.suppressed_line(suppressed, decision.baseline.source if decision.baseline else ""))
+    lines += [f"VEX: {statement.describe()}" for statement in decision.vex_applied]
     for label, target in labelled:
         if not target.result.completed:
             heading = "Timed out" if target.verdict == "timed_out" else "Incomplete"
@@ -58,6 +69,14 @@ def render_summary(decision: Decision, top: int = TOP_FINDINGS) -> str:
         lines += wording.ignore_hint(finding, target.result.target.repository)
     # Every line carries console text (ids, packages, messages): neutralised before it reaches a CI log.
     return "\n".join(neutral_line_start(for_log(line)) for line in lines) + "\n"
+
+
+def _suppressed(decision: Decision) -> dict[str, int]:
+    totals: dict[str, int] = {}
+    for target in decision.targets:
+        for disposition, n in target.suppressed().items():
+            totals[disposition] = totals.get(disposition, 0) + n
+    return totals
 
 
 def _target_line(target: TargetDecision) -> str:

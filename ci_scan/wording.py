@@ -5,7 +5,7 @@ Renderers and the summary take their sentences from here and never re-derive the
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING
 
 from ci_scan.models import Finding, Severity, TargetResult
@@ -14,6 +14,7 @@ if TYPE_CHECKING:
     from ci_scan.decision import Disposition, Verdict
     from ci_scan.ignores import IgnoreEntry
     from ci_scan.policy import Policy, RuleOutcome
+    from ci_scan.vex import VexStatement
 
 IDS_NAMED = 3
 """Finding ids a rule's sentence names before it says how many more."""
@@ -160,10 +161,13 @@ def rule_sentence(rule: RuleOutcome) -> str:
 
 
 def target_reason(policy: Policy, rules: Sequence[RuleOutcome], failing: Sequence[Finding], *, counted: int,
-                  masked: int, uncounted: int, ignored: int = 0) -> str:
+                  masked: int, uncounted: int, suppressed: Mapping[str, int] | None = None,
+                  baseline: str = "") -> str:
     """Why a completed target passed or failed: every tripped criterion, or each one's measure."""
-    others = (f"; {ignored} finding(s) accepted by the ignore file" if ignored else "") + (
-        f"; {uncounted} finding(s) not counted (narrowed or unfixed)" if uncounted else "")
+    held = suppressed or {}
+    others = "".join(f"; {held[key]} finding(s) {_NOT_COUNTED[key].format(baseline=baseline)}"
+                     for key in ("vex", "ignored", "existing") if held.get(key))
+    others += f"; {uncounted} finding(s) not counted (narrowed or unfixed)" if uncounted else ""
     notes = (f"; {masked} masked finding(s) not counted" if masked else "") + others
     if not rules:
         return f"report only (--fail-on none): {counted} finding(s) not gated{notes}"
@@ -174,6 +178,19 @@ def target_reason(policy: Policy, rules: Sequence[RuleOutcome], failing: Sequenc
         return "; ".join(tripped) + notes
     measures = ", ".join(f"--{r.rule} {r.limit}: {r.measured:g}" for r in rules)
     return f"no criterion tripped ({measures}){notes}"
+
+
+def vex_reason(statement: VexStatement) -> str:
+    return f"suppressed by VEX: {statement.describe()}"
+
+
+def existing_reason(source: str) -> str:
+    return f"existing: already in the baseline ({source}), so not new"
+
+
+def no_baseline(source: str, names: Sequence[str]) -> str:
+    shown = ", ".join(names[:IDS_NAMED]) + (f" and {len(names) - IDS_NAMED} more" if len(names) > IDS_NAMED else "")
+    return f"the baseline ({source}) has no scan of {shown}: every finding there is new"
 
 
 def ignored_reason(entry: IgnoreEntry) -> str:
@@ -211,3 +228,34 @@ def ignore_hint(finding: Finding, repository: str) -> list[str]:
         "      reason: <why this is acceptable>",
         "      expires: <YYYY-MM-DD>",
     ]
+
+
+def _with_sources(pairs: Sequence[tuple[str, str]]) -> str:
+    return ", ".join(f"{text} ({source})" for text, source in pairs)
+
+
+def policy_line(policy: Policy) -> str:
+    """`Policy: --fail-on high (--fail-on), --max-critical 0 (.ci-scan.yml line 3); narrowed by ...`."""
+    criteria = _with_sources(policy.criteria_sources()) or "--fail-on none: report only"
+    narrowing = policy.narrowing_sources()
+    return f"Policy: {criteria}" + (f"; narrowed by {_with_sources(narrowing)}" if narrowing else "")
+
+
+def scope_line(policy: Policy) -> str:
+    """A scoped target's criteria: `.ci-scan.yml line 9 (images prod/*): --max-high 0 (...)`."""
+    return f"{policy.scope}: {policy_line(policy).removeprefix('Policy: ')}"
+
+
+_NOT_COUNTED = {
+    "masked": "masked",
+    "vex": "not affected per VEX",
+    "ignored": "accepted by the ignore file",
+    "existing": "already in the baseline ({baseline})",
+    "unfixed": "unfixed (--ignore-unfixed)",
+}
+
+
+def suppressed_line(counts: Mapping[str, int], baseline: str) -> str:
+    """`Not counted: 1 masked, 2 not affected per VEX, ...`: what kept findings from counting."""
+    parts = [f"{counts[key]} {text.format(baseline=baseline)}" for key, text in _NOT_COUNTED.items() if counts.get(key)]
+    return "Not counted: " + ", ".join(parts)

@@ -37,7 +37,7 @@ def test_every_case_has_its_cassette() -> None:
 def test_replay_gives_the_recorded_verdict(name: str, tmp_path: Path) -> None:
     images, fail_on, expected = CASES[name]
     settings = Settings.build(console_url="http://127.0.0.1:9", api_token=PLACEHOLDER_API_TOKEN,
-                              request=request_for(images), fail_on=fail_on, max_parallel=1, settle_time="0",
+                              request=request_for(images), policy={"fail_on": fail_on}, max_parallel=1, settle_time="0",
                               reports={"json": str(tmp_path / "report.json")})
     time = FakeTime()
     with recorder().use_cassette(f"{name}.yaml", record_mode="none", allow_playback_repeats=False,

@@ -41,8 +41,9 @@ def gate(image: str | Request, contract: SpecContract, sim: ConsoleSimulator | N
          **options: Any) -> tuple[ExitCode, CheckedTransport]:
     transport = CheckedTransport(sim or ConsoleSimulator(), contract)
     request = ImageScan((ImageRef.parse(image),)) if isinstance(image, str) else image
+    policy = {key: options.pop(key) for key in list(options) if key == "fail_on"}
     settings = Settings.build(console_url="http://console.test", api_token=ADMIN_TOKEN, request=request,
-                              **options)
+                              policy=policy, **options)
     time = FakeTime()
     code = run(settings, transport=transport, stdout=io.StringIO(), stderr=io.StringIO(), clock=time.clock,
                sleep=time.sleep)

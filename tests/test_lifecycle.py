@@ -168,7 +168,7 @@ def test_several_matching_registries_need_a_choice() -> None:
     assert code == ExitCode.USAGE
     assert "matches 2 registry accounts" in err.getvalue() and "--registry" in err.getvalue()
     chosen = Settings.build(console_url=URL, api_token=ADMIN_TOKEN, request=images(f"{REG}/app:1.4.2"),
-                            registry="example-mirror", fail_on="high")
+                            registry="example-mirror", policy={"fail_on": "high"})
     code = run(chosen, transport=httpx.WSGITransport(app=ConsoleSimulator(_twin_registries())),
                stderr=io.StringIO(), stdout=io.StringIO(), sleep=lambda _: None)
     assert code == ExitCode.GATE_FAILED

@@ -135,7 +135,7 @@ def test_the_summary_has_a_line_per_target_and_the_reports_keep_every_target(tmp
     sim = ConsoleSimulator()
     report = tmp_path / "r.json"
     code, out, err = run_app(settings_for(images(f"{REG}/app:1.4.1", f"{REG}/broken:1.0"),
-                                          reports={"json": str(report)}, fail_on="high"), sim)
+                                          reports={"json": str(report)}, policy={"fail_on": "high"}), sim)
     assert code == ExitCode.SCAN_INCOMPLETE
     assert f"{REG}/app:1.4.1" in out and f"{REG}/broken:1.0" in out
     data = json.loads(report.read_text())
@@ -190,7 +190,7 @@ def test_a_scan_the_console_never_matches_ends_in_exit_3_after_two_minutes() -> 
 
 def test_console_text_cannot_steer_the_log_or_crash_the_summary(tmp_path: Path) -> None:
     sim = ConsoleSimulator()
-    code, out, err = run_app(settings_for(images(f"{REG}/hostile:1.0"), fail_on="low",
+    code, out, err = run_app(settings_for(images(f"{REG}/hostile:1.0"), policy={"fail_on": "low"},
                                           reports={"json": str(tmp_path / "r.json"),
                                                    "sarif": str(tmp_path / "r.sarif"),
                                                    "junit": str(tmp_path / "r.xml")}), sim)

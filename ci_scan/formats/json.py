@@ -7,8 +7,15 @@ scores are 0.0 when unknown.
     schema_version  2
     tool            {name: "ci-scan", version}
     console_url     the console's URL, null when unknown
-    gate            {fail_on, criteria, verdict, passed, reason, exit_code, failing}: the whole run's;
-                    criteria lists each criterion in force as its option, e.g. "--max-critical 0"
+    gate            {fail_on, criteria, sources, narrowing, baseline, vex, verdict, passed, reason,
+                    exit_code, failing}: the whole run's;
+                    criteria lists each criterion in force as its option, e.g. "--max-critical 0";
+                    sources [{criterion, source}] says where each was set: "--max-critical" (a flag),
+                    "CI_SCAN_MAX_CRITICAL" (its variable), ".ci-scan.yml line 4" or "default";
+                    narrowing [{option, source}] the same for --only-network, --only-live and
+                    --ignore-unfixed; baseline is null or what findings were compared with; vex lists
+                    the VEX statements that decided a finding [{statement, vulnerability, status,
+                    justification}]
                     verdict is "passed", "failed", "incomplete" (a scan could not be completed) or
                     "timed_out"; a failed target outweighs an incomplete one, which outweighs a
                     timed-out one. exit_code is the process's (0, 1, 3 or 4); failing is the number
@@ -32,14 +39,21 @@ scores are 0.0 when unknown.
         notes           [text]: how the scan was obtained (reused, attached to a running one...)
         counts          as the top-level counts, for this target
         console_counts  the console's own severity counts, as it reported them
+        policy          null, or the policy-file scope that gates this target, with its criteria:
+                        {scope, criteria, sources} (as in gate)
         rules           [{rule, limit, measured, tripped}]: each gate criterion, e.g.
                         {"rule": "fail-on", "limit": "high", "measured": 3, "tripped": true};
                         [] for a target that was not completed
         findings        [{kind, rule_id, cve_id (vulnerabilities only, = rule_id), severity,
                           component, package_name, package_version, location, fixed_in, score,
                           description, link, details, masked,
-                          disposition ("failing"|"passing"|"masked"|"ignored"|"unfixed"), fingerprint, result_id}],
-                        most severe first. details is null, or for a vulnerability {cve_type, layer,
+                          disposition, reason, fingerprint, result_id}],
+                        most severe first. disposition is "failing" (a criterion that tripped
+                        counted it), "passing", "expired" (counted, passing, its ignore entry has
+                        expired), or why it does not count: "masked" (in the console), "vex" (a VEX
+                        statement says not_affected or fixed), "ignored" (the ignore file), "existing"
+                        (in the baseline) or "unfixed" (--ignore-unfixed); reason says why in words.
+                        details is null, or for a vulnerability {cve_type, layer,
                         attack_vector, network, overall_score, epss_score, cisa_kev, exploit_poc,
                         live_connection, urls}. fingerprint is stable across tags of one repository
         warnings        [text]: what this target's scan reported short of an error
@@ -58,7 +72,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from ci_scan import __version__
-from ci_scan.decision import Decision, Disposition, TargetDecision
+from ci_scan.decision import Decision, Disposition, Policy, TargetDecision
 from ci_scan.formats.base import dump_json, finding_fingerprint, iso_utc, report_order
 from ci_scan.models import Finding, Severity, Target, VulnerabilityDetails
 
@@ -80,6 +94,11 @@ class JsonFormat:
             "gate": {
                 "fail_on": decision.policy.threshold_label,
                 "criteria": decision.policy.criteria(),
+                "sources": _sources(decision.policy),
+                "narrowing": [{"option": o, "source": w} for o, w in decision.policy.narrowing_sources()],
+                "baseline": decision.baseline.source if decision.baseline else None,
+                "vex": [{"statement": s.where, "vulnerability": s.vulnerability, "status": s.status,
+                         "justification": s.justification} for s in decision.vex_applied],
                 "verdict": decision.verdict,
                 "passed": decision.passed,
                 "reason": decision.reason,
@@ -115,12 +134,15 @@ def _target_entry(decision: TargetDecision) -> dict[str, object]:
         "notes": list(result.notes),
         "counts": _counts(result.counts(), masked=len(result.masked), total=len(result.findings)),
         "console_counts": dict(sorted(result.console_counts.items())),
+        "policy": ({"scope": decision.policy.scope, "criteria": decision.policy.criteria(),
+                    "sources": _sources(decision.policy)} if decision.policy.scope else None),
         "rules": [
             {"rule": rule.rule, "limit": rule.limit, "measured": rule.measured, "tripped": rule.tripped}
             for rule in decision.rules
         ],
         "findings": [
-            _finding(f, result.target, decision.disposition(f)) for f in report_order(result.findings)
+            _finding(f, result.target, decision.disposition(f), decision.reason_for(f))
+            for f in report_order(result.findings)
         ],
         "warnings": list(result.warnings),
     }
@@ -142,7 +164,11 @@ def _target(target: Target) -> dict[str, object]:
     }
 
 
-def _finding(finding: Finding, target: Target, disposition: Disposition) -> dict[str, object]:
+def _sources(policy: Policy) -> list[dict[str, str]]:
+    return [{"criterion": criterion, "source": source} for criterion, source in policy.criteria_sources()]
+
+
+def _finding(finding: Finding, target: Target, disposition: Disposition, reason: str) -> dict[str, object]:
     ids: dict[str, object] = {"rule_id": finding.rule_id}
     if finding.kind == "vulnerability":
         ids["cve_id"] = finding.rule_id
@@ -161,6 +187,7 @@ def _finding(finding: Finding, target: Target, disposition: Disposition) -> dict
         "details": _details(finding.details),
         "masked": finding.masked,
         "disposition": disposition,
+        "reason": reason,
         "fingerprint": finding_fingerprint(finding, target),
         "result_id": finding.result_id,
     }

@@ -21,8 +21,10 @@ Mapping:
   else 9.5 / 8.0 / 5.5 / 2.0 for critical / high / medium / low; unknown severity without a score
   gets none.
 - `level`: `error` when the finding fails the gate, otherwise `warning` (medium and above) or `note`.
-  `properties.disposition` says `failing`, `passing` or `masked`; masked findings also carry an
-  accepted external suppression. A result's properties also hold `severity`, `image`, `digest`
+  `properties.disposition` is the finding's disposition (`failing`, `passing`, `masked`, `vex`,
+  `ignored`, `existing`, `unfixed`, `expired`); masked, VEX-suppressed and ignored findings also carry
+  an accepted external suppression with the reason. With a baseline, `baselineState` is `unchanged`
+  for a finding the baseline had and `new` for the others. A result's properties also hold `severity`, `image`, `digest`
   (when known), `repository` (in the merged run only), `component`, `location`, `fixedIn`, `score`,
   `epssScore`, `cisaKev`, `layer` and `resultId`, each left out when empty.
 - Location: an image has no source file, so each result points at the synthetic, URI-safe path
@@ -259,17 +261,26 @@ def _result(finding: Finding, index: int, image: _Image, decision: Decision, gro
         locations=[_location(finding, image)],
         partial_fingerprints={"primaryLocationLineHash": finding_fingerprint(finding, image.target)},
         suppressions=_suppressions(disposition, image.decision, finding),
+        baseline_state=_baseline_state(disposition, image.decision),
         properties=_result_properties(finding, disposition, image.target, merged=bool(group.merged)),
     )
 
 
 def _suppressions(disposition: Disposition, target: TargetDecision, finding: Finding) -> list[dict[str, str]] | None:
-    """Masked in the console, or accepted by the ignore file (with its reason): an accepted suppression."""
+    """Masked in the console, not affected per VEX, or accepted by the ignore file (with the reason): an
+    accepted suppression. A finding existing in the baseline is not suppressed: its baselineState says so."""
     if disposition == "masked":
         return [MASKED_SUPPRESSION]
-    if disposition == "ignored":
+    if disposition in ("vex", "ignored"):
         return [{"kind": "external", "status": "accepted", "justification": target.reason_for(finding)}]
     return None
+
+
+def _baseline_state(disposition: Disposition, target: TargetDecision) -> str | None:
+    """`unchanged` for a finding the baseline had, `new` for the others; none without a baseline."""
+    if target.baseline is None:
+        return None
+    return "unchanged" if disposition == "existing" else "new"
 
 
 def _level(disposition: Disposition, severity: Severity) -> str:

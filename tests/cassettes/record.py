@@ -69,7 +69,7 @@ def record() -> None:
         path.unlink(missing_ok=True)
         with serve(ConsoleSimulator(), host="127.0.0.1", port=0) as server:
             settings = Settings.build(console_url=server.url, api_token=ADMIN_TOKEN, request=request_for(images),
-                                      fail_on=fail_on, poll_interval="0.05s", max_parallel=1,
+                                      policy={"fail_on": fail_on}, poll_interval="0.05s", max_parallel=1,
                                       settle_time="0")  # settling depends on time: tested in-process
             with recorder().use_cassette(path.name, record_mode="all"):
                 code = run(settings, stdout=io.StringIO(), stderr=io.StringIO())

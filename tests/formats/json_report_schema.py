@@ -58,7 +58,9 @@ FINDING = {
             "link": _STRING,
             "details": {"oneOf": [{"type": "null"}, VULNERABILITY_DETAILS]},
             "masked": _BOOLEAN,
-            "disposition": {"enum": ["failing", "passing", "masked", "ignored", "unfixed"]},
+            "disposition": {"enum": ["failing", "passing", "masked", "vex", "ignored", "existing", "unfixed",
+                                     "expired"]},
+            "reason": {"type": "string", "minLength": 1},
             "fingerprint": {"type": "string", "pattern": "^[0-9a-f]{32}$"},
             "result_id": _STRING,
         },
@@ -69,6 +71,9 @@ FINDING = {
     "then": {"required": ["cve_id"]},
     "else": {"not": {"required": ["cve_id"]}},
 }
+
+_CRITERION = {"type": "string", "pattern": "^--[a-z-]+( [0-9a-z.]+)?$"}
+SOURCES = {"type": "array", "items": _object({"criterion": _CRITERION, "source": {"type": "string", "minLength": 1}})}
 
 COUNTS = _object(dict.fromkeys(("critical", "high", "medium", "low", "unknown", "masked", "total"), _COUNT))
 
@@ -99,6 +104,9 @@ TARGET = _object(
         "notes": _TEXTS,
         "counts": COUNTS,
         "console_counts": {"type": "object", "additionalProperties": _COUNT},
+        "policy": {"oneOf": [{"type": "null"}, _object({"scope": {"type": "string", "minLength": 1},
+                                                         "criteria": {"type": "array", "items": _CRITERION},
+                                                         "sources": SOURCES})]},
         "rules": {
             "type": "array",
             "items": _object({"rule": _STRING, "limit": _STRING, "measured": {"type": "number", "minimum": 0},
@@ -119,7 +127,15 @@ JSON_REPORT_SCHEMA: dict[str, Any] = {
             "gate": _object(
                 {
                     "fail_on": {"enum": ["critical", "high", "medium", "low", "unknown", "none"]},
-                    "criteria": {"type": "array", "items": {"type": "string", "pattern": "^--[a-z-]+( [0-9a-z.]+)?$"}},
+                    "criteria": {"type": "array", "items": _CRITERION},
+                    "sources": SOURCES,
+                    "narrowing": {"type": "array", "items": _object({
+                        "option": {"enum": ["--only-network", "--only-live", "--ignore-unfixed"]},
+                        "source": {"type": "string", "minLength": 1}})},
+                    "baseline": _NULLABLE_STRING,
+                    "vex": {"type": "array", "items": _object({
+                        "statement": _STRING, "vulnerability": _STRING,
+                        "status": {"enum": ["not_affected", "fixed"]}, "justification": _STRING})},
                     "verdict": _VERDICT,
                     "passed": _BOOLEAN,
                     "reason": {"type": "string", "minLength": 1},

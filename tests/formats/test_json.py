@@ -54,6 +54,10 @@ def test_sample_summary(sample_run: RunResult) -> None:
         "gate": {
             "fail_on": "high",
             "criteria": ["--fail-on high"],
+            "sources": [{"criterion": "--fail-on high", "source": "option"}],
+            "narrowing": [],
+            "baseline": None,
+            "vex": [],
             "verdict": "failed",
             "passed": False,
             "reason": reason,
@@ -65,7 +69,7 @@ def test_sample_summary(sample_run: RunResult) -> None:
     (target,) = document["targets"]
     assert list(target) == [
         "target", "scan", "verdict", "reason", "exit_code", "error", "timed_out", "notes", "counts",
-        "console_counts", "rules", "findings", "warnings",
+        "console_counts", "policy", "rules", "findings", "warnings",
     ]
     assert {key: target[key] for key in target if key not in ("findings", "console_counts")} == {
         "target": {
@@ -93,6 +97,7 @@ def test_sample_summary(sample_run: RunResult) -> None:
         "timed_out": False,
         "notes": [],
         "counts": document["counts"],
+        "policy": None,
         "rules": [{"rule": "fail-on", "limit": "high", "measured": 3, "tripped": True}],
         "warnings": [],
     }
@@ -210,6 +215,10 @@ def test_every_target_has_its_entry(multi_run: RunResult) -> None:
     assert document["gate"] == {
         "fail_on": "high",
         "criteria": ["--fail-on high"],
+        "sources": [{"criterion": "--fail-on high", "source": "option"}],
+        "narrowing": [],
+        "baseline": None,
+        "vex": [],
         "verdict": "failed",
         "passed": False,
         "reason": "5 targets: 1 passed, 2 failed, 1 could not be completed, 1 timed out",

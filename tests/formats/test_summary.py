@@ -21,6 +21,7 @@ def test_one_target(sample_run: RunResult) -> None:
         "  HIGH     CVE-2024-0002        lodash:4.17.20 /app/node_modules/lodash/package.json  (no fix yet)",
         "Gate FAILED (--fail-on high): 3 finding(s) at or above high: 2 critical, 1 high; "
         "1 masked finding(s) not counted",
+        "Policy: --fail-on high (option)",
         "To accept a finding, add an entry with a reason and an expiry to .ci-scan-ignore.yml, e.g.:",
         "  ignore:",
         "    - id: CVE-2024-0001",
@@ -51,6 +52,8 @@ def test_a_line_per_target_then_findings_then_the_runs_verdict(multi_run: RunRes
     )
     assert lines[11:] == [
         "Gate FAILED (--fail-on high): 5 targets: 1 passed, 2 failed, 1 could not be completed, 1 timed out",
+        "Policy: --fail-on high (option)",
+        "Not counted: 1 masked",
         f"Incomplete: registry.example.com/team/worker:3.1: {decision.targets[3].reason}",
         f"Timed out: quay.io/acme/api:2.1: {decision.targets[4].reason}",
         "Note: registry.example.com/team/app:1.5.0: reused a scan of this digest that finished 5 minutes earlier",
@@ -89,20 +92,22 @@ def test_when_nothing_fails_the_most_severe_are_shown(sample_run: RunResult) -> 
         "  CRITICAL CVE-2024-0001        openssl:3.0.2  (fixed in 3.0.14)",
         "  CRITICAL CVE-2024-0001        openssl:3.0.2 /usr/lib/libssl.so.3  (no fix yet)",
     ]
-    assert lines[-1] == "Gate PASSED (--fail-on none): report only (--fail-on none): 6 finding(s) not gated; " \
+    assert lines[-1] == "Policy: --fail-on none: report only"
+    assert lines[-2] == "Gate PASSED (--fail-on none): report only (--fail-on none): 6 finding(s) not gated; " \
         "1 masked finding(s) not counted"
 
 
 def test_a_clean_run_and_a_single_incomplete_target(sample_run: RunResult) -> None:
     clean = render_summary(decide(with_target(sample_run, findings=()), "low")).splitlines()
     assert clean[1].endswith(": no findings: passed")
-    assert clean[2:] == ["Gate PASSED (--fail-on low): no finding at or above low"]
+    assert clean[2:] == ["Gate PASSED (--fail-on low): no finding at or above low", "Policy: --fail-on low (option)"]
     failed = with_target(sample_run, findings=(), error="the console answered 500")
     decision = decide(failed)
     assert "the console answered 500" in decision.reason
     lines = render_summary(decision).splitlines()
-    assert lines[-2:] == [
+    assert lines[-3:] == [
         f"Gate INCOMPLETE (--fail-on high): {decision.reason}",
+        "Policy: --fail-on high (option)",
         f"Incomplete: registry.example.com/team/app:1.4.2: {decision.reason}",
     ]
 

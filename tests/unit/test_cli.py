@@ -199,6 +199,7 @@ def test_settings_know_which_options_were_given(monkeypatch: pytest.MonkeyPatch,
     monkeypatch.setenv("CI_SCAN_FAIL_ON", "")  # empty counts as not given
     invoke(monkeypatch, capsys, "scan", "image", "app", "--console-url", "c", "--max-parallel", "2")
     given = captured_settings[-1].given
-    assert {"timeout", "max_parallel", "console_url", "api_token"} <= given
+    expected = {"timeout": "env", "max_parallel": "flag", "console_url": "flag", "api_token": "env"}
+    assert expected.items() <= given.items()
     assert "fail_on" not in given and "page_size" not in given
     assert captured_settings[-1].policy.threshold_label == "critical"

@@ -63,7 +63,7 @@ def test_settings_defaults() -> None:
         ({"console_url": None}, "no console URL"),
         ({"max_parallel": 0}, "--max-parallel"),
         ({"reuse_within": "later"}, "invalid duration"),
-        ({"fail_on": "severe"}, "--fail-on"),
+        ({"policy": {"fail_on": "severe"}}, "--fail-on"),
         ({"languages": "base,cobol"}, "cobol"),
         ({"page_size": 5000}, "--page-size"),
         ({"insecure": True, "ca_bundle": __file__}, "contradict"),

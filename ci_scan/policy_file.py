@@ -1,0 +1,197 @@
+"""The policy file (`.ci-scan.yml` by default when present; `--policy PATH`): the gate as the team defines it.
+
+Keys are the options without their dashes (`fail-on: high`, `max-critical: 0`), plus an inline
+`ignore:` list, `vex:`, the baseline options and `scopes:`. The file is validated against the JSON
+Schema shipped in the package before anything is scanned: an unknown key, a wrong type or a bad value
+is a ConfigError naming the file, the line and the key (exit 2), so a typo never weakens the gate.
+"""
+
+from __future__ import annotations
+
+import difflib
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from ci_scan.errors import ConfigError
+from ci_scan.ignores import IgnoreEntry, entry_from_node
+from ci_scan.policy import CRITERIA, NARROWING
+
+DEFAULT_POLICY_FILE = ".ci-scan.yml"
+SCOPED = (*CRITERIA, *NARROWING)
+"""The settings fields a scope may set."""
+PATHS = ("ignore_file", "vex", "baseline_report")
+"""Fields holding paths, read relative to the policy file's folder."""
+
+
+@dataclass(frozen=True)
+class FileScope:
+    images: tuple[str, ...]
+    values: dict[str, object]
+    lines: dict[str, int]
+    line: int
+
+
+@dataclass(frozen=True)
+class PolicyFile:
+    path: str
+    values: dict[str, object] = field(default_factory=dict)
+    """By settings field (`max_critical`), paths resolved against the file's folder."""
+    lines: dict[str, int] = field(default_factory=dict)
+    scopes: tuple[FileScope, ...] = ()
+    ignores: tuple[IgnoreEntry, ...] = ()
+
+    def where(self, key: str, scope: FileScope | None = None) -> str:
+        """`.ci-scan.yml line 4`: where a value was set, for the reports."""
+        line = (scope.lines if scope else self.lines).get(key)
+        return f"{Path(self.path).name} line {line}" if line else Path(self.path).name
+
+
+def default_policy_file() -> str | None:
+    return DEFAULT_POLICY_FILE if Path(DEFAULT_POLICY_FILE).is_file() else None
+
+
+def schema() -> dict[str, Any]:
+    text = resources.files("ci_scan").joinpath("schemas/policy.schema.json").read_text(encoding="utf-8")
+    loaded: dict[str, Any] = json.loads(text)
+    return loaded
+
+
+def load_policy_file(path: str) -> PolicyFile:
+    import jsonschema  # only runs with a policy file pay for the validator and the YAML parser
+    import yaml
+
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+        raise ConfigError(f"cannot read the policy file {path}: {reason}") from None
+    loader = _loader_class(yaml)(text)
+    try:
+        root = loader.get_single_node()
+        data: Any = loader.construct_document(root) if root is not None else None
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        line = f" line {mark.line + 1}" if mark is not None else ""
+        raise ConfigError(f"{path}{line}: not valid YAML ({getattr(exc, 'problem', None) or exc})") from None
+    finally:
+        loader.dispose()
+    if root is None:
+        return PolicyFile(path)
+    _refuse_duplicates(path, root, yaml)
+    validator = jsonschema.Draft202012Validator(schema())
+    errors = sorted(validator.iter_errors(data), key=lambda e: (len(e.absolute_path), list(map(str, e.path))))
+    if errors:
+        raise ConfigError(_explain(path, root, errors[0], yaml))
+    folder = Path(path).parent
+    values, lines = _fields(data, root, yaml, folder, top=True)
+    scopes = []
+    for index, entry in enumerate(data.get("scopes", [])):
+        node = _node_at(root, ["scopes", index], yaml)
+        patterns = entry["images"]
+        scope_values, scope_lines = _fields(entry, node, yaml, folder, top=False)
+        scopes.append(FileScope(tuple([patterns] if isinstance(patterns, str) else patterns), scope_values,
+                                scope_lines, _line(node)))
+    ignores: tuple[IgnoreEntry, ...] = ()
+    if "ignore" in data:
+        ignores = tuple(entry_from_node(path, node) for node in _node_at(root, ["ignore"], yaml).value)
+    return PolicyFile(path, values, lines, tuple(scopes), ignores)
+
+
+def _fields(data: dict[str, Any], node: Any, yaml: Any, folder: Path, *, top: bool) -> tuple[dict[str, object],
+                                                                                          dict[str, int]]:
+    values: dict[str, object] = {}
+    lines: dict[str, int] = {}
+    for key, value in data.items():
+        name = key.replace("-", "_")
+        if key in ("version", "scopes", "ignore", "images"):
+            continue
+        if top and name in PATHS:
+            value = [str(folder / v) for v in value] if isinstance(value, list) else str(folder / value)
+            if name == "vex" and isinstance(value, str):
+                value = [value]
+        values[name] = value
+        lines[name] = _line(_node_at(node, [key], yaml))
+    return values, lines
+
+
+def _loader_class(yaml: Any) -> Any:
+    """A safe loader that keeps dates as text: the schema, not YAML, decides what a date is."""
+    class Loader(yaml.SafeLoader):  # type: ignore[misc]
+        pass
+
+    Loader.yaml_implicit_resolvers = {
+        first: [(tag, regexp) for tag, regexp in resolvers if tag != "tag:yaml.org,2002:timestamp"]
+        for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+    }
+    return Loader
+
+
+def _line(node: Any) -> int:
+    return int(node.start_mark.line) + 1
+
+
+def _node_at(root: Any, path: Sequence[str | int], yaml: Any) -> Any:
+    """The YAML node at a JSON path; the deepest one found when the path leaves the tree."""
+    node = root
+    for step in path:
+        if isinstance(node, yaml.MappingNode):
+            found = [(k, v) for k, v in node.value if isinstance(k, yaml.ScalarNode) and k.value == str(step)]
+            if not found:
+                return node
+            node = found[0][1]
+        elif isinstance(node, yaml.SequenceNode) and isinstance(step, int) and step < len(node.value):
+            node = node.value[step]
+        else:
+            return node
+    return node
+
+
+def _key_node(mapping: Any, key: str, yaml: Any) -> Any:
+    return next((k for k, _ in mapping.value if isinstance(k, yaml.ScalarNode) and k.value == key), mapping)
+
+
+def _refuse_duplicates(path: str, node: Any, yaml: Any) -> None:
+    """YAML keeps the last of two equal keys; a policy must not silently lose the first."""
+    if isinstance(node, yaml.MappingNode):
+        seen: set[str] = set()
+        for key, value in node.value:
+            if isinstance(key, yaml.ScalarNode):
+                if key.value in seen:
+                    raise ConfigError(f"{path} line {_line(key)}: {key.value!r} is given twice")
+                seen.add(key.value)
+            _refuse_duplicates(path, value, yaml)
+    elif isinstance(node, yaml.SequenceNode):
+        for item in node.value:
+            _refuse_duplicates(path, item, yaml)
+
+
+def _explain(path: str, root: Any, error: Any, yaml: Any) -> str:
+    """One line: the file, the line, the key and what is wrong with it."""
+    where = list(error.absolute_path)
+    node = _node_at(root, where, yaml)
+    dotted = ".".join(str(step) if isinstance(step, str) else f"[{step}]" for step in where).replace(".[", "[")
+    if error.validator == "additionalProperties" and isinstance(error.instance, dict):
+        allowed = list(error.schema.get("properties", {}))
+        unknown = sorted(set(error.instance) - set(allowed))
+        key = unknown[0] if unknown else "?"
+        close = difflib.get_close_matches(str(key), allowed, n=1)
+        hint = f" (did you mean {close[0]!r}?)" if close else f" (known keys: {', '.join(sorted(allowed))})"
+        inside = f" in {dotted}" if dotted else ""
+        return f"{path} line {_line(_key_node(node, str(key), yaml))}: unknown key {key!r}{inside}{hint}"
+    if error.validator == "type" and error.instance is None:
+        return f"{path} line {_line(node)}: {dotted or 'the file'} has no value"
+    if not where:
+        return f"{path} line {_line(node)}: the policy file must be a mapping of options, e.g. 'fail-on: high'"
+    return f"{path} line {_line(node)}: {dotted}: {_problem(error)}"
+
+
+def _problem(error: Any) -> str:
+    if error.validator == "oneOf":
+        return f"{error.instance!r} must be a path or a list of them"
+    if error.validator in ("minLength", "pattern"):
+        return "must not be empty"
+    return str(error.message)
