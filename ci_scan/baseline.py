@@ -38,6 +38,8 @@ class BaselineRequest:
 
     @classmethod
     def build(cls, scan_id: str | None, image: str | None, report: str | None) -> BaselineRequest | None:
+        # A blank value is not given (as an empty variable is not): else it would pass as a baseline naming nothing.
+        scan_id, image, report = (value if value and value.strip() else None for value in (scan_id, image, report))
         given = [name for name, value in (("--baseline-scan-id", scan_id), ("--baseline-image", image),
                                           ("--baseline-report", report)) if value]
         if len(given) > 1:
@@ -90,7 +92,8 @@ def load_baseline_report(path: str) -> Baseline:
     except json.JSONDecodeError as exc:
         raise ConfigError(f"--baseline-report {path} line {exc.lineno}: not JSON ({exc.msg})") from None
     version = document.get("schema_version") if isinstance(document, dict) else None
-    if not isinstance(document, dict) or document.get("tool", {}).get("name") != "ci-scan" or version != 2:
+    tool = document.get("tool") if isinstance(document, dict) else None
+    if not isinstance(tool, dict) or tool.get("name") != "ci-scan" or version != 2:
         shown = f" (schema_version {version})" if version is not None else ""
         raise ConfigError(f"--baseline-report {path} is not a ci-scan JSON report of schema_version 2{shown}: "
                           "give the --json report of an earlier run")
@@ -106,5 +109,6 @@ def load_baseline_report(path: str) -> Baseline:
                 found.add(baseline_key(str(finding["kind"]), str(finding["rule_id"]), str(finding["package_name"]),
                                        str(finding["location"])))
     except (KeyError, TypeError, AttributeError) as exc:
-        raise ConfigError(f"--baseline-report {path} is not a complete ci-scan report (missing {exc})") from None
+        what = f"missing {exc}" if isinstance(exc, KeyError) else f"malformed: {exc}"
+        raise ConfigError(f"--baseline-report {path} is not a complete ci-scan report ({what})") from None
     return Baseline(f"report {Path(path).name}", by_repository={r: frozenset(k) for r, k in keys.items()})

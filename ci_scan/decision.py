@@ -78,7 +78,7 @@ class TargetDecision:
             return wording.ignored_reason(self.ignored[finding])
         if disposition == "existing":
             return wording.existing_reason(self.baseline.source if self.baseline else "the baseline")
-        counted_by = [r for r in self.rules if r.tripped and finding in r.findings] if disposition == "failing" else []
+        counted_by = [r for r in self.rules if r.tripped and finding in r.counted] if disposition == "failing" else []
         reason = wording.finding_reason(disposition, finding, self.policy, counted_by)
         entry = self.expired.get(finding)
         return f"{reason}; {wording.expired_note(entry)}" if entry and disposition != "unfixed" else reason

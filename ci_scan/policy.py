@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
+from functools import cached_property
 
 from ci_scan.choices import FAIL_ON_CHOICES
 from ci_scan.ignores import IgnoreEntry, image_matches
@@ -243,6 +244,11 @@ class RuleOutcome:
     tripped: bool
     findings: tuple[Finding, ...] = ()
     """The findings it counted, most severe first."""
+
+    @cached_property
+    def counted(self) -> frozenset[Finding]:
+        """`findings` as a set, for asking about one finding among many thousands."""
+        return frozenset(self.findings)
 
 
 def measure(policy: Policy, counted: Sequence[Finding]) -> tuple[RuleOutcome, ...]:

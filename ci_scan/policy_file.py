@@ -87,12 +87,12 @@ def load_policy_file(path: str) -> PolicyFile:
     if errors:
         raise ConfigError(_explain(path, root, errors[0], yaml))
     folder = Path(path).parent
-    values, lines = _fields(data, root, yaml, folder, top=True)
+    values, lines = _fields(path, data, root, yaml, folder, top=True)
     scopes = []
     for index, entry in enumerate(data.get("scopes", [])):
         node = _node_at(root, ["scopes", index], yaml)
         patterns = entry["images"]
-        scope_values, scope_lines = _fields(entry, node, yaml, folder, top=False)
+        scope_values, scope_lines = _fields(path, entry, node, yaml, folder, top=False)
         scopes.append(FileScope(tuple([patterns] if isinstance(patterns, str) else patterns), scope_values,
                                 scope_lines, _line(node)))
     ignores: tuple[IgnoreEntry, ...] = ()
@@ -101,20 +101,22 @@ def load_policy_file(path: str) -> PolicyFile:
     return PolicyFile(path, values, lines, tuple(scopes), ignores)
 
 
-def _fields(data: dict[str, Any], node: Any, yaml: Any, folder: Path, *, top: bool) -> tuple[dict[str, object],
-                                                                                          dict[str, int]]:
+def _fields(path: str, data: dict[str, Any], node: Any, yaml: Any, folder: Path, *,
+            top: bool) -> tuple[dict[str, object], dict[str, int]]:
     values: dict[str, object] = {}
     lines: dict[str, int] = {}
     for key, value in data.items():
         name = key.replace("-", "_")
         if key in ("version", "scopes", "ignore", "images"):
             continue
+        if isinstance(value, float) and value != value:  # .nan passes every bound of the schema
+            raise ConfigError(f"{path} line {_line(_key_node(node, key, yaml))}: {key}: .nan is not a number")
         if top and name in PATHS:
             value = [str(folder / v) for v in value] if isinstance(value, list) else str(folder / value)
             if name == "vex" and isinstance(value, str):
                 value = [value]
         values[name] = value
-        lines[name] = _line(_node_at(node, [key], yaml))
+        lines[name] = _line(_key_node(node, key, yaml))  # the key's line: a block list's value starts below it
     return values, lines
 
 
@@ -182,7 +184,7 @@ def _explain(path: str, root: Any, error: Any, yaml: Any) -> str:
         hint = f" (did you mean {close[0]!r}?)" if close else f" (known keys: {', '.join(sorted(allowed))})"
         inside = f" in {dotted}" if dotted else ""
         return f"{path} line {_line(_key_node(node, str(key), yaml))}: unknown key {key!r}{inside}{hint}"
-    if error.validator == "type" and error.instance is None:
+    if error.instance is None:
         return f"{path} line {_line(node)}: {dotted or 'the file'} has no value"
     if not where:
         return f"{path} line {_line(node)}: the policy file must be a mapping of options, e.g. 'fail-on: high'"

@@ -36,16 +36,20 @@ def assemble(options: Mapping[str, object], given: Mapping[str, str]) -> PolicyI
         name = key.replace("_", "-")
         return f"CI_SCAN_{key.upper()}" if given.get(key) == "env" else f"--{name}"
 
+    flags = {key: options.get(key) for key in GATED}
+
     def layered(*layers: tuple[Mapping[str, object], Mapping[str, str]]) -> tuple[dict[str, object], dict[str, str]]:
         values: dict[str, object] = {}
         sources: dict[str, str] = {}
         for layer_values, layer_sources in layers:
             for key, value in layer_values.items():
-                if key in GATED and given_value(value):
+                # A file's (or scope's) `false` and a variable set to false are given: they switch off what an
+                # earlier layer set. An option's False is only its default.
+                explicit = layer_values is not flags or key in given
+                if key in GATED and (given_value(value) or (value is False and explicit)):
                     values[key], sources[key] = value, layer_sources[key]
         return values, sources
 
-    flags = {key: options.get(key) for key in GATED}
     flag_layer = (flags, {key: source(key) for key in GATED})
     file_layer = (file.values, {key: file.where(key) for key in file.values})
     ignore_path = str(options.get("ignore_file") or file.values.get("ignore_file") or default_ignore_file() or "")
@@ -66,8 +70,12 @@ def assemble(options: Mapping[str, object], given: Mapping[str, str]) -> PolicyI
         raise ConfigError(str(exc)) from None
     policy = replace(policy, scopes=tuple(scopes))
 
+    # A baseline option replaces the file's baseline, whichever of the three each names.
+    baselines = ("baseline_scan_id", "baseline_image", "baseline_report")
+    layer = options if any(options.get(key) for key in baselines) else file.values
+
     def chosen(key: str) -> str | None:
-        value = options.get(key) or file.values.get(key)
+        value = layer.get(key)
         return str(value) if value else None
 
     request = BaselineRequest.build(chosen("baseline_scan_id"), chosen("baseline_image"), chosen("baseline_report"))

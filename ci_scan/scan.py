@@ -221,17 +221,27 @@ class Scanner:
             if status.status != TERMINAL_OK:
                 raise ConfigError(f"--baseline-scan-id: scan {request.scan_id} is {status.status}, not "
                                   f"{TERMINAL_OK}: compare with a finished scan")
-            result = self.fetch(_status_target(status), request.scan_id)
+            try:
+                result = self.fetch(_status_target(status), request.scan_id)
+            except _Contradiction as exc:  # results that contradict the console's counts: exit 3, not a traceback
+                raise ConsoleResponseError(f"--baseline-scan-id: {exc}") from None
             self.progress(f"Baseline: scan {request.scan_id} with {len(result.findings)} findings")
             return Baseline.of(f"scan {request.scan_id}", result.findings)
         if request.image is None:
             raise AssertionError("a console baseline names a scan or an image")
         findings: list[Finding] = []
         ids: list[str] = []
-        for target in self.resolve_image(request.image):
+        try:
+            targets = self.resolve_image(request.image)
+        except TargetNotFound as exc:  # a missing baseline is a usage error (exit 2), named as the baseline
+            raise ConfigError(f"--baseline-image: {exc}", hint=exc.hint) from None
+        for target in targets:
             scan, _ = self.client.latest_scan(self.kind, target.node_id, target.node_type)
             if scan is not None:
-                findings += self.fetch(target, scan.scan_id).findings
+                try:
+                    findings += self.fetch(target, scan.scan_id).findings
+                except _Contradiction as exc:
+                    raise ConsoleResponseError(f"--baseline-image: {exc}") from None
                 ids.append(scan.scan_id)
         if not ids:
             raise ConfigError(f"--baseline-image: {request.image} has no {TERMINAL_OK} {self.kind.name} scan on the "

@@ -45,7 +45,7 @@ import xml.etree.ElementTree as ET
 from junit_xml import TestCase, TestSuite
 
 from ci_scan import __version__, wording
-from ci_scan.decision import Decision, TargetDecision
+from ci_scan.decision import Decision, Policy, TargetDecision
 from ci_scan.formats.base import duration_ms, report_order, target_labels, url_host, utc_datetime
 from ci_scan.formats.text import detail_lines, fix_text, headline, one_line, shorten
 from ci_scan.models import Finding, FindingKind
@@ -102,8 +102,7 @@ def _suite(index: int, label: str, target: TargetDecision, decision: Decision) -
     return _conform(suite.build_xml_doc(), target, decision)
 
 
-def _gate_case_name(decision: Decision) -> str:
-    policy = decision.policy
+def _gate_case_name(policy: Policy) -> str:
     return f"policy gate: fail on {policy.threshold_label}" if policy.only_threshold else (
         f"policy gate: {policy.describe()}")
 
@@ -116,9 +115,10 @@ def _console_line(target: TargetDecision, decision: Decision) -> list[str]:
 
 
 def _gate_case(label: str, target: TargetDecision, decision: Decision) -> TestCase:
-    case = TestCase(name=_gate_case_name(decision), classname=xml_text(f"ci-scan.{label}"))
+    case = TestCase(name=_gate_case_name(target.policy), classname=xml_text(f"ci-scan.{label}"))
     if target.verdict == "failed":
-        lines = [target.reason, "", "Failing findings, most severe first:"]
+        policy = [wording.policy_line(target.policy), *([f"Scope: {target.policy.scope}"] * bool(target.policy.scope))]
+        lines = [target.reason, "", *policy, "", "Failing findings, most severe first:"]
         lines += [f"- {headline(f)}; {fix_text(f)}" for f in target.failing[:GATE_FINDINGS_LISTED]]
         if len(target.failing) > GATE_FINDINGS_LISTED:
             lines.append(f"- ... and {len(target.failing) - GATE_FINDINGS_LISTED} more")
@@ -134,7 +134,7 @@ def _gate_case(label: str, target: TargetDecision, decision: Decision) -> TestCa
 def _error_case(label: str, target: TargetDecision, decision: Decision) -> TestCase:
     """The one case of a target whose scan could not be completed or timed out: an error, not a failure."""
     result = target.result
-    case = TestCase(name=_gate_case_name(decision), classname=xml_text(f"ci-scan.{label}"))
+    case = TestCase(name=_gate_case_name(target.policy), classname=xml_text(f"ci-scan.{label}"))
     lines = [target.reason]
     if result.status and result.status not in target.reason:
         lines += ["", f"Last status of the scan: {result.status}"]
@@ -197,7 +197,9 @@ def _properties(target: TargetDecision, decision: Decision) -> dict[str, str]:
         "target.node_id": result.target.node_id,
         "target.node_type": result.target.node_type,
         "target.digest": result.target.digest or "",
-        "gate.fail_on": decision.policy.threshold_label,
+        "gate.fail_on": target.policy.threshold_label,
+        "gate.policy": wording.policy_line(target.policy).removeprefix("Policy: "),
+        "gate.scope": target.policy.scope,
         "gate.verdict": target.verdict,
         "gate.reason": target.reason,
     }

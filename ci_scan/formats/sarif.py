@@ -35,8 +35,9 @@ Mapping:
   of a run is one alert).
 - `invocations[0]` is the ci-scan process: its exit code and verdict, the run's scans' time span.
 - `run.properties`: `repository` (or `merged`), `consoleUrl`, `gate` (the whole run's: `failOn`,
-  `verdict`, `reason`, `failing`), `results` (`total`, `reported`, `truncated`) and `targets`, one per
-  image of the run: `image`, `digest`, `nodeId`, `nodeType`, `scanId`, `verdict`, `reason`, `failing`.
+  `criteria` (each with where it was set), `verdict`, `reason`, `failing`), `results` (`total`,
+  `reported`, `truncated`) and `targets`, one per image of the run: `image`, `digest`, `nodeId`,
+  `nodeType`, `scanId`, `verdict`, `reason`, `failing`.
 - GitHub refuses runs over 25,000 results: beyond that the gate-failing findings are kept first, then
   the most severe; the cut is recorded in `run.properties.results` and as a tool notification.
 - The JSON is compact: GitHub limits uploads to 10 MB gzipped, and machines are its readers.
@@ -370,6 +371,7 @@ def _run_properties(group: _Group, decision: Decision, *, total: int, reported: 
         properties["consoleUrl"] = decision.run.console_url
     properties["gate"] = {
         "failOn": decision.policy.threshold_label,
+        "criteria": [{"criterion": c, "source": w} for c, w in decision.policy.criteria_sources()],
         "verdict": decision.verdict,
         "reason": decision.reason,
         "failing": len(decision.failing),

@@ -156,6 +156,9 @@ def test_every_disposition_in_one_run_and_every_output_agrees(simulator: Simulat
     assert len(failing) == report["gate"]["failing"]
     _sarif_agrees(parsed["sarif"], target["findings"])
     _junit_agrees(parsed["junit"], target["findings"])
+    properties = {p.get("name"): p.get("value") for p in parsed["junit"].iter("property")}
+    assert str(properties["gate.policy"]).startswith("--fail-on high (.ci-scan.yml line 1), --max-total 500")
+    assert run.code == report["gate"]["exit_code"] == int(properties["gate.verdict"] == "failed")
 
 
 def _sarif_agrees(sarif: Any, findings: list[dict[str, Any]]) -> None:

@@ -85,7 +85,8 @@ def test_run_describes_tool_image_and_gate(sample_run: RunResult) -> None:
     assert run["properties"] == {
         "repository": "registry.example.com/team/app",
         "consoleUrl": "https://console.example.com",
-        "gate": {"failOn": "high", "verdict": "failed", "failing": 3, "reason": reason},
+        "gate": {"failOn": "high", "criteria": [{"criterion": "--fail-on high", "source": "option"}],
+                 "verdict": "failed", "failing": 3, "reason": reason},
         "results": {"total": 7, "reported": 7, "truncated": False},
         "targets": [
             {
