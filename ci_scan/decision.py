@@ -48,6 +48,8 @@ class TargetDecision:
     """Findings whose only matching entries have expired: they count again."""
     vexed: Mapping[Finding, VexStatement] = field(default_factory=dict, repr=False, compare=False)
     """The findings a VEX statement says are not affected (or fixed), with the statement."""
+    vex_kept: Mapping[Finding, VexStatement] = field(default_factory=dict, repr=False, compare=False)
+    """Findings a VEX statement says are affected or under investigation: they count, and say so."""
     existing: frozenset[Finding] = field(default=frozenset(), repr=False, compare=False)
     """The findings the baseline already had."""
     baseline: Baseline | None = field(default=None, repr=False, compare=False)
@@ -81,7 +83,10 @@ class TargetDecision:
         counted_by = [r for r in self.rules if r.tripped and finding in r.counted] if disposition == "failing" else []
         reason = wording.finding_reason(disposition, finding, self.policy, counted_by)
         entry = self.expired.get(finding)
-        return f"{reason}; {wording.expired_note(entry)}" if entry and disposition != "unfixed" else reason
+        if entry and disposition != "unfixed":
+            reason = f"{reason}; {wording.expired_note(entry)}"
+        statement = self.vex_kept.get(finding)
+        return f"{reason}; {wording.vex_kept_note(statement)}" if statement else reason
 
     def suppressed(self) -> dict[Disposition, int]:
         """How many findings each suppressing disposition kept from counting."""
@@ -109,7 +114,7 @@ class Decision:
     the baseline says nothing about."""
     baseline: Baseline | None = None
     vex_applied: tuple[VexStatement, ...] = ()
-    """The VEX statements that decided at least one finding, in load order."""
+    """The VEX statements that decided at least one finding (suppressing it or not), in load order."""
 
     @property
     def passed(self) -> bool:
@@ -145,7 +150,7 @@ def decide(run: RunResult, policy: Policy, today: dt.date | None = None, baselin
     `baseline` are existing ones, never failing."""
     targets = tuple(_decide_target(result, policy.for_target(result.target), today, baseline)
                     for result in run.targets)
-    used = {id(s) for t in targets for s in t.vexed.values()}
+    used = {id(s) for t in targets for s in (*t.vexed.values(), *t.vex_kept.values())}
     uncovered = [t.result.target.name for t in targets
                  if baseline is not None and t.result.completed and not baseline.covers(t.result.target)]
     verdicts = {t.verdict for t in targets}
@@ -185,6 +190,7 @@ def _decide_target(result: TargetResult, policy: Policy, today: dt.date | None,
         return TargetDecision(result, "incomplete", wording.incomplete_reason(result), policy=policy)
     target = result.target
     vexed: dict[Finding, VexStatement] = {}
+    kept: dict[Finding, VexStatement] = {}
     ignored: dict[Finding, IgnoreEntry] = {}
     expired: dict[Finding, IgnoreEntry] = {}
     existing: set[Finding] = set()
@@ -197,6 +203,8 @@ def _decide_target(result: TargetResult, policy: Policy, today: dt.date | None,
         live = [e for e in entries if today is None or not e.expired(today)]
         if entries and not live:
             expired[finding] = entries[0]
+        if statement is not None and not statement.suppresses:
+            kept[finding] = statement
         if statement is not None and statement.suppresses:
             vexed[finding] = statement
         elif live:
@@ -218,4 +226,4 @@ def _decide_target(result: TargetResult, policy: Policy, today: dt.date | None,
                                    uncounted=len(active) - len(counted), suppressed=suppressed,
                                    baseline=baseline.source if baseline else "")
     return TargetDecision(result, verdict, reason, rules, failing, failing_set, unfixed, policy, ignored, expired,
-                          vexed, frozenset(existing), baseline, frozenset(used))
+                          vexed, kept, frozenset(existing), baseline, frozenset(used))

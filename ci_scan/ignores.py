@@ -3,7 +3,7 @@
     ignore:
       - id: CVE-2024-0001          # required: the CVE or other rule id
         reason: not reachable: the parser is never fed user input   # required
-        package: openssl           # optional: the package name (before the colon)
+        package: openssl           # optional: the package name, without its version
         version: 3.0.2             # optional: the installed version
         image: registry.example.com/team/*   # optional: the repository, a glob
         expires: 2027-03-31        # optional: from this day on the entry suppresses nothing

@@ -240,6 +240,19 @@ class Target:
         return f"{self.image.registry_host}/{self.image.repository}"
 
 
+_VERSION_START = re.compile(r":(?=v?[0-9])")
+"""Where the version starts in `name:version`: names may hold colons (Maven's `group:artifact`), and so
+may versions (Debian's epoch, `1:2.31-13`), but a version starts with a digit (or `v` and a digit)."""
+
+
+def _split_component(component: str) -> tuple[str, str]:
+    start = _VERSION_START.search(component)
+    if start is not None and start.start() > 0:
+        return component[: start.start()], component[start.end() :]
+    name, colon, version = component.rpartition(":")
+    return (name, version) if colon and name else (component, "")
+
+
 @dataclass(frozen=True)
 class VulnerabilityDetails:
     """What only a vulnerability finding has."""
@@ -284,11 +297,11 @@ class Finding:
 
     @property
     def package_name(self) -> str:
-        return self.component.rsplit(":", 1)[0] if ":" in self.component else self.component
+        return _split_component(self.component)[0]
 
     @property
     def package_version(self) -> str:
-        return self.component.rsplit(":", 1)[1] if ":" in self.component else ""
+        return _split_component(self.component)[1]
 
     @property
     def key(self) -> tuple[str, str, str]:

@@ -79,11 +79,13 @@ def load_policy_file(path: str) -> PolicyFile:
         raise ConfigError(f"{path}{line}: not valid YAML ({getattr(exc, 'problem', None) or exc})") from None
     finally:
         loader.dispose()
-    if root is None:
+    if root is None or data is None:  # nothing, or only `---` and comments: no policy
         return PolicyFile(path)
     _refuse_duplicates(path, root, yaml)
+    _lower_fail_on(data)
     validator = jsonschema.Draft202012Validator(schema())
-    errors = sorted(validator.iter_errors(data), key=lambda e: (len(e.absolute_path), list(map(str, e.path))))
+    # The first problem in the file, as a reader meets it.
+    errors = sorted(validator.iter_errors(data), key=lambda e: (_error_line(root, e, yaml), len(e.absolute_path)))
     if errors:
         raise ConfigError(_explain(path, root, errors[0], yaml))
     folder = Path(path).parent
@@ -118,6 +120,14 @@ def _fields(path: str, data: dict[str, Any], node: Any, yaml: Any, folder: Path,
         values[name] = value
         lines[name] = _line(_key_node(node, key, yaml))  # the key's line: a block list's value starts below it
     return values, lines
+
+
+def _lower_fail_on(data: Any) -> None:
+    """`fail-on: HIGH` reads as `high`, as the option does."""
+    mappings = [data, *(data.get("scopes") or [] if isinstance(data, dict) else [])]
+    for mapping in mappings:
+        if isinstance(mapping, dict) and isinstance(mapping.get("fail-on"), str):
+            mapping["fail-on"] = mapping["fail-on"].strip().lower()
 
 
 def _loader_class(yaml: Any) -> Any:
@@ -178,17 +188,34 @@ def _explain(path: str, root: Any, error: Any, yaml: Any) -> str:
     dotted = ".".join(str(step) if isinstance(step, str) else f"[{step}]" for step in where).replace(".[", "[")
     if error.validator == "additionalProperties" and isinstance(error.instance, dict):
         allowed = list(error.schema.get("properties", {}))
-        unknown = sorted(set(error.instance) - set(allowed))
-        key = unknown[0] if unknown else "?"
-        close = difflib.get_close_matches(str(key), allowed, n=1)
+        key = _unknown_key(node, error, yaml)
+        close = difflib.get_close_matches(key, allowed, n=1)
         hint = f" (did you mean {close[0]!r}?)" if close else f" (known keys: {', '.join(sorted(allowed))})"
         inside = f" in {dotted}" if dotted else ""
-        return f"{path} line {_line(_key_node(node, str(key), yaml))}: unknown key {key!r}{inside}{hint}"
+        return f"{path} line {_error_line(root, error, yaml)}: unknown key {key!r}{inside}{hint}"
     if error.instance is None:
         return f"{path} line {_line(node)}: {dotted or 'the file'} has no value"
     if not where:
         return f"{path} line {_line(node)}: the policy file must be a mapping of options, e.g. 'fail-on: high'"
+    if error.validator in ("enum", "type") and isinstance(error.instance, bool) and dotted.endswith("fail-on"):
+        return (f"{path} line {_line(node)}: {dotted}: YAML reads {node.value!r} as {str(error.instance).lower()}; "
+                "write one of the values, e.g. 'none' to switch the threshold off")
     return f"{path} line {_line(node)}: {dotted}: {_problem(error)}"
+
+
+def _unknown_key(mapping: Any, error: Any, yaml: Any) -> str:
+    """The first key, in the file's order, that the schema does not know."""
+    allowed = set(error.schema.get("properties", {}))
+    keys = [str(k.value) for k, _ in getattr(mapping, "value", []) if isinstance(k, yaml.ScalarNode)]
+    return next((key for key in keys if key not in allowed), "?")
+
+
+def _error_line(root: Any, error: Any, yaml: Any) -> int:
+    """Where a problem is: an unknown key's own line, else the value's."""
+    node = _node_at(root, list(error.absolute_path), yaml)
+    if error.validator == "additionalProperties":
+        return _line(_key_node(node, _unknown_key(node, error, yaml), yaml))
+    return _line(node)
 
 
 def _problem(error: Any) -> str:

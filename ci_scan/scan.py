@@ -221,34 +221,67 @@ class Scanner:
             if status.status != TERMINAL_OK:
                 raise ConfigError(f"--baseline-scan-id: scan {request.scan_id} is {status.status}, not "
                                   f"{TERMINAL_OK}: compare with a finished scan")
-            try:
-                result = self.fetch(_status_target(status), request.scan_id)
-            except _Contradiction as exc:  # results that contradict the console's counts: exit 3, not a traceback
-                raise ConsoleResponseError(f"--baseline-scan-id: {exc}") from None
-            self.progress(f"Baseline: scan {request.scan_id} with {len(result.findings)} findings")
-            return Baseline.of(f"scan {request.scan_id}", result.findings)
+            findings = self._baseline_findings([(_status_target(status), status)], None, "--baseline-scan-id")
+            self.progress(f"Baseline: scan {request.scan_id} with {len(findings)} findings")
+            return Baseline.of(f"scan {request.scan_id}", findings)
         if request.image is None:
             raise AssertionError("a console baseline names a scan or an image")
-        findings: list[Finding] = []
-        ids: list[str] = []
         try:
             targets = self.resolve_image(request.image)
         except TargetNotFound as exc:  # a missing baseline is a usage error (exit 2), named as the baseline
             raise ConfigError(f"--baseline-image: {exc}", hint=exc.hint) from None
+        found = []
+        console_now_ms = None
         for target in targets:
-            scan, _ = self.client.latest_scan(self.kind, target.node_id, target.node_type)
+            scan, console_now_ms = self.client.latest_scan(self.kind, target.node_id, target.node_type)
             if scan is not None:
-                try:
-                    findings += self.fetch(target, scan.scan_id).findings
-                except _Contradiction as exc:
-                    raise ConsoleResponseError(f"--baseline-image: {exc}") from None
-                ids.append(scan.scan_id)
-        if not ids:
+                found.append((target, scan))
+        if not found:
             raise ConfigError(f"--baseline-image: {request.image} has no {TERMINAL_OK} {self.kind.name} scan on the "
                               "console to compare with: scan it once, or run without a baseline")
-        self.progress(f"Baseline: the latest scan of {request.image} (scan {', '.join(ids)}) with "
-                      f"{len(findings)} findings")
-        return Baseline.of(f"the latest scan of {request.image}: scan {', '.join(ids)}", findings)
+        findings = self._baseline_findings(found, console_now_ms, "--baseline-image")
+        ids = ", ".join(status.scan_id for _, status in found)
+        self.progress(f"Baseline: the latest scan of {request.image} (scan {ids}) with {len(findings)} findings")
+        return Baseline.of(f"the latest scan of {request.image}: scan {ids}", findings)
+
+    def _baseline_findings(self, found: list[tuple[Target, ScanStatus]], console_now_ms: int | None,
+                           option: str) -> list[Finding]:
+        """The findings of COMPLETE baseline scans once the console has finished matching them (API_NOTES
+        §5.1). A scan that finished long ago is fetched once, with its SBOM; a recent one settles as the
+        run's own scans do."""
+        now = console_now_ms / 1000 if console_now_ms is not None else self.wall_clock()
+        findings: list[Finding] = []
+        pending = []
+        for target, status in found:
+            old = status.updated_at_ms > 0 and now - status.updated_at_ms / 1000 >= self.options.settle_timeout
+            if old:
+                sbom = self.client.runtime_sbom(status.scan_id) if self.kind.has_sbom else []
+                try:
+                    result = self.fetch(target, status.scan_id)
+                except _Contradiction as exc:  # results that contradict the console's counts: exit 3
+                    raise ConsoleResponseError(f"{option}: {exc}") from None
+                if sbom is not None and not _not_landed(sbom, result.findings):
+                    findings += result.findings
+                    continue
+            pending.append(_Scan(target, status.scan_id, status=TERMINAL_OK))
+        interval = self.options.poll_initial
+        while unsettled := [scan for scan in pending if scan.result is None]:
+            self._settle_all(unsettled)
+            if any(scan.result is None for scan in unsettled):
+                interval = self._pause(interval, "the baseline's findings")
+                # Still COMPLETE? (A console may delete a scan meanwhile; the simulator lands findings per poll.)
+                statuses = self.client.scan_statuses(self.kind, [scan.scan_id for scan in unsettled])
+                for scan in unsettled:
+                    now_status = statuses.get(scan.scan_id)
+                    if now_status is None or now_status.status != TERMINAL_OK:
+                        scan.fail(f"baseline scan {for_log(scan.scan_id)} is no longer {TERMINAL_OK}")
+        for scan in pending:
+            if scan.result is None or scan.result.timed_out:
+                raise ScanTimeout(f"timed out fetching the findings of baseline scan {for_log(scan.scan_id)}")
+            if scan.result.error:
+                raise ConsoleResponseError(f"{option}: {scan.result.error}")
+            findings += scan.result.findings
+        return findings
 
     # -- images -----------------------------------------------------------------------------------
 

@@ -55,7 +55,7 @@ def render_summary(decision: Decision, top: int = TOP_FINDINGS) -> str:
     suppressed = _suppressed(decision)
     if several and any(suppressed.values()):  # one target's reason says so already
         lines.append(wording.suppressed_line(suppressed, decision.baseline.source if decision.baseline else ""))
-    lines += [f"VEX: {statement.describe()}" for statement in decision.vex_applied]
+    lines += [wording.vex_line(statement) for statement in decision.vex_applied]
     for label, target in labelled:
         if not target.result.completed:
             heading = "Timed out" if target.verdict == "timed_out" else "Incomplete"
@@ -66,7 +66,7 @@ def render_summary(decision: Decision, top: int = TOP_FINDINGS) -> str:
     lines += [f"Warning: {w}" for w in (*decision.run.warnings, *decision.warnings)]
     if decision.failing:  # last: how to accept the most severe failing finding
         target, finding = decision.failing[0]
-        lines += wording.ignore_hint(finding, target.result.target.repository)
+        lines += wording.ignore_hint(finding, target.result.target.repository, target.expired.get(finding))
     # Every line carries console text (ids, packages, messages): neutralised before it reaches a CI log.
     return "\n".join(neutral_line_start(for_log(line)) for line in lines) + "\n"
 

@@ -184,6 +184,17 @@ def vex_reason(statement: VexStatement) -> str:
     return f"suppressed by VEX: {statement.describe()}"
 
 
+def vex_kept_note(statement: VexStatement) -> str:
+    action = f": {statement.action_statement}" if statement.action_statement else ""
+    return f"VEX says {statement.status} ({statement.where}){action}"
+
+
+def vex_line(statement: VexStatement) -> str:
+    """The summary's line for a statement that decided findings."""
+    effect = "suppressed" if statement.suppresses else "still counted"
+    return f"VEX: {statement.describe()}: {effect}"
+
+
 def existing_reason(source: str) -> str:
     return f"existing: already in the baseline ({source}), so not new"
 
@@ -217,8 +228,11 @@ def stale_entry(entry: IgnoreEntry) -> str:
     return f"ignore entry {entry.describe()} matched no finding: remove it if the finding is gone"
 
 
-def ignore_hint(finding: Finding, repository: str) -> list[str]:
-    """How to accept `finding`: the ignore-file entry to add, for the summary."""
+def ignore_hint(finding: Finding, repository: str, expired: IgnoreEntry | None = None) -> list[str]:
+    """How to accept `finding`: the ignore-file entry to add (or the expired one to renew), for the summary."""
+    if expired is not None:
+        return [f"{finding.rule_id} was accepted until {expired.expires}: to accept it again, give the entry at "
+                f"{expired.where} a new reason and expiry, or fix the finding"]
     return [
         "To accept a finding, add an entry with a reason and an expiry to .ci-scan-ignore.yml, e.g.:",
         "  ignore:",

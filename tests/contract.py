@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import httpx
 
+from ci_scan.simulator import ConsoleSimulator
 from tests.conftest import shared_path
 
 BASE_URL = "http://console.test"
@@ -64,3 +65,20 @@ class SpecContract:
         if path.endswith("/sync") and len(parts) == 5:
             return {"registry_id": parts[3]}
         return {}
+
+
+class CheckedTransport(httpx.BaseTransport):
+    """Passes each exchange to the simulator, then validates both halves against the spec."""
+
+    def __init__(self, sim: ConsoleSimulator, contract: SpecContract) -> None:
+        self.inner = httpx.WSGITransport(app=sim)
+        self.contract = contract
+        self.paths: list[str] = []
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        response = self.inner.handle_request(request)
+        response.read()
+        response.request = request
+        self.contract.check(response, request_too=True)
+        self.paths.append(request.url.path)
+        return response

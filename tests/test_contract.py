@@ -5,7 +5,6 @@ from __future__ import annotations
 import io
 from typing import Any
 
-import httpx
 import pytest
 
 from ci_scan.app import run
@@ -14,25 +13,7 @@ from ci_scan.errors import ExitCode
 from ci_scan.models import ImageRef
 from ci_scan.simulator import ADMIN_TOKEN, ConsoleSimulator, default_dataset
 from tests.conftest import FakeTime
-from tests.contract import SpecContract
-
-
-class CheckedTransport(httpx.BaseTransport):
-    """Passes each exchange to the simulator, then validates both halves against the spec."""
-
-    def __init__(self, sim: ConsoleSimulator, contract: SpecContract) -> None:
-        self.inner = httpx.WSGITransport(app=sim)
-        self.contract = contract
-        self.paths: list[str] = []
-
-    def handle_request(self, request: httpx.Request) -> httpx.Response:
-        response = self.inner.handle_request(request)
-        response.read()
-        response.request = request
-        self.contract.check(response, request_too=True)
-        self.paths.append(request.url.path)
-        return response
-
+from tests.contract import CheckedTransport, SpecContract
 
 Request = ImageScan | RegistryScan | ExistingScans
 

@@ -149,14 +149,17 @@ def test_every_disposition_in_one_run_and_every_output_agrees(simulator: Simulat
     assert f"Gate FAILED (--fail-on high, --max-total 500): {report['gate']['reason']}" in run.stdout
     assert "Policy: --fail-on high (.ci-scan.yml line 1), --max-total 500 (--max-total); narrowed by " \
            "--ignore-unfixed (.ci-scan.yml line 2)" in run.stdout
-    assert f"VEX: {vexed['rule_id']} not_affected (vulnerable_code_not_in_execute_path)" in run.stdout
+    assert f"VEX: {vexed['rule_id']} not_affected (vulnerable_code_not_in_execute_path) by app.openvex.json " \
+           "statement 1: suppressed" in run.stdout
     assert "expired on" in run.output and "matched no finding" not in run.output
 
     failing = {key for key, f in by_id.items() if f["disposition"] == "failing"}
     assert len(failing) == report["gate"]["failing"]
     _sarif_agrees(parsed["sarif"], target["findings"])
     _junit_agrees(parsed["junit"], target["findings"])
-    properties = {p.get("name"): p.get("value") for p in parsed["junit"].iter("property")}
+    junit = parsed["junit"]
+    assert isinstance(junit, ET.Element)
+    properties = {p.get("name"): p.get("value") for p in junit.iter("property")}
     assert str(properties["gate.policy"]).startswith("--fail-on high (.ci-scan.yml line 1), --max-total 500")
     assert run.code == report["gate"]["exit_code"] == int(properties["gate.verdict"] == "failed")
 

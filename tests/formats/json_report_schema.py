@@ -135,7 +135,8 @@ JSON_REPORT_SCHEMA: dict[str, Any] = {
                     "baseline": _NULLABLE_STRING,
                     "vex": {"type": "array", "items": _object({
                         "statement": _STRING, "vulnerability": _STRING,
-                        "status": {"enum": ["not_affected", "fixed"]}, "justification": _STRING})},
+                        "status": {"enum": ["not_affected", "fixed", "affected", "under_investigation"]},
+                        "justification": _STRING})},
                     "verdict": _VERDICT,
                     "passed": _BOOLEAN,
                     "reason": {"type": "string", "minLength": 1},
