@@ -78,6 +78,10 @@ def assemble(options: Mapping[str, object], given: Mapping[str, str]) -> PolicyI
         value = layer.get(key)
         return str(value) if value else None
 
+    in_file = [key for key in baselines if layer is file.values and chosen(key)]
+    if len(in_file) > 1:
+        where = " and ".join(f"{key.replace('_', '-')} ({file.where(key)})" for key in in_file)
+        raise ConfigError(f"the policy file names two baselines, {where}: keep one")
     request = BaselineRequest.build(chosen("baseline_scan_id"), chosen("baseline_image"), chosen("baseline_report"))
     if request is not None and request.report:
         return PolicyInputs(policy, None, load_baseline_report(request.report))

@@ -723,3 +723,10 @@ def test_yaml_booleans_for_fail_on_are_explained(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match=r"line 1: fail-on: YAML reads 'off' as false; write one of the values, "
                                           r"e\.g\. 'none'"):
         load_policy_file(str(write(tmp_path, "fail-on: off\n")))
+
+
+def test_two_baselines_in_the_file_are_named_with_their_lines(tmp_path: Path) -> None:
+    path = write(tmp_path, "fail-on: high\nbaseline-scan-id: abc-1\nbaseline-image: team/app:1\n")
+    with pytest.raises(ConfigError, match=r"the policy file names two baselines, baseline-scan-id \(policy\.yml "
+                                          r"line 2\) and baseline-image \(policy\.yml line 3\): keep one"):
+        assemble({"policy": str(path)}, {})
