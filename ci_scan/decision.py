@@ -121,6 +121,22 @@ class Decision:
         return self.verdict == "passed"
 
     @property
+    def shared_policy(self) -> Policy | None:
+        """The policy that gated every target, or None when policy-file scopes gave targets different ones."""
+        policies = {id(t.policy): t.policy for t in self.targets} or {id(self.policy): self.policy}
+        return next(iter(policies.values())) if len(policies) == 1 else None
+
+    @property
+    def gate_policy(self) -> Policy:
+        """The run's policy for the reports: the one every target shared, else the top level's."""
+        return self.shared_policy or self.policy
+
+    def criteria_label(self) -> str:
+        """The criteria in the run's verdict line: the shared policy's, or that they differ by target."""
+        shared = self.shared_policy
+        return shared.describe() if shared else wording.by_scope(self.policy.describe())
+
+    @property
     def exit_code(self) -> ExitCode:
         return _EXIT_CODES[self.verdict]
 

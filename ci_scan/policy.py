@@ -173,8 +173,11 @@ class Policy:
         return [text for _, text in self._criteria()]
 
     def criteria_sources(self) -> list[tuple[str, str]]:
-        """Each criterion in force and where it was set (`default` for the built-in threshold)."""
-        return [(text, self.source_of(field)) for field, text in self._criteria()]
+        """Each criterion in force and where it was set (`default` for the built-in threshold); also a
+        `--fail-on none` that someone set, since it switched the threshold off."""
+        found = [(text, self.source_of(field)) for field, text in self._criteria()]
+        switched_off = self.fail_on is None and "fail_on" in dict(self.sources)
+        return [("--fail-on none", self.source_of("fail_on"))] * switched_off + found
 
     def narrowing_sources(self) -> list[tuple[str, str]]:
         """Each narrowing option in force and where it was set."""

@@ -5,9 +5,10 @@ Each criterion records where it came from, so the reports can say why the gate i
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import TypeVar
 
 from ci_scan.baseline import Baseline, BaselineRequest, load_baseline_report
 from ci_scan.errors import ConfigError
@@ -17,6 +18,7 @@ from ci_scan.policy_file import PolicyFile, default_policy_file, load_policy_fil
 from ci_scan.vex import load_vex
 
 GATED = (*CRITERIA, *NARROWING)
+_T = TypeVar("_T")
 
 
 @dataclass(frozen=True)
@@ -27,65 +29,86 @@ class PolicyInputs:
     loaded_baseline: Baseline | None = None
 
 
+@dataclass(frozen=True)
+class _Layer:
+    """One place options come from: values and where each was set."""
+
+    values: Mapping[str, object]
+    sources: Mapping[str, str]
+    chosen: frozenset[str]
+    """The keys whose False is a choice (it switches off what a layer below set), not a default."""
+
+
+def _merge(*layers: _Layer) -> tuple[dict[str, object], dict[str, str]]:
+    """The gate's options, each from the last layer that gives it."""
+    values: dict[str, object] = {}
+    sources: dict[str, str] = {}
+    for layer in layers:
+        for key, value in layer.values.items():
+            if key in GATED and (given_value(value) or (value is False and key in layer.chosen)):
+                values[key], sources[key] = value, layer.sources[key]
+    return values, sources
+
+
 def assemble(options: Mapping[str, object], given: Mapping[str, str]) -> PolicyInputs:
     """`options` by settings field; `given` says which came from a flag (`flag`) or a variable (`env`)."""
     path = str(options.get("policy") or "") or default_policy_file()
     file = load_policy_file(path) if path else PolicyFile("")
 
     def source(key: str) -> str:
-        name = key.replace("_", "-")
-        return f"CI_SCAN_{key.upper()}" if given.get(key) == "env" else f"--{name}"
+        return f"CI_SCAN_{key.upper()}" if given.get(key) == "env" else f"--{key.replace('_', '-')}"
 
-    flags = {key: options.get(key) for key in GATED}
+    flags = _Layer({key: options.get(key) for key in GATED}, {key: source(key) for key in GATED}, frozenset(given))
+    top = _Layer(file.values, {key: file.where(key) for key in file.values}, frozenset(file.values))
 
-    def layered(*layers: tuple[Mapping[str, object], Mapping[str, str]]) -> tuple[dict[str, object], dict[str, str]]:
-        values: dict[str, object] = {}
-        sources: dict[str, str] = {}
-        for layer_values, layer_sources in layers:
-            for key, value in layer_values.items():
-                # A file's (or scope's) `false` and a variable set to false are given: they switch off what an
-                # earlier layer set. An option's False is only its default.
-                explicit = layer_values is not flags or key in given
-                if key in GATED and (given_value(value) or (value is False and explicit)):
-                    values[key], sources[key] = value, layer_sources[key]
-        return values, sources
+    def from_file(key: str, load: Callable[[], _T]) -> _T:
+        """Load what `key` names; a problem with a path the file gave says where the file gave it."""
+        try:
+            return load()
+        except ConfigError as exc:
+            if options.get(key) or key not in file.values:
+                raise
+            raise ConfigError(f"{exc} (named at {file.where(key)})", hint=exc.hint) from None
 
-    flag_layer = (flags, {key: source(key) for key in GATED})
-    file_layer = (file.values, {key: file.where(key) for key in file.values})
     ignore_path = str(options.get("ignore_file") or file.values.get("ignore_file") or default_ignore_file() or "")
-    ignores = (*(load_ignore_file(ignore_path) if ignore_path else ()), *file.ignores)
+    ignores = (*from_file("ignore_file", lambda: load_ignore_file(ignore_path) if ignore_path else ()),
+               *file.ignores)
     vex_paths = _paths(options.get("vex")) or _paths(file.values.get("vex"))
-    statements = load_vex(vex_paths) if vex_paths else ()
+    statements = from_file("vex", lambda: load_vex(vex_paths) if vex_paths else ())
     try:
+        policy = Policy.from_values(*_merge(top, flags), ignores=ignores, vex=statements)
         scopes = []
         for scope in file.scopes:
-            scope_layer = (scope.values, {key: file.where(key, scope) for key in scope.values})
-            values, sources = layered(file_layer, scope_layer, flag_layer)
+            layer = _Layer(scope.values, {key: file.where(key, scope) for key in scope.values},
+                           frozenset(scope.values))
+            values, sources = _merge(top, layer, flags)
+            if "fail_on" not in values and policy.fail_on is not None:
+                # The top level's threshold, the default one included, holds unless the scope sets its own.
+                values["fail_on"], sources["fail_on"] = policy.threshold_label, policy.source_of("fail_on")
             label = f"{Path(file.path).name} line {scope.line} (images {', '.join(scope.images)})"
             scoped = Policy.from_values(values, sources, ignores=ignores, vex=statements)
             scopes.append(Scope(scope.images, replace(scoped, scope=label)))
-        values, sources = layered(file_layer, flag_layer)
-        policy = Policy.from_values(values, sources, ignores=ignores, vex=statements)
     except ValueError as exc:
         raise ConfigError(str(exc)) from None
     policy = replace(policy, scopes=tuple(scopes))
+    baseline = from_file("baseline_image", lambda: _baseline(options, file))
+    if baseline is not None and baseline.report:
+        return PolicyInputs(policy, None, from_file("baseline_report", lambda: load_baseline_report(baseline.report)))
+    return PolicyInputs(policy, baseline)
 
-    # A baseline option replaces the file's baseline, whichever of the three each names.
-    baselines = ("baseline_scan_id", "baseline_image", "baseline_report")
-    layer = options if any(options.get(key) for key in baselines) else file.values
 
-    def chosen(key: str) -> str | None:
-        value = layer.get(key)
-        return str(value) if value else None
+BASELINES = ("baseline_scan_id", "baseline_image", "baseline_report")
 
-    in_file = [key for key in baselines if layer is file.values and chosen(key)]
-    if len(in_file) > 1:
-        where = " and ".join(f"{key.replace('_', '-')} ({file.where(key)})" for key in in_file)
+
+def _baseline(options: Mapping[str, object], file: PolicyFile) -> BaselineRequest | None:
+    """A baseline option replaces the file's baseline, whichever of the three each names."""
+    layer = options if any(options.get(key) for key in BASELINES) else file.values
+    chosen = {key: str(layer[key]) for key in BASELINES if layer.get(key)}
+    if layer is file.values and len(chosen) > 1:
+        where = " and ".join(f"{key.replace('_', '-')} ({file.where(key)})" for key in chosen)
         raise ConfigError(f"the policy file names two baselines, {where}: keep one")
-    request = BaselineRequest.build(chosen("baseline_scan_id"), chosen("baseline_image"), chosen("baseline_report"))
-    if request is not None and request.report:
-        return PolicyInputs(policy, None, load_baseline_report(request.report))
-    return PolicyInputs(policy, request)
+    return BaselineRequest.build(chosen.get("baseline_scan_id"), chosen.get("baseline_image"),
+                                 chosen.get("baseline_report"))
 
 
 def _paths(value: object) -> tuple[str, ...]:

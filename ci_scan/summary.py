@@ -48,8 +48,8 @@ def render_summary(decision: Decision, top: int = TOP_FINDINGS) -> str:
         more = len(shown) - top
         lines.append(f"{title}{f' (first {top} of {len(shown)})' if more > 0 else ''}:")
         lines += [_finding_line(f, label if several else "") for label, f in shown[:top]]
-    lines.append(wording.gate_line(decision.verdict, decision.policy.describe(), decision.reason))
-    lines.append(wording.policy_line(decision.policy))
+    lines.append(wording.gate_line(decision.verdict, decision.criteria_label(), decision.reason))
+    lines.append(wording.policy_line(decision.gate_policy))
     scoped = [(label, t.policy) for label, t in labelled if t.policy.scope]
     lines += [f"  {label}: {wording.scope_line(policy)}" for label, policy in scoped]
     suppressed = _suppressed(decision)

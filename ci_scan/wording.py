@@ -248,6 +248,11 @@ def _with_sources(pairs: Sequence[tuple[str, str]]) -> str:
     return ", ".join(f"{text} ({source})" for text, source in pairs)
 
 
+def by_scope(top_level: str) -> str:
+    """The run's criteria when policy-file scopes gave targets their own."""
+    return f"{top_level}, or a target's scope"
+
+
 def policy_line(policy: Policy) -> str:
     """`Policy: --fail-on high (--fail-on), --max-critical 0 (.ci-scan.yml line 3); narrowed by ...`."""
     criteria = _with_sources(policy.criteria_sources()) or "--fail-on none: report only"

@@ -7,9 +7,12 @@ scores are 0.0 when unknown.
     schema_version  2
     tool            {name: "ci-scan", version}
     console_url     the console's URL, null when unknown
-    gate            {fail_on, criteria, sources, narrowing, baseline, vex, verdict, passed, reason,
+    gate            {fail_on, criteria, sources, narrowing, scoped, baseline, vex, verdict, passed, reason,
                     exit_code, failing}: the whole run's;
                     criteria lists each criterion in force as its option, e.g. "--max-critical 0";
+                    when every target was gated by one policy these are its; when policy-file
+                    scopes gave targets different ones (scoped is true) they are the top level's,
+                    and each scoped target's are under its policy;
                     sources [{criterion, source}] says where each was set: "--max-critical" (a flag),
                     "CI_SCAN_MAX_CRITICAL" (its variable), ".ci-scan.yml line 4" or "default";
                     narrowing [{option, source}] the same for --only-network, --only-live and
@@ -92,10 +95,11 @@ class JsonFormat:
             "tool": {"name": "ci-scan", "version": __version__},
             "console_url": decision.run.console_url or None,
             "gate": {
-                "fail_on": decision.policy.threshold_label,
-                "criteria": decision.policy.criteria(),
-                "sources": _sources(decision.policy),
-                "narrowing": [{"option": o, "source": w} for o, w in decision.policy.narrowing_sources()],
+                "fail_on": decision.gate_policy.threshold_label,
+                "criteria": decision.gate_policy.criteria(),
+                "sources": _sources(decision.gate_policy),
+                "narrowing": [{"option": o, "source": w} for o, w in decision.gate_policy.narrowing_sources()],
+                "scoped": decision.shared_policy is None,
                 "baseline": decision.baseline.source if decision.baseline else None,
                 "vex": [{"statement": s.where, "vulnerability": s.vulnerability, "status": s.status,
                          "justification": s.justification} for s in decision.vex_applied],

@@ -218,7 +218,7 @@ def _summary(target: TargetDecision, decision: Decision) -> str:
         counts = ", ".join(f"{n} {severity.label}" for severity, n in result.counts().items())
         lines.append(f"Unmasked findings: {counts}; {len(result.masked)} masked")
     lines += result.notes
-    lines.append(wording.gate_line(target.verdict, decision.policy.describe(), target.reason))
+    lines.append(wording.gate_line(target.verdict, target.policy.describe(), target.reason))
     return "\n".join(lines)
 
 

@@ -37,7 +37,8 @@ Mapping:
 - `run.properties`: `repository` (or `merged`), `consoleUrl`, `gate` (the whole run's: `failOn`,
   `criteria` (each with where it was set), `verdict`, `reason`, `failing`), `results` (`total`,
   `reported`, `truncated`) and `targets`, one per image of the run: `image`, `digest`, `nodeId`,
-  `nodeType`, `scanId`, `verdict`, `reason`, `failing`.
+  `nodeType`, `scanId`, `verdict`, `reason`, `failing`, and for a target a policy-file scope gated,
+  `scope` and its `criteria`.
 - GitHub refuses runs over 25,000 results: beyond that the gate-failing findings are kept first, then
   the most severe; the cut is recorded in `run.properties.results` and as a tool notification.
 - The JSON is compact: GitHub limits uploads to 10 MB gzipped, and machines are its readers.
@@ -53,7 +54,7 @@ from urllib.parse import quote
 import sarif_om as om
 
 from ci_scan import __version__, wording
-from ci_scan.decision import Decision, Disposition, TargetDecision
+from ci_scan.decision import Decision, Disposition, Policy, TargetDecision
 from ci_scan.formats.attrs_json import to_json_data
 from ci_scan.formats.base import (
     dump_json,
@@ -370,8 +371,8 @@ def _run_properties(group: _Group, decision: Decision, *, total: int, reported: 
     if decision.run.console_url:
         properties["consoleUrl"] = decision.run.console_url
     properties["gate"] = {
-        "failOn": decision.policy.threshold_label,
-        "criteria": [{"criterion": c, "source": w} for c, w in decision.policy.criteria_sources()],
+        "failOn": decision.gate_policy.threshold_label,
+        "criteria": _criteria(decision.gate_policy),
         "verdict": decision.verdict,
         "reason": decision.reason,
         "failing": len(decision.failing),
@@ -392,5 +393,11 @@ def _target_properties(image: _Image) -> dict[str, object]:
         "verdict": image.decision.verdict,
         "reason": image.decision.reason,
         "failing": len(image.decision.failing),
+        "scope": image.decision.policy.scope,
+        "criteria": _criteria(image.decision.policy) if image.decision.policy.scope else None,
     }
     return {key: value for key, value in values.items() if value or key == "failing"}
+
+
+def _criteria(policy: Policy) -> list[dict[str, str]]:
+    return [{"criterion": c, "source": w} for c, w in policy.criteria_sources()]

@@ -214,8 +214,10 @@ def test_a_flag_overrides_the_policy_file_and_the_baseline_passes_what_it_had(si
                           "--json", str(tmp_path / "loose.json"), cwd=repo)
     assert loose.code == 0, loose.output
     overridden = json.loads((tmp_path / "loose.json").read_text())["targets"][0]["policy"]
-    assert overridden["sources"] == [{"criterion": "--max-medium 100", "source": "--max-medium"}]
-    assert f"  {IMAGE}: .ci-scan.yml line 3 (images team/*): --max-medium 100 (--max-medium)" in loose.stdout
+    assert overridden["sources"] == [{"criterion": "--fail-on none", "source": "--fail-on"},
+                                     {"criterion": "--max-medium 100", "source": "--max-medium"}]
+    assert f"  {IMAGE}: .ci-scan.yml line 3 (images team/*): --fail-on none (--fail-on), --max-medium 100 " \
+           "(--max-medium)" in loose.stdout
 
 
 def test_a_typo_in_the_policy_file_stops_the_run_before_any_scan(simulator: Simulator, tmp_path: Path) -> None:
@@ -224,3 +226,39 @@ def test_a_typo_in_the_policy_file_stops_the_run_before_any_scan(simulator: Simu
     assert run.code == 2, run.output
     assert ".ci-scan.yml line 2: unknown key 'max-critcal' (did you mean 'max-critical'?)" in run.stderr
     assert "Traceback" not in run.output and "Scan" not in run.stderr
+
+
+def test_scopes_gate_each_target_by_its_own_policy_in_every_output(simulator: Simulator, tmp_path: Path) -> None:
+    tool = "quay.io/acme/tool:1.0"  # 2 medium, 3 low: passes the top level, fails its scope
+    (tmp_path / ".ci-scan.yml").write_text(
+        "fail-on: high\n"
+        "scopes:\n"
+        "  - images: acme/*\n"
+        "    fail-on: medium\n"
+        "  - images: team/app\n"  # 3 critical: fails the top level, passes its scope
+        "    fail-on: none\n"
+        "    max-critical: 10\n"
+    )
+    run = simulator.run("scan", "image", IMAGE, tool, *reports(tmp_path), cwd=tmp_path)
+    assert run.code == 1, run.output
+    parsed = validate_reports(tmp_path)
+    report = parsed["json"]
+    assert isinstance(report, dict)
+    assert report["gate"]["scoped"] is True and report["gate"]["criteria"] == ["--fail-on high"]
+    verdicts = {t["target"]["name"]: (t["verdict"], t["policy"]["scope"]) for t in report["targets"]}
+    assert verdicts == {IMAGE: ("passed", ".ci-scan.yml line 5 (images team/app)"),
+                        tool: ("failed", ".ci-scan.yml line 3 (images acme/*)")}
+    assert "Gate FAILED (--fail-on high, or a target's scope): 2 targets: 1 passed, 1 failed" in run.stdout
+    assert f"  {tool}: .ci-scan.yml line 3 (images acme/*): --fail-on medium (.ci-scan.yml line 4)" in run.stdout
+    sarif = parsed["sarif"]
+    assert isinstance(sarif, dict)
+    scoped = {t["image"]: (t["verdict"], t["scope"]) for r in sarif["runs"] for t in r["properties"]["targets"]}
+    assert scoped == verdicts
+    errors = {result["properties"].get("image") for run_ in sarif["runs"] for result in run_["results"]
+              if result["level"] == "error"}
+    assert errors == {tool}
+    junit = parsed["junit"]
+    assert isinstance(junit, ET.Element)
+    suites = {suite.get("name"): {p.get("name"): p.get("value") for p in suite.iter("property")}
+              for suite in junit.iter("testsuite")}
+    assert {name: (props["gate.verdict"], props["gate.scope"]) for name, props in suites.items()} == verdicts

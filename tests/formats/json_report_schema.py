@@ -129,6 +129,7 @@ JSON_REPORT_SCHEMA: dict[str, Any] = {
                     "fail_on": {"enum": ["critical", "high", "medium", "low", "unknown", "none"]},
                     "criteria": {"type": "array", "items": _CRITERION},
                     "sources": SOURCES,
+                    "scoped": _BOOLEAN,
                     "narrowing": {"type": "array", "items": _object({
                         "option": {"enum": ["--only-network", "--only-live", "--ignore-unfixed"]},
                         "source": {"type": "string", "minLength": 1}})},

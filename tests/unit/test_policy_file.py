@@ -492,10 +492,10 @@ PRECEDENCE: list[tuple[str, str, dict[str, object], dict[str, str], list[tuple[s
      [("--fail-on critical", "p.yml line 1")]),
     ("--fail-on none switches off the file's threshold only",
      "fail-on: high\nmax-critical: 0\nfail-on-exploit: true\n", {"fail_on": "none"}, {"fail_on": "flag"},
-     [("--max-critical 0", "p.yml line 2"), ("--fail-on-exploit", "p.yml line 3")]),
+     [("--fail-on none", "--fail-on"), ("--max-critical 0", "p.yml line 2"), ("--fail-on-exploit", "p.yml line 3")]),
     ("the file's fail-on none keeps a flag's criterion", "fail-on: none\n", {"max_total": 10}, {"max_total": "flag"},
-     [("--max-total 10", "--max-total")]),
-    ("the file's none alone leaves no criterion", "fail-on: none\n", {}, {}, []),
+     [("--fail-on none", "p.yml line 1"), ("--max-total 10", "--max-total")]),
+    ("the file's none alone leaves no criterion", "fail-on: none\n", {}, {}, [("--fail-on none", "p.yml line 1")]),
     ("package-scanner's 0 is off: the default stays", "fail-on-count: 0\nfail-on-high-count: -1\n", {}, {},
      [("--fail-on critical", "default")]),
     ("false in the file is no criterion", "fail-on-kev: false\n", {}, {}, [("--fail-on critical", "default")]),
@@ -516,7 +516,8 @@ def test_options_over_the_file_over_the_default(tmp_path: Path, monkeypatch: pyt
     monkeypatch.chdir(tmp_path)
     policy = gate(write(tmp_path, text, "p.yml"), given, **options).policy
     assert policy.criteria_sources() == expected
-    assert policy.describe() == (", ".join(c for c, _ in expected) or "--fail-on none")
+    criteria = [c for c, _ in expected if c != "--fail-on none"]  # none is a switch, not a criterion
+    assert policy.describe() == (", ".join(criteria) or "--fail-on none")
 
 
 def test_narrowing_options_come_from_the_file_or_a_flag(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -568,7 +569,8 @@ scopes:
      [("--fail-on medium", "policy.yml line 7"), ("--max-critical 0", "policy.yml line 2"),
       ("--max-high 0", "policy.yml line 8"), ("--fail-on-kev", "policy.yml line 4")]),
     ("quay.io/team/legacy-ui:3", "policy.yml line 9 (images prod/api, */legacy-*)",
-     [("--max-critical 5", "policy.yml line 11"), ("--fail-on-kev", "policy.yml line 4")]),
+     [("--fail-on none", "policy.yml line 10"), ("--max-critical 5", "policy.yml line 11"),
+      ("--fail-on-kev", "policy.yml line 4")]),
     ("registry.example.com/switches/app:1", "policy.yml line 12 (images registry.example.com/switches/*)",
      [("--fail-on high", "policy.yml line 1"), ("--max-critical 0", "policy.yml line 2")]),
     ("registry.example.com/team/app:1", "", [("--fail-on high", "policy.yml line 1"),
@@ -730,3 +732,23 @@ def test_two_baselines_in_the_file_are_named_with_their_lines(tmp_path: Path) ->
     with pytest.raises(ConfigError, match=r"the policy file names two baselines, baseline-scan-id \(policy\.yml "
                                           r"line 2\) and baseline-image \(policy\.yml line 3\): keep one"):
         assemble({"policy": str(path)}, {})
+
+
+@pytest.mark.parametrize(("top", "scope_threshold"), [
+    ("", ("--fail-on critical", "default")),  # the built-in threshold holds in a scope that sets none
+    ("fail-on: high\n", ("--fail-on high", "policy.yml line 1")),
+    ("max-total: 50\n", None),  # a criterion at the top switched the default off, for the scope too
+])
+def test_a_scope_keeps_the_top_levels_threshold_unless_it_sets_one(tmp_path: Path, top: str,
+                                                                   scope_threshold: tuple[str, str] | None) -> None:
+    path = write(tmp_path, f"{top}scopes:\n  - images: team/*\n    max-high: 20\n")
+    policy = assemble({"policy": str(path)}, {}).policy
+    scoped = policy.for_target(image_target("registry.example.com/team/app:1"))
+    assert scoped.scope
+    threshold = [pair for pair in scoped.criteria_sources() if pair[0].startswith("--fail-on ")]
+    assert threshold == ([scope_threshold] if scope_threshold else [])
+    critical = Finding("vulnerability", "CVE-2024-0001", Severity.CRITICAL, "openssl:3.0.2",
+                       details=VulnerabilityDetails())
+    run = RunResult(targets=(TargetResult(image_target("registry.example.com/team/app:1"), "s", "COMPLETE",
+                                          (critical,)),))
+    assert decide(run, policy).verdict == ("failed" if scope_threshold else "passed")
