@@ -5,9 +5,10 @@ name and path. The version is left out on purpose: a package bumped to a version
 CVE is not a new finding. The console's own comparison (`/deepfence/diff-add/...`) compares finding
 nodes whose ids include the version, so ci-scan matches locally instead.
 
-Three sources: a scan on the console (`--baseline-scan-id`), the latest COMPLETE scan of an image
-(`--baseline-image`), both applying to every target of the run; and an earlier ci-scan JSON report
-(`--baseline-report`), whose findings apply to the targets of the same repository.
+Three sources: a scan on the console (`--baseline-scan-id`), applying to every target of the run;
+the latest COMPLETE scan of an image (`--baseline-image`) and an earlier ci-scan JSON report
+(`--baseline-report`), applying to the targets of the same repository. A target gated on the very
+scan the baseline came from is gated without it: a scan compared with itself would have nothing new.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from pathlib import Path
 
 from ci_scan.errors import ConfigError
 from ci_scan.models import Finding, ImageRef, ImageRefError, Target
+from ci_scan.user_files import read_user_file
 
 BaselineKey = tuple[str, str, str, str]
 """(kind, rule id in capitals, package name, path)."""
@@ -62,7 +64,9 @@ class Baseline:
     everywhere: bool = False
     """Whether the shared keys are the baseline of every target (a console scan), even when none."""
     by_repository: Mapping[str, frozenset[BaselineKey]] = field(default_factory=dict)
-    """Keys that apply to the targets of one repository (a report's)."""
+    """Keys that apply to the targets of one repository (a report's, or a baseline image's)."""
+    scan_ids: frozenset[str] = frozenset()
+    """The console scans the findings came from: a target gated on one of them has no baseline."""
 
     def contains(self, finding: Finding, target: Target) -> bool:
         key = key_of(finding)
@@ -73,9 +77,13 @@ class Baseline:
         return self.everywhere or target.repository in self.by_repository
 
     @classmethod
-    def of(cls, source: str, findings: Iterable[Finding]) -> Baseline:
-        """A console scan's findings, as the baseline of every target."""
-        return cls(source, shared=frozenset(key_of(f) for f in findings), everywhere=True)
+    def of(cls, source: str, findings: Iterable[Finding], scan_ids: Iterable[str] = (),
+           repository: str = "") -> Baseline:
+        """Console scans' findings: the baseline of the targets of `repository`, or of every target."""
+        keys = frozenset(key_of(f) for f in findings)
+        if repository:
+            return cls(source, by_repository={repository: keys}, scan_ids=frozenset(scan_ids))
+        return cls(source, shared=keys, everywhere=True, scan_ids=frozenset(scan_ids))
 
 
 def key_of(finding: Finding) -> BaselineKey:
@@ -84,13 +92,13 @@ def key_of(finding: Finding) -> BaselineKey:
 
 def load_baseline_report(path: str) -> Baseline:
     """The findings of the completed targets of an earlier ci-scan JSON report (schema_version 2)."""
+    text = read_user_file(path, "--baseline-report")
     try:
-        document = json.loads(Path(path).read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError) as exc:
-        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
-        raise ConfigError(f"cannot read --baseline-report {path}: {reason}") from None
+        document = json.loads(text)
     except json.JSONDecodeError as exc:
         raise ConfigError(f"--baseline-report {path} line {exc.lineno}: not JSON ({exc.msg})") from None
+    except (ValueError, RecursionError) as exc:  # an integer of thousands of digits, nesting past the limit
+        raise ConfigError(f"--baseline-report {path}: cannot be read ({exc})") from None
     version = document.get("schema_version") if isinstance(document, dict) else None
     tool = document.get("tool") if isinstance(document, dict) else None
     if not isinstance(tool, dict) or tool.get("name") != "ci-scan" or version != 2:

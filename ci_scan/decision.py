@@ -164,11 +164,13 @@ _PRECEDENCE: tuple[Verdict, ...] = ("failed", "incomplete", "timed_out")
 def decide(run: RunResult, policy: Policy, today: dt.date | None = None, baseline: Baseline | None = None) -> Decision:
     """`today` (the clock) decides which ignore entries have expired; without it none has. Findings in
     `baseline` are existing ones, never failing."""
-    targets = tuple(_decide_target(result, policy.for_target(result.target), today, baseline)
+    itself = [r for r in run.targets if baseline is not None and r.scan_id and r.scan_id in baseline.scan_ids]
+    targets = tuple(_decide_target(result, policy.for_target(result.target), today,
+                                   None if result in itself else baseline)
                     for result in run.targets)
     used = {id(s) for t in targets for s in (*t.vexed.values(), *t.vex_kept.values())}
     uncovered = [t.result.target.name for t in targets
-                 if baseline is not None and t.result.completed and not baseline.covers(t.result.target)]
+                 if t.baseline is not None and t.result.completed and not t.baseline.covers(t.result.target)]
     verdicts = {t.verdict for t in targets}
     # An empty run proves nothing: it never reads as passed.
     verdict: Verdict = next((v for v in _PRECEDENCE if v in verdicts), "passed") if targets else "incomplete"
@@ -179,7 +181,8 @@ def decide(run: RunResult, policy: Policy, today: dt.date | None = None, baselin
         verdict=verdict,
         reason=wording.run_reason(verdict, [(t.verdict, t.reason) for t in targets]),
         warnings=(*_ignore_warnings(policy, targets, today),
-                  *([wording.no_baseline(baseline.source, uncovered)] if baseline and uncovered else [])),
+                  *([wording.no_baseline(baseline.source, uncovered)] if baseline and uncovered else []),
+                  *(wording.baseline_is_itself(r.target.name, r.scan_id) for r in itself)),
         baseline=baseline,
         vex_applied=tuple(s for s in policy.vex if id(s) in used),
     )

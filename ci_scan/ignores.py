@@ -21,6 +21,7 @@ from typing import Any
 
 from ci_scan.errors import ConfigError
 from ci_scan.models import Finding, Target
+from ci_scan.user_files import read_user_file, yaml_error, yaml_line
 
 DEFAULT_IGNORE_FILE = ".ci-scan-ignore.yml"
 EXPIRY_WARNING_DAYS = 14
@@ -67,50 +68,41 @@ def load_ignore_file(path: str) -> tuple[IgnoreEntry, ...]:
     """The entries of the YAML ignore file at `path`, validated."""
     import yaml  # only runs that have an ignore file pay for the YAML parser
 
-    try:
-        text = Path(path).read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
-        raise ConfigError(f"cannot read the ignore file {path}: {reason}") from None
+    text = read_user_file(path, "the ignore file")
     try:
         root = yaml.compose(text, Loader=yaml.SafeLoader)
     except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        line = f" line {mark.line + 1}" if mark is not None else ""
-        raise ConfigError(f"{path}{line}: not valid YAML ({getattr(exc, 'problem', None) or exc})") from None
+        raise yaml_error(path, exc) from None
     if root is None:
         return ()
     keys = [k for k, _ in root.value] if isinstance(root, yaml.MappingNode) else []
     if len(keys) != 1 or not isinstance(keys[0], yaml.ScalarNode) or keys[0].value != "ignore":
-        raise ConfigError(f"{path} line {_line(root)}: the file must hold one key, 'ignore:', with a list of entries")
+        raise ConfigError(f"{path} line {yaml_line(root)}: the file must hold one key, 'ignore:', with a list of "
+                          "entries")
     entries = root.value[0][1]
     if not isinstance(entries, yaml.SequenceNode):
-        raise ConfigError(f"{path} line {_line(entries)}: 'ignore' must be a list of entries")
+        raise ConfigError(f"{path} line {yaml_line(entries)}: 'ignore' must be a list of entries")
     return tuple(entry_from_node(path, node) for node in entries.value)
-
-
-def _line(node: Any) -> int:
-    return int(node.start_mark.line) + 1
 
 
 def entry_from_node(path: str, node: Any) -> IgnoreEntry:
     import yaml
 
-    where = f"{path} line {_line(node)}"
+    where = f"{path} line {yaml_line(node)}"
     if not isinstance(node, yaml.MappingNode):
         raise ConfigError(f"{where}: an entry must be a mapping with at least 'id' and 'reason'")
     values: dict[str, str] = {}
     for key_node, value_node in node.value:
         if not isinstance(key_node, yaml.ScalarNode):
-            raise ConfigError(f"{path} line {_line(key_node)}: a key must be a plain word such as 'id'")
+            raise ConfigError(f"{path} line {yaml_line(key_node)}: a key must be a plain word such as 'id'")
         key = str(key_node.value)
         if key in values:
-            raise ConfigError(f"{path} line {_line(key_node)}: {key!r} is given twice in one entry")
+            raise ConfigError(f"{path} line {yaml_line(key_node)}: {key!r} is given twice in one entry")
         if key not in _KEYS:
-            raise ConfigError(f"{path} line {_line(key_node)}: unknown key {key!r} "
+            raise ConfigError(f"{path} line {yaml_line(key_node)}: unknown key {key!r} "
                               f"(an entry takes {', '.join(sorted(_KEYS))})")
         if not isinstance(value_node, yaml.ScalarNode) or not str(value_node.value).strip():
-            raise ConfigError(f"{path} line {_line(value_node)}: {key!r} must be a non-empty text")
+            raise ConfigError(f"{path} line {yaml_line(value_node)}: {key!r} must be a non-empty text")
         values[key] = str(value_node.value).strip()
     for required in ("id", "reason"):
         if required not in values:
@@ -124,7 +116,7 @@ def entry_from_node(path: str, node: Any) -> IgnoreEntry:
                               f"not {values['expires']!r}") from None
     return IgnoreEntry(id=values["id"], reason=values["reason"], package=values.get("package", ""),
                        version=values.get("version", ""), image=values.get("image", ""), expires=expires,
-                       where=f"{Path(path).name} line {_line(node)}")
+                       where=f"{Path(path).name} line {yaml_line(node)}")
 
 
 def default_ignore_file() -> str | None:

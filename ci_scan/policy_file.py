@@ -19,6 +19,7 @@ from typing import Any
 from ci_scan.errors import ConfigError
 from ci_scan.ignores import IgnoreEntry, entry_from_node
 from ci_scan.policy import CRITERIA, NARROWING
+from ci_scan.user_files import read_user_file, yaml_error, yaml_line
 
 DEFAULT_POLICY_FILE = ".ci-scan.yml"
 SCOPED = (*CRITERIA, *NARROWING)
@@ -64,19 +65,13 @@ def load_policy_file(path: str) -> PolicyFile:
     import jsonschema  # only runs with a policy file pay for the validator and the YAML parser
     import yaml
 
-    try:
-        text = Path(path).read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
-        raise ConfigError(f"cannot read the policy file {path}: {reason}") from None
+    text = read_user_file(path, "the policy file")
     loader = _loader_class(yaml)(text)
     try:
         root = loader.get_single_node()
         data: Any = loader.construct_document(root) if root is not None else None
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        line = f" line {mark.line + 1}" if mark is not None else ""
-        raise ConfigError(f"{path}{line}: not valid YAML ({getattr(exc, 'problem', None) or exc})") from None
+    except (yaml.YAMLError, ValueError) as exc:
+        raise yaml_error(path, exc) from None
     finally:
         loader.dispose()
     if root is None or data is None:  # nothing, or only `---` and comments: no policy
@@ -96,7 +91,7 @@ def load_policy_file(path: str) -> PolicyFile:
         patterns = entry["images"]
         scope_values, scope_lines = _fields(path, entry, node, yaml, folder, top=False)
         scopes.append(FileScope(tuple([patterns] if isinstance(patterns, str) else patterns), scope_values,
-                                scope_lines, _line(node)))
+                                scope_lines, yaml_line(node)))
     ignores: tuple[IgnoreEntry, ...] = ()
     if "ignore" in data:
         ignores = tuple(entry_from_node(path, node) for node in _node_at(root, ["ignore"], yaml).value)
@@ -112,13 +107,13 @@ def _fields(path: str, data: dict[str, Any], node: Any, yaml: Any, folder: Path,
         if key in ("version", "scopes", "ignore", "images"):
             continue
         if isinstance(value, float) and value != value:  # .nan passes every bound of the schema
-            raise ConfigError(f"{path} line {_line(_key_node(node, key, yaml))}: {key}: .nan is not a number")
+            raise ConfigError(f"{path} line {yaml_line(_key_node(node, key, yaml))}: {key}: .nan is not a number")
         if top and name in PATHS:
             value = [str(folder / v) for v in value] if isinstance(value, list) else str(folder / value)
             if name == "vex" and isinstance(value, str):
                 value = [value]
         values[name] = value
-        lines[name] = _line(_key_node(node, key, yaml))  # the key's line: a block list's value starts below it
+        lines[name] = yaml_line(_key_node(node, key, yaml))  # the key's line: a block list's value starts below it
     return values, lines
 
 
@@ -140,10 +135,6 @@ def _loader_class(yaml: Any) -> Any:
         for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
     }
     return Loader
-
-
-def _line(node: Any) -> int:
-    return int(node.start_mark.line) + 1
 
 
 def _node_at(root: Any, path: Sequence[str | int], yaml: Any) -> Any:
@@ -173,7 +164,7 @@ def _refuse_duplicates(path: str, node: Any, yaml: Any) -> None:
         for key, value in node.value:
             if isinstance(key, yaml.ScalarNode):
                 if key.value in seen:
-                    raise ConfigError(f"{path} line {_line(key)}: {key.value!r} is given twice")
+                    raise ConfigError(f"{path} line {yaml_line(key)}: {key.value!r} is given twice")
                 seen.add(key.value)
             _refuse_duplicates(path, value, yaml)
     elif isinstance(node, yaml.SequenceNode):
@@ -194,13 +185,13 @@ def _explain(path: str, root: Any, error: Any, yaml: Any) -> str:
         inside = f" in {dotted}" if dotted else ""
         return f"{path} line {_error_line(root, error, yaml)}: unknown key {key!r}{inside}{hint}"
     if error.instance is None:
-        return f"{path} line {_line(node)}: {dotted or 'the file'} has no value"
+        return f"{path} line {yaml_line(node)}: {dotted or 'the file'} has no value"
     if not where:
-        return f"{path} line {_line(node)}: the policy file must be a mapping of options, e.g. 'fail-on: high'"
+        return f"{path} line {yaml_line(node)}: the policy file must be a mapping of options, e.g. 'fail-on: high'"
     if error.validator in ("enum", "type") and isinstance(error.instance, bool) and dotted.endswith("fail-on"):
-        return (f"{path} line {_line(node)}: {dotted}: YAML reads {node.value!r} as {str(error.instance).lower()}; "
+        return (f"{path} line {yaml_line(node)}: {dotted}: YAML reads {node.value!r} as {str(error.instance).lower()}; "
                 "write one of the values, e.g. 'none' to switch the threshold off")
-    return f"{path} line {_line(node)}: {dotted}: {_problem(error)}"
+    return f"{path} line {yaml_line(node)}: {dotted}: {_problem(error)}"
 
 
 def _unknown_key(mapping: Any, error: Any, yaml: Any) -> str:
@@ -214,8 +205,8 @@ def _error_line(root: Any, error: Any, yaml: Any) -> int:
     """Where a problem is: an unknown key's own line, else the value's."""
     node = _node_at(root, list(error.absolute_path), yaml)
     if error.validator == "additionalProperties":
-        return _line(_key_node(node, _unknown_key(node, error, yaml), yaml))
-    return _line(node)
+        return yaml_line(_key_node(node, _unknown_key(node, error, yaml), yaml))
+    return yaml_line(node)
 
 
 def _problem(error: Any) -> str:

@@ -223,7 +223,7 @@ class Scanner:
                                   f"{TERMINAL_OK}: compare with a finished scan")
             findings = self._baseline_findings([(_status_target(status), status)], None, "--baseline-scan-id")
             self.progress(f"Baseline: scan {request.scan_id} with {len(findings)} findings")
-            return Baseline.of(f"scan {request.scan_id}", findings)
+            return Baseline.of(f"scan {request.scan_id}", findings, [request.scan_id])
         if request.image is None:
             raise AssertionError("a console baseline names a scan or an image")
         try:
@@ -242,7 +242,8 @@ class Scanner:
         findings = self._baseline_findings(found, console_now_ms, "--baseline-image")
         ids = ", ".join(status.scan_id for _, status in found)
         self.progress(f"Baseline: the latest scan of {request.image} (scan {ids}) with {len(findings)} findings")
-        return Baseline.of(f"the latest scan of {request.image}: scan {ids}", findings)
+        return Baseline.of(f"the latest scan of {request.image}: scan {ids}", findings,
+                           [status.scan_id for _, status in found], repository=targets[0].repository)
 
     def _baseline_findings(self, found: list[tuple[Target, ScanStatus]], console_now_ms: int | None,
                            option: str) -> list[Finding]:

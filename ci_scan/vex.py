@@ -13,7 +13,8 @@ Matching a finding on a target:
   case. Only vulnerability findings match.
 - The product: one of the statement's products names the scanned image by its `@id` or one of its `identifiers`:
   - `pkg:oci/<name>@<digest>?repository_url=<registry/path>&tag=<tag>`: `repository_url`, when given, is the image's
-    repository (registry host and path); without it `<name>` is the last part of the repository's path;
+    repository (registry host and path); without it the digest must be given (it names the image wherever
+    it is) and `<name>` is the last part of the repository's path: a bare `pkg:oci/app` would name any `app`;
   - `pkg:docker/<namespace>/<name>@<tag or digest>?repository_url=<registry>`: namespace and name are the path,
     `repository_url` the registry host (Docker Hub when absent);
   - a plain image reference, `registry.example.com/team/app:1.0` or `team/app@sha256:...`; without a tag or digest it
@@ -44,6 +45,7 @@ from urllib.parse import unquote
 
 from ci_scan.errors import ConfigError
 from ci_scan.models import DOCKER_HUB, Finding, ImageRef, ImageRefError, Target
+from ci_scan.user_files import read_user_file
 
 STATUSES = ("not_affected", "affected", "fixed", "under_investigation")
 JUSTIFICATIONS = (
@@ -130,7 +132,8 @@ class VexStatement:
         return any(product.denotes(target) and product.covers(finding) for product in self.products)
 
     def describe(self) -> str:
-        reason = f" ({_plain(self.justification)})" if self.justification else ""
+        why = self.justification or self.impact_statement  # not_affected gives one or the other
+        reason = f" ({_plain(why)})" if why else ""
         return f"{_plain(self.vulnerability)} {self.status}{reason} by {_plain(self.where)}"
 
 
@@ -247,8 +250,8 @@ def _purl_names_image(purl: _Purl, scanned: str, tag: str | None, digest: str | 
         if url:
             host, path = _split_url(url)
             repository = _repository(host, path or purl.name)
-        elif scanned.rsplit("/", 1)[1] == purl.name.lower():
-            repository = scanned
+        elif purl.version and scanned.rsplit("/", 1)[1] == purl.name.lower():
+            repository = scanned  # no repository: the digest (the purl's version) names the image on its own
         else:
             return False
         return _same_image(scanned, tag, digest, repository, tags, purl.version or None)
@@ -302,7 +305,7 @@ class _NotJson(Exception):
 
 
 def _load(path: str) -> tuple[VexStatement, ...]:
-    text = _read(path)
+    text = read_user_file(path, "the VEX file")
     document = _parse(path, text)
     try:
         return _document(document, Path(path).name)
@@ -310,19 +313,6 @@ def _load(path: str) -> tuple[VexStatement, ...]:
         offset = _offset(text, invalid.path)
         line = f" line {text.count(chr(10), 0, offset) + 1}" if offset is not None else ""
         raise ConfigError(f"{path}{line}: {_name(invalid.path)} {invalid.problem}") from None
-
-
-def _read(path: str) -> str:
-    try:
-        data = Path(path).read_bytes()
-    except OSError as exc:
-        raise ConfigError(f"cannot read the VEX file {path}: {exc.strerror or exc}") from None
-    try:
-        return data.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        line = data.count(b"\n", 0, exc.start) + 1
-        raise ConfigError(f"{path} line {line}: the file is not UTF-8 (byte 0x{data[exc.start]:02x}); "
-                          "OpenVEX documents are UTF-8 JSON: save it as UTF-8") from None
 
 
 def _parse(path: str, text: str) -> object:
@@ -336,6 +326,8 @@ def _parse(path: str, text: str) -> object:
         raise ConfigError(f"{path}: {exc}") from None
     except RecursionError:
         raise ConfigError(f"{path}: the JSON is nested too deeply to be an OpenVEX document") from None
+    except ValueError as exc:  # e.g. an integer of thousands of digits
+        raise ConfigError(f"{path}: cannot be read ({exc})") from None
 
 
 def _no_repeated_keys(pairs: list[tuple[str, object]]) -> dict[str, object]:

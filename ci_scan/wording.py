@@ -204,6 +204,11 @@ def no_baseline(source: str, names: Sequence[str]) -> str:
     return f"the baseline ({source}) has no scan of {shown}: every finding there is new"
 
 
+def baseline_is_itself(name: str, scan_id: str) -> str:
+    return (f"{name} was gated on scan {scan_id}, the baseline itself: compared with itself nothing would be "
+            "new, so it was gated without the baseline")
+
+
 def ignored_reason(entry: IgnoreEntry) -> str:
     until = f", until {entry.expires.isoformat()}" if entry.expires else ""
     return f"ignored: {entry.reason} ({entry.where}{until})"

@@ -16,7 +16,7 @@ import httpx
 import pytest
 
 from ci_scan.app import run
-from ci_scan.config import ImageScan, Settings
+from ci_scan.config import ExistingScans, ImageScan, Request, Settings
 from ci_scan.errors import ConfigError, ExitCode
 from ci_scan.models import ImageRef
 from ci_scan.simulator import ADMIN_TOKEN, ConsoleSimulator, Dataset, Image, default_dataset
@@ -70,8 +70,9 @@ class Console:
             return CheckedTransport(self.sim, self.contract)
         return httpx.WSGITransport(app=self.sim)
 
-    def run(self, ref: str, report: Path | None = None, **policy: Any) -> tuple[ExitCode, str, str]:
-        settings = Settings.build(console_url=URL, api_token=ADMIN_TOKEN, request=ImageScan((ImageRef.parse(ref),)),
+    def run(self, ref: str | Request, report: Path | None = None, **policy: Any) -> tuple[ExitCode, str, str]:
+        request = ImageScan((ImageRef.parse(ref),)) if isinstance(ref, str) else ref
+        settings = Settings.build(console_url=URL, api_token=ADMIN_TOKEN, request=request,
                                   policy=policy, reports={"json": str(report) if report else None})
         out, err = io.StringIO(), io.StringIO()
         before = self.contract.checked if self.contract else 0
@@ -267,3 +268,27 @@ def test_a_baseline_scan_still_being_matched_is_waited_for(tmp_path: Path) -> No
     assert code == ExitCode.PASSED, stdout + stderr
     assert set(dispositions(report_of(tmp_path / "gated.json")).values()) == {"existing", "masked"}
     assert f"Baseline: scan {scan.scan_id} with {len(image.findings())} findings" in stderr
+
+
+def test_a_scan_gated_against_itself_is_gated_without_the_baseline(tmp_path: Path) -> None:
+    console = Console()
+    code, _, _ = console.run(OLD, tmp_path / "first.json")
+    assert code == ExitCode.GATE_FAILED
+    scan_id = report_of(tmp_path / "first.json")["targets"][0]["scan"]["id"]
+    code, stdout, _ = console.run(ExistingScans((scan_id,)), tmp_path / "again.json", baseline_scan_id=scan_id)
+    assert code == ExitCode.GATE_FAILED, stdout
+    assert "the baseline itself: compared with itself nothing would be new" in stdout
+    assert "existing" not in set(dispositions(report_of(tmp_path / "again.json")).values())
+
+
+def test_a_baseline_image_is_the_baseline_of_its_own_repository_only(tmp_path: Path) -> None:
+    console = Console(dataset_with_newer_tag())
+    console.run(OLD)  # the baseline: app 1.4.2's scan
+    both = ImageScan((ImageRef.parse(NEW), ImageRef.parse(f"{REG}/multiarch:1.0")))
+    code, stdout, stderr = console.run(both, tmp_path / "both.json", baseline_image=OLD, fail_on="critical")
+    assert code == ExitCode.GATE_FAILED, stdout + stderr  # multiarch's critical is new: no baseline for it
+    document = report_of(tmp_path / "both.json")
+    by_target = {t["target"]["name"]: {f["disposition"] for f in t["findings"]} for t in document["targets"]}
+    assert "existing" in by_target[NEW]
+    assert all("existing" not in found for name, found in by_target.items() if "multiarch" in name)
+    assert f"has no scan of {REG}/multiarch:1.0" in stdout

@@ -363,3 +363,10 @@ def test_an_expired_ignore_entry_leaves_a_baseline_finding_existing() -> None:
                                 baseline=Baseline.of("scan s1", [finding]))
     (target,) = decision.targets
     assert target.disposition(finding) == "existing" and target.verdict == "passed"
+
+
+def test_a_report_with_a_number_of_thousands_of_digits_is_a_config_error(tmp_path: Path) -> None:
+    path = tmp_path / "huge.json"
+    path.write_text('{"schema_version": ' + "2" * 5000 + "}")
+    with pytest.raises(ConfigError, match="--baseline-report .*huge.json: cannot be read"):
+        load_baseline_report(str(path))

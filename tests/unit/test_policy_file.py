@@ -388,14 +388,15 @@ def test_every_mistake_names_the_file_the_line_and_the_key(tmp_path: Path, text:
 @pytest.mark.parametrize(("make", "needle"), [
     (lambda folder: folder / "missing.yml", "No such file or directory"),
     (lambda folder: folder, "Is a directory"),
-    (lambda folder: (folder / "latin1.yml", (folder / "latin1.yml").write_bytes(b"fail-on: h\xe9gh\n"))[0], "utf-8"),
+    (lambda folder: (folder / "latin1.yml", (folder / "latin1.yml").write_bytes(b"fail-on: h\xe9gh\n"))[0],
+     "line 1: the policy file is not UTF-8 (byte 0xe9)"),
 ])
 def test_a_file_that_cannot_be_read_is_named(tmp_path: Path, make: Any, needle: str) -> None:
     path: Path = make(tmp_path)
     with pytest.raises(ConfigError) as refused:
         load_policy_file(str(path))
     message = str(refused.value)
-    assert message.startswith(f"cannot read the policy file {path}: ") and needle in message, message
+    assert message.startswith((f"cannot read the policy file {path}: ", f"{path} line")) and needle in message, message
     assert "\n" not in message
 
 
@@ -752,3 +753,8 @@ def test_a_scope_keeps_the_top_levels_threshold_unless_it_sets_one(tmp_path: Pat
     run = RunResult(targets=(TargetResult(image_target("registry.example.com/team/app:1"), "s", "COMPLETE",
                                           (critical,)),))
     assert decide(run, policy).verdict == ("failed" if scope_threshold else "passed")
+
+
+def test_a_number_of_thousands_of_digits_is_a_config_error(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="policy.yml: a value cannot be read"):
+        load_policy_file(str(write(tmp_path, "max-high: " + "1" * 5000 + "\n")))

@@ -102,6 +102,8 @@ def test_a_full_document_loads_every_statement(schema: Any) -> None:
     assert third.status == "fixed" and third.timestamp == issued
     assert fourth.timestamp == dt.datetime(2024, 5, 3, 8, tzinfo=dt.timezone.utc)
     assert (fifth.justification, fifth.impact_statement) == ("", "curl is in the image but never run.")
+    assert fifth.describe().endswith("not_affected (curl is in the image but never run.) by app.openvex.json "
+                                     "statement 5")
     assert [s.suppresses for s in (first, second, third, fourth, fifth)] == [True, False, True, False, True]
 
 
@@ -231,7 +233,9 @@ MATCHING = [
                  id="oci-repository-differs"),
     pytest.param({"@id": f"{OCI}?repository_url=registry.example.com/team/app&tag=1.5.0"}, {}, False,
                  id="oci-tag-differs"),
-    pytest.param({"@id": OCI}, {}, True, id="oci-name-only"),
+    pytest.param({"@id": OCI}, {}, True, id="oci-name-and-digest"),
+    pytest.param({"@id": "pkg:oci/app"}, {}, False, id="oci-bare-name-names-no-one-image"),
+    pytest.param({"@id": "pkg:oci/app?tag=1.4.2"}, {}, False, id="oci-name-and-tag-names-no-one-image"),
     pytest.param({"@id": "pkg:oci/worker@sha256%3A" + "1" * 64}, {}, False, id="oci-name-differs"),
     pytest.param({"identifiers": {"purl": f"{OCI}?repository_url=registry.example.com/team/app"}}, {}, True,
                  id="oci-in-identifiers"),
@@ -450,7 +454,8 @@ def test_a_json_syntax_error_names_the_line_and_column(tmp_path: Path) -> None:
     [
         pytest.param(b"", "the file is empty; --vex takes an OpenVEX JSON document", id="empty"),
         pytest.param(b" \n\t\n", "the file is empty", id="blank"),
-        pytest.param(b'{\n"author": "J\xfcrgen"}', "line 2: the file is not UTF-8 (byte 0xfc)", id="latin-1"),
+        pytest.param(b'{\n"author": "J\xfcrgen"}', "line 2: the VEX file is not UTF-8 (byte 0xfc)", id="latin-1"),
+        pytest.param(b'{"version": ' + b"9" * 5000 + b"}", "cannot be read", id="a-number-of-5000-digits"),
         pytest.param(b'{"version": 1, "version": 2}', "the key 'version' is given twice in one object",
                      id="repeated-key"),
         pytest.param(b'{"version": NaN}', "NaN is not valid JSON", id="nan"),
