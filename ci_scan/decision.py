@@ -244,5 +244,6 @@ def _decide_target(result: TargetResult, policy: Policy, today: dt.date | None,
     reason = wording.target_reason(policy, rules, failing, counted=len(counted), masked=len(result.masked),
                                    uncounted=len(active) - len(counted), suppressed=suppressed,
                                    baseline=baseline.source if baseline else "")
-    return TargetDecision(result, verdict, reason, rules, failing, failing_set, unfixed, policy, ignored, expired,
-                          vexed, kept, frozenset(existing), baseline, frozenset(used))
+    return TargetDecision(result, verdict, reason, rules, failing, _failing_set=failing_set, _unfixed_set=unfixed,
+                          policy=policy, ignored=ignored, expired=expired, vexed=vexed, vex_kept=kept,
+                          existing=frozenset(existing), baseline=baseline, entries_used=frozenset(used))

@@ -14,6 +14,7 @@ Every problem is a ConfigError naming the file, the line and the key (exit 2, be
 from __future__ import annotations
 
 import datetime as dt
+import re
 from dataclasses import dataclass
 from fnmatch import fnmatchcase
 from pathlib import Path
@@ -24,6 +25,8 @@ from ci_scan.models import Finding, Target
 from ci_scan.user_files import read_user_file, yaml_error, yaml_line
 
 DEFAULT_IGNORE_FILE = ".ci-scan-ignore.yml"
+DEFAULT_IGNORE_FILES = (DEFAULT_IGNORE_FILE, ".ci-scan-ignore.yaml")
+_ISO_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 EXPIRY_WARNING_DAYS = 14
 _KEYS = {"id", "reason", "package", "version", "image", "expires"}
 
@@ -110,6 +113,8 @@ def entry_from_node(path: str, node: Any) -> IgnoreEntry:
     expires = None
     if "expires" in values:
         try:
+            if not _ISO_DATE.fullmatch(values["expires"]):
+                raise ValueError(values["expires"])
             expires = dt.date.fromisoformat(values["expires"])
         except ValueError:
             raise ConfigError(f"{where}: 'expires' must be a date such as 2027-03-31, "
@@ -121,4 +126,4 @@ def entry_from_node(path: str, node: Any) -> IgnoreEntry:
 
 def default_ignore_file() -> str | None:
     """`.ci-scan-ignore.yml` in the working directory, when there is one."""
-    return DEFAULT_IGNORE_FILE if Path(DEFAULT_IGNORE_FILE).is_file() else None
+    return next((name for name in DEFAULT_IGNORE_FILES if Path(name).is_file()), None)

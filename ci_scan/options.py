@@ -112,16 +112,17 @@ POLICY = (
     Option("fail_on_score", "package-scanner's -fail-on-score: fail when the cumulative score (the sum of "
            "cve_overall_score / 50, at most 10) is X or more (0 or -1: off).", "X", number=True),
     Option("fail_on_kev", "Fail on any counted finding in CISA's Known Exploited Vulnerabilities catalogue.",
-           is_flag=True, readme_default="off"),
-    Option("fail_on_exploit", "Fail on any counted finding with a known exploit.", is_flag=True, readme_default="off"),
+           negatable=True, default=False, readme_default="off"),
+    Option("fail_on_exploit", "Fail on any counted finding with a known exploit.", negatable=True, default=False,
+           readme_default="off"),
     Option("fail_on_epss", "Fail on any counted finding whose EPSS probability is X or more (0 < X <= 1).", "X",
            number=True),
     Option("only_network", "Count only vulnerabilities reachable over the network (for every criterion).",
-           is_flag=True, readme_default="off"),
+           negatable=True, default=False, readme_default="off"),
     Option("only_live", "Count only vulnerabilities on nodes with live connections (for every criterion).",
-           is_flag=True, readme_default="off"),
+           negatable=True, default=False, readme_default="off"),
     Option("ignore_unfixed", "Findings with no fixed version never fail the gate (they are still reported).",
-           is_flag=True, readme_default="off"),
+           negatable=True, default=False, readme_default="off"),
     Option("ignore_file", "Accepted findings, each with a reason and an optional expiry (YAML; see Ignoring "
            "findings).", "PATH", readme_default=".ci-scan-ignore.yml when present"),
     Option("vex", "An OpenVEX document; its not_affected and fixed statements suppress the findings they match "

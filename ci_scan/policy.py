@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from functools import cached_property
@@ -75,10 +76,13 @@ class Policy:
             return float(value)
 
         def whole(key: str) -> int | None:
-            value = number(key)
-            if value is not None and value != int(value):
-                raise ValueError(f"--{key.replace('_', '-')} must be a whole number, not {value:g}")
-            return None if value is None else int(value)
+            value = values.get(key)
+            if isinstance(value, int) and not isinstance(value, bool):
+                return value  # as given: through a float, 10**25 would not be
+            number_ = number(key)
+            if number_ is not None and number_ != int(number_):
+                raise ValueError(f"--{key.replace('_', '-')} must be a whole number, not {number_:g}")
+            return None if number_ is None else int(number_)
 
         fail_on = values.get("fail_on")
         policy = cls.build(
@@ -277,7 +281,8 @@ def measure(policy: Policy, counted: Sequence[Finding]) -> tuple[RuleOutcome, ..
         scored = tuple(f for f in ordered if f.details is not None and f.details.overall_score > 0)
         total = sum(f.details.overall_score for f in scored if f.details is not None)
         score = min(total / SCORE_DIVISOR, MAX_SCORE)  # compared unrounded, as package-scanner does
-        outcomes.append(RuleOutcome("fail-on-score", f"{policy.fail_on_score:g}", round(score, 2),
+        shown = math.floor(score * 100 + 1e-9) / 100  # cut, not rounded: 7.996 must not read as the limit 8
+        outcomes.append(RuleOutcome("fail-on-score", f"{policy.fail_on_score:g}", shown,
                                     score >= policy.fail_on_score, scored))
     if policy.fail_on_kev:
         hits = tuple(f for f in ordered if f.details is not None and f.details.cisa_kev)

@@ -18,12 +18,9 @@ from typing import Any
 
 from ci_scan.errors import ConfigError
 from ci_scan.ignores import IgnoreEntry, entry_from_node
-from ci_scan.policy import CRITERIA, NARROWING
 from ci_scan.user_files import read_user_file, yaml_error, yaml_line
 
-DEFAULT_POLICY_FILE = ".ci-scan.yml"
-SCOPED = (*CRITERIA, *NARROWING)
-"""The settings fields a scope may set."""
+DEFAULT_POLICY_FILES = (".ci-scan.yml", ".ci-scan.yaml")
 PATHS = ("ignore_file", "vex", "baseline_report")
 """Fields holding paths, read relative to the policy file's folder."""
 
@@ -52,7 +49,7 @@ class PolicyFile:
 
 
 def default_policy_file() -> str | None:
-    return DEFAULT_POLICY_FILE if Path(DEFAULT_POLICY_FILE).is_file() else None
+    return next((name for name in DEFAULT_POLICY_FILES if Path(name).is_file()), None)
 
 
 def schema() -> dict[str, Any]:
@@ -78,7 +75,7 @@ def load_policy_file(path: str) -> PolicyFile:
         return PolicyFile(path)
     _refuse_duplicates(path, root, yaml)
     _lower_fail_on(data)
-    validator = jsonschema.Draft202012Validator(schema())
+    validator = jsonschema.Draft202012Validator(schema(), format_checker=jsonschema.Draft202012Validator.FORMAT_CHECKER)
     # The first problem in the file, as a reader meets it.
     errors = sorted(validator.iter_errors(data), key=lambda e: (_error_line(root, e, yaml), len(e.absolute_path)))
     if errors:
@@ -210,8 +207,11 @@ def _error_line(root: Any, error: Any, yaml: Any) -> int:
 
 
 def _problem(error: Any) -> str:
+    if error.absolute_path and error.absolute_path[-1] == "expires" and error.validator in ("format", "type"):
+        return f"{error.instance!r} is not a date such as 2027-03-31"
     if error.validator == "oneOf":
-        return f"{error.instance!r} must be a path or a list of them"
+        what = "an image pattern" if str(error.absolute_path[-1]) == "images" else "a path"
+        return f"{error.instance!r} must be {what} or a non-empty list of them"
     if error.validator in ("minLength", "pattern"):
         return "must not be empty"
     return str(error.message)

@@ -178,15 +178,16 @@ def _sarif_agrees(sarif: Any, findings: list[dict[str, Any]]) -> None:
         assert result["baselineState"] == ("unchanged" if finding["disposition"] == "existing" else "new")
 
 
-def _junit_agrees(junit: Any, findings: list[dict[str, Any]]) -> None:
+def _junit_agrees(junit: Any, findings: list[dict[str, Any]],
+                  expect: tuple[str, ...] = ("suppressed by VEX", "ignored: reviewed, not reachable",
+                                             "already in the baseline (report baseline.json)")) -> None:
     cases = [c for c in junit.iter("testcase") if not str(c.get("name")).startswith("policy gate")]
     failures = [c for c in cases if c.find("failure") is not None]
     assert len(failures) == sum(1 for f in findings if f["disposition"] == "failing")
     skipped = [c for c in cases if c.find("skipped") is not None]
     assert len(failures) + len(skipped) == len(findings)
     messages = " ".join(ET.tostring(c, encoding="unicode") for c in skipped)
-    assert "suppressed by VEX" in messages and "ignored: reviewed, not reachable" in messages
-    assert "already in the baseline (report baseline.json)" in messages
+    assert all(text in messages for text in expect), expect
 
 
 def test_a_flag_overrides_the_policy_file_and_the_baseline_passes_what_it_had(simulator: Simulator,
@@ -203,12 +204,17 @@ def test_a_flag_overrides_the_policy_file_and_the_baseline_passes_what_it_had(si
     assert {"criterion": "--max-medium 0", "source": ".ci-scan.yml line 4"} in scoped["policy"]["sources"]
     # Everything the earlier scan had is existing: the same image passes against its own baseline.
     for option in (["--baseline-scan-id", scan_id], ["--baseline-image", IMAGE]):
-        run = simulator.run("scan", "image", IMAGE, *option, "--json", str(tmp_path / "b.json"), cwd=repo)
+        run = simulator.run("scan", "image", IMAGE, *option, *reports(tmp_path), cwd=repo)
         assert run.code == 0, run.output
-        document = json.loads((tmp_path / "b.json").read_text())
-        dispositions = {f["disposition"] for f in document["targets"][0]["findings"]}
-        assert dispositions <= {"existing", "masked"}, dispositions
+        parsed = validate_reports(tmp_path)
+        document = parsed["json"]
+        assert isinstance(document, dict)
+        findings = document["targets"][0]["findings"]
+        assert {f["disposition"] for f in findings} == {"existing", "masked"}
         assert document["gate"]["baseline"].startswith(("scan ", "the latest scan of"))
+        assert "already in the baseline" in run.stdout and "Gate PASSED" in run.stdout
+        _sarif_agrees(parsed["sarif"], findings)
+        _junit_agrees(parsed["junit"], findings, expect=("already in the baseline (",))
     # A flag wins over the file, for the scope's key too.
     loose = simulator.run("scan", "image", IMAGE, "--fail-on", "none", "--max-medium", "100",
                           "--json", str(tmp_path / "loose.json"), cwd=repo)

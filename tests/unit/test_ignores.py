@@ -39,6 +39,7 @@ def test_entries_load_with_their_scope_and_expiry(tmp_path: Path) -> None:
         ("ignore:\n  - id: C1\n", "line 2: the entry has no 'reason'"),
         ("ignore:\n  - id: C1\n    reason: x\n    packge: p\n", "line 4: unknown key 'packge'"),
         ("ignore:\n  - id: C1\n    reason: x\n    expires: soon\n", "line 2: 'expires' must be a date"),
+        ("ignore:\n  - id: C1\n    reason: x\n    expires: '20270331'\n", "line 2: 'expires' must be a date such as"),
         ("ignore:\n  - id: C1\n    reason: ''\n", "line 3: 'reason' must be a non-empty text"),
         ("ignores:\n  - id: C1\n", "line 1: the file must hold one key, 'ignore:'"),
         ("ignore: C1\n", "line 1: 'ignore' must be a list"),

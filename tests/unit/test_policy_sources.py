@@ -96,3 +96,17 @@ def test_a_flag_beats_the_file_and_an_empty_variable_does_not(field: str, monkey
     overridden = _settings(monkeypatch, capsys, captured_settings, f"--{name}", other)
     assert (f"--{name} {other}", f"--{name}") in _in_force(overridden, field)
     assert not [pair for pair in _in_force(overridden, field) if pair[1].startswith(".ci-scan.yml")]
+
+
+@pytest.mark.parametrize("field", sorted(FLAGS))
+def test_a_no_flag_switches_off_what_the_file_switched_on(field: str, monkeypatch: pytest.MonkeyPatch,
+                                                          capsys: pytest.CaptureFixture[str],
+                                                          captured_settings: list[Settings], tmp_path: Path) -> None:
+    monkeypatch.chdir(tmp_path)
+    name = field.replace("_", "-")
+    (tmp_path / ".ci-scan.yml").write_text(f"max-total: 100\n{name}: true\n")
+    on = _settings(monkeypatch, capsys, captured_settings)
+    assert (VALUES[field][1], ".ci-scan.yml line 2") in _in_force(on, field)
+    off = _settings(monkeypatch, capsys, captured_settings, f"--no-{name}")
+    assert not [pair for pair in _in_force(off, field) if pair[0] == VALUES[field][1]]
+    assert getattr(off.policy, field) is False
