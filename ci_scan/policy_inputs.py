@@ -15,7 +15,7 @@ from ci_scan.errors import ConfigError
 from ci_scan.ignores import default_ignore_file, load_ignore_file
 from ci_scan.policy import CRITERIA, NARROWING, Policy, Scope, given_value
 from ci_scan.policy_file import PolicyFile, default_policy_file, load_policy_file
-from ci_scan.vex import load_vex
+from ci_scan.vex_reader import load_vex
 
 GATED = (*CRITERIA, *NARROWING)
 _T = TypeVar("_T")

@@ -17,7 +17,7 @@ from ci_scan.errors import ConfigError, ExitCode
 from ci_scan.formats.json import JsonFormat
 from ci_scan.ignores import IgnoreEntry
 from ci_scan.models import Finding, ImageRef, RunResult, Severity, Target, TargetResult
-from ci_scan.vex import load_vex
+from ci_scan.vex_reader import load_vex
 from tests.formats.helpers import image_target, vulnerability
 
 APP = "registry.example.com/team/app"

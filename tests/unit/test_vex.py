@@ -11,7 +11,8 @@ import pytest
 
 from ci_scan.errors import ConfigError, ExitCode
 from ci_scan.models import Finding, ImageRef, Severity, Target
-from ci_scan.vex import VexStatement, applicable, load_vex
+from ci_scan.vex import VexStatement, applicable
+from ci_scan.vex_reader import load_vex
 from tests.conftest import shared_path
 
 DATA = Path(__file__).resolve().parents[1] / "data" / "vex"
