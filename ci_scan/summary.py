@@ -66,7 +66,9 @@ def render_summary(decision: Decision, top: int = TOP_FINDINGS) -> str:
     lines += [f"Warning: {w}" for w in (*decision.run.warnings, *decision.warnings)]
     if decision.failing:  # last: how to accept the most severe failing finding
         target, finding = decision.failing[0]
-        lines += wording.ignore_hint(finding, target.result.target.repository, target.expired.get(finding))
+        files = [entry.where.rpartition(" line ")[0] for entry in decision.policy.ignores]
+        lines += wording.ignore_hint(finding, target.result.target.repository, target.expired.get(finding),
+                                     *files[:1])  # the file the team already keeps its entries in
     # Every line carries console text (ids, packages, messages): neutralised before it reaches a CI log.
     return "\n".join(neutral_line_start(for_log(line)) for line in lines) + "\n"
 

@@ -233,13 +233,14 @@ def stale_entry(entry: IgnoreEntry) -> str:
     return f"ignore entry {entry.describe()} matched no finding: remove it if the finding is gone"
 
 
-def ignore_hint(finding: Finding, repository: str, expired: IgnoreEntry | None = None) -> list[str]:
-    """How to accept `finding`: the ignore-file entry to add (or the expired one to renew), for the summary."""
+def ignore_hint(finding: Finding, repository: str, expired: IgnoreEntry | None = None,
+                file: str = ".ci-scan-ignore.yml") -> list[str]:
+    """How to accept `finding`: the entry to add to `file` (or the expired one to renew), for the summary."""
     if expired is not None:
         return [f"{finding.rule_id} was accepted until {expired.expires}: to accept it again, give the entry at "
                 f"{expired.where} a new reason and expiry, or fix the finding"]
     return [
-        "To accept a finding, add an entry with a reason and an expiry to .ci-scan-ignore.yml, e.g.:",
+        f"To accept a finding, add an entry with a reason and an expiry to {file}, e.g.:",
         "  ignore:",
         f"    - id: {finding.rule_id}",
         f"      package: {finding.package_name}",

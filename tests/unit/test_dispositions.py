@@ -124,3 +124,14 @@ def test_an_ignore_entry_shadowed_by_vex_is_not_called_stale() -> None:
     decision = decide(RunResult(targets=(TargetResult(TARGET, "s", "COMPLETE", (finding,)),)), policy, today=TODAY)
     assert decision.targets[0].disposition(finding) == "vex"
     assert not [w for w in decision.warnings if "matched no finding" in w]
+
+
+def test_the_hint_names_the_file_the_team_keeps_its_entries_in() -> None:
+    from ci_scan.summary import render_summary
+
+    other = IgnoreEntry(id="CVE-2024-0999", reason="reviewed", where="security/accepted.yml line 3")
+    decision = decide(RunResult(targets=(TargetResult(TARGET, "s", "COMPLETE", (CRITICAL,)),)),
+                      Policy.build(ignores=(other,)))
+    assert "add an entry with a reason and an expiry to security/accepted.yml, e.g.:" in render_summary(decision)
+    plain = decide(RunResult(targets=(TargetResult(TARGET, "s", "COMPLETE", (CRITICAL,)),)), Policy.build())
+    assert "add an entry with a reason and an expiry to .ci-scan-ignore.yml, e.g.:" in render_summary(plain)
