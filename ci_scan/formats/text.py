@@ -35,14 +35,23 @@ def component_text(finding: Finding) -> str:
     return finding.component or UNNAMED_COMPONENT[finding.kind]
 
 
-def headline(finding: Finding) -> str:
-    """`CVE-2024-0001 (critical, score 3.9) in openssl:3.0.2 at /usr/lib/libssl.so.3`.
+def score_text(finding: Finding) -> str:
+    """The finding's score named for what it is, or "" when it has none.
 
-    The console's `cve_cvss_score` is the CVSS exploitability sub-score (9/7/5/2 when unknown), not
-    the base score, so it is called a score, not CVSS.
+    For a vulnerability the console's `cve_cvss_score` and `cve_overall_score` are both the CVSS
+    *exploitability sub-score* (at most 3.9 in CVSS 3), never the base score; when CVSS data is missing
+    `cve_cvss_score` falls back to 9/7/5/2 by severity, which is no score at all (API_NOTES §7.2).
     """
-    score = f", score {finding.score:.1f}" if finding.score > 0 else ""
-    text = f"{finding.rule_id} ({finding.severity.label}{score}) in {component_text(finding)}"
+    if finding.details is not None:
+        overall = finding.details.overall_score
+        return f"exploitability {overall:.1f}" if overall > 0 else ""
+    return f"score {finding.score:.1f}" if finding.score > 0 else ""
+
+
+def headline(finding: Finding) -> str:
+    """`CVE-2024-0001 (critical, exploitability 3.9) in openssl:3.0.2 at /usr/lib/libssl.so.3`."""
+    score = score_text(finding)
+    text = f"{finding.rule_id} ({finding.severity.label}{', ' + score if score else ''}) in {component_text(finding)}"
     return f"{text} at {finding.location}" if finding.location else text
 
 
@@ -61,10 +70,15 @@ def detail_lines(finding: Finding) -> list[str]:
     ]
     if finding.kind == "vulnerability" or finding.fixed_in:
         fields.append(("Fixed in", finding.fixed_in or "no fixed version known"))
-    fields.append(("Console score", f"{finding.score:.1f}" if finding.score > 0 else ""))
-    if details is not None:
+    console_score = f"{finding.score:.1f}" if finding.score > 0 else ""
+    if details is None:
+        fields.append(("Console score", console_score))
+    else:
+        # cve_cvss_score: the exploitability sub-score too, or 9/7/5/2 by severity when there is no CVSS data
+        fields.append(("Console score (cve_cvss_score)", console_score))
         fields += [
-            ("Exploitability score", f"{details.overall_score:.1f}" if details.overall_score > 0 else ""),
+            ("Exploitability score", f"{details.overall_score:.1f} (the CVSS exploitability sub-score, not the base "
+             "score)" if details.overall_score > 0 else "none: the console has no CVSS data for it"),
             ("EPSS", f"{details.epss_score:g}" if details.epss_score > 0 else ""),
             ("CISA KEV", "yes" if details.cisa_kev else ""),
             ("Exploit", details.exploit_poc),

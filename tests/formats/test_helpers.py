@@ -8,8 +8,8 @@ import sarif_om as om
 
 from ci_scan.formats.attrs_json import to_json_data
 from ci_scan.formats.base import duration_ms, iso_utc, target_labels, url_host
-from ci_scan.formats.text import detail_lines, headline, one_line, shorten
-from ci_scan.models import Finding, RunResult, Severity
+from ci_scan.formats.text import detail_lines, headline, one_line, score_text, shorten
+from ci_scan.models import Finding, RunResult, Severity, VulnerabilityDetails
 from tests.formats.helpers import image_target, only
 
 
@@ -77,3 +77,17 @@ def test_findings_of_other_kinds_are_worded_for_their_kind() -> None:
         "Path: /app/.env",
         "Console score: 8.0",
     ], "no package, no 'fixed in' and no vulnerability details"
+
+
+def test_scores_are_named_for_what_they_are() -> None:
+    scored = Finding("vulnerability", "CVE-2024-0001", Severity.CRITICAL, "openssl:3.0.2", score=3.9,
+                     details=VulnerabilityDetails(overall_score=3.9))
+    assert headline(scored) == "CVE-2024-0001 (critical, exploitability 3.9) in openssl:3.0.2"
+    assert "Exploitability score: 3.9 (the CVSS exploitability sub-score, not the base score)" in detail_lines(scored)
+    # No CVSS data: the console's 9.0 is only the severity's default, never shown as a score of the finding.
+    defaulted = Finding("vulnerability", "CVE-2024-0002", Severity.CRITICAL, "zlib:1.2", score=9.0,
+                        details=VulnerabilityDetails())
+    assert score_text(defaulted) == "" and headline(defaulted) == "CVE-2024-0002 (critical) in zlib:1.2"
+    assert "Exploitability score: none: the console has no CVSS data for it" in detail_lines(defaulted)
+    secret = Finding("secret", "aws-access-key", Severity.HIGH, "", location="/app/.env", score=8.0)
+    assert score_text(secret) == "score 8.0"

@@ -156,7 +156,7 @@ def test_failure_text_holds_what_a_developer_needs(sample_run: RunResult) -> Non
         "Severity: critical",
         "Package: openssl:3.0.2",
         "Fixed in: 3.0.14",
-        "Console score: 9.8",
+        "Console score (cve_cvss_score): 9.8",
         "Link: https://nvd.nist.gov/vuln/detail/CVE-2024-0001",
     ):
         assert expected in lines
@@ -169,7 +169,7 @@ def test_gate_case_explains_a_failed_gate(sample_run: RunResult) -> None:
     assert gate.status == "failed"
     assert gate.text.splitlines()[0] == decision.reason
     assert (
-        "- CVE-2024-0002 (high, score 7.5) in lodash:4.17.20 at /app/node_modules/lodash/package.json; "
+        "- CVE-2024-0002 (high) in lodash:4.17.20 at /app/node_modules/lodash/package.json; "
         "no fixed version known" in gate.text.splitlines()
     )
 
