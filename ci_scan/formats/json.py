@@ -1,4 +1,5 @@
-"""ci-scan's own JSON report. Its shape is a public contract, versioned by `schema_version`.
+"""ci-scan's own JSON report. Its shape is a public contract, versioned by `schema_version`, and its JSON
+Schema ships in the package (`ci_scan/schemas/report.schema.json`, `report_schema()`).
 
 Version 2 (keys in this order; indent 2; UTF-8; trailing newline). Unknown target and scan values
 are `null`; a finding's text fields are always strings, "" when the console gives none, and its
@@ -23,6 +24,8 @@ scores are 0.0 when unknown.
                     "timed_out"; a failed target outweighs an incomplete one, which outweighs a
                     timed-out one. exit_code is the process's (0, 1, 3 or 4); failing is the number
                     of findings that fail the gate over every target
+    error           null, or why the run has no complete verdict: each target that could not be
+                    completed or timed out, with the console's message (also under its entry)
     counts          {critical, high, medium, low, unknown, masked, total} over every target: the
                     severities count unmasked findings, masked counts masked ones, total counts all
     targets         [one per target, in the run's order:
@@ -72,7 +75,10 @@ under `targets[]`; a finding's `cve_id`, `package`, `package_path`, `cvss_score`
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
+from importlib import resources
+from typing import Any
 
 from ci_scan import __version__
 from ci_scan.decision import Decision, Disposition, Policy, TargetDecision
@@ -80,6 +86,13 @@ from ci_scan.formats.base import dump_json, finding_fingerprint, iso_utc, report
 from ci_scan.models import Finding, Severity, Target, VulnerabilityDetails
 
 SCHEMA_VERSION = 2
+
+
+def report_schema() -> dict[str, Any]:
+    """The JSON Schema of this report, shipped in the package (`ci_scan/schemas/report.schema.json`)."""
+    text = resources.files("ci_scan").joinpath("schemas/report.schema.json").read_text(encoding="utf-8")
+    loaded: dict[str, Any] = json.loads(text)
+    return loaded
 
 
 class JsonFormat:
@@ -109,11 +122,21 @@ class JsonFormat:
                 "exit_code": int(decision.exit_code),
                 "failing": len(decision.failing),
             },
+            "error": _error(decision),
             "counts": _counts(decision.counts(), masked=masked, total=total),
             "targets": [_target_entry(target) for target in decision.targets],
             "warnings": [*decision.run.warnings, *decision.warnings],
         }
         return dump_json(document)
+
+
+def _error(decision: Decision) -> str | None:
+    """Why the run has no complete verdict: every target that could not be completed or timed out."""
+    problems = [f"{t.result.target.name}: {t.reason}" for t in decision.targets
+                if t.verdict in ("incomplete", "timed_out")]
+    if not decision.targets:
+        return decision.reason
+    return "; ".join(problems) or None
 
 
 def _counts(counts: Mapping[Severity, int], *, masked: int, total: int) -> dict[str, int]:

@@ -10,6 +10,7 @@ import jsonschema
 import pytest
 import xmlschema
 
+from ci_scan.formats.json import report_schema
 from ci_scan.simulator import ADMIN_TOKEN, READONLY_TOKEN, STANDARD_TOKEN, default_dataset
 from tests.conftest import shared_path
 from tests.e2e.conftest import Run, Simulator, free_port
@@ -46,6 +47,7 @@ def validate_reports(tmp_path: Path) -> dict[str, object]:
     schema = json.loads(shared_path("schemas", "sarif-schema-2.1.0.oasis.json").read_text())
     jsonschema.Draft4Validator(schema).validate(sarif)
     report: dict[str, object] = json.loads((out / "scan.json").read_text())
+    jsonschema.Draft202012Validator(report_schema()).validate(report)  # the schema the package ships
     return {"sarif": sarif, "json": report, "junit": ET.parse(out / "junit.xml").getroot()}
 
 

@@ -10,12 +10,12 @@ import jsonschema
 import pytest
 
 from ci_scan import __version__
-from ci_scan.formats.json import JsonFormat
+from ci_scan.formats.json import JsonFormat, report_schema
 from ci_scan.models import Finding, RunResult, Severity
 from tests.formats.helpers import LARGE_SIZE, decide, only, with_target
-from tests.formats.json_report_schema import JSON_REPORT_SCHEMA
 
 RENDER = JsonFormat().render
+JSON_REPORT_SCHEMA = report_schema()
 VALIDATOR = jsonschema.Draft202012Validator(JSON_REPORT_SCHEMA)
 
 
@@ -23,7 +23,7 @@ def report(run: RunResult, fail_on: str = "high") -> Any:
     return json.loads(RENDER(decide(run, fail_on)))
 
 
-def test_the_test_schema_is_a_valid_schema_that_rejects_drift(sample_run: RunResult) -> None:
+def test_the_shipped_schema_is_a_valid_schema_that_rejects_drift(sample_run: RunResult) -> None:
     jsonschema.Draft202012Validator.check_schema(JSON_REPORT_SCHEMA)
     document = report(sample_run)
     document["targets"][0]["findings"][0]["surprise"] = 1
@@ -45,7 +45,8 @@ def test_matches_the_documented_schema(fixture: str, fail_on: str, request: pyte
 def test_sample_summary(sample_run: RunResult) -> None:
     document = report(sample_run, "high")
     result = only(sample_run)
-    assert list(document) == ["schema_version", "tool", "console_url", "gate", "counts", "targets", "warnings"]
+    assert list(document) == ["schema_version", "tool", "console_url", "gate", "error", "counts", "targets",
+                              "warnings"]
     reason = "3 finding(s) at or above high: 2 critical, 1 high; 1 masked finding(s) not counted"
     assert {key: document[key] for key in ("schema_version", "tool", "console_url", "gate", "counts")} == {
         "schema_version": 2,
@@ -265,3 +266,15 @@ def test_fingerprints_are_shared_by_tags_of_one_repository(multi_run: RunResult)
     old = {f["rule_id"]: f["fingerprint"] for f in entries[0]["findings"] if f["rule_id"] == "CVE-2024-0003"}
     new = {f["rule_id"]: f["fingerprint"] for f in entries[1]["findings"] if f["rule_id"] == "CVE-2024-0003"}
     assert old == new and len(old) == 1
+
+
+def test_the_run_names_every_target_that_could_not_be_gated(multi_run: RunResult, sample_run: RunResult,
+                                                            empty_run: RunResult) -> None:
+    document = report(multi_run)
+    incomplete = [t for t in document["targets"] if t["verdict"] in ("incomplete", "timed_out")]
+    assert len(incomplete) == 2
+    assert document["error"] == "; ".join(f"{t['target']['name']}: {t['reason']}" for t in incomplete)
+    assert report(sample_run)["error"] is None
+    assert report(empty_run)["error"] is None  # a clean target is a complete verdict
+    nothing = report(replace(empty_run, targets=()))
+    assert nothing["error"] == nothing["gate"]["reason"] == "nothing was scanned"
