@@ -7,19 +7,24 @@ digits of their digest, `app:1.0 (0123456789ab)`, and a name still taken gets " 
 A completed target's first `<testcase>` is always "policy gate: fail on <threshold>": it fails with
 the target's reason when the target fails the gate and passes otherwise, so a clean scan shows one
 green test instead of an empty suite. Then one test case per finding, most severe first, named
-`[CRITICAL] CVE-2024-0001 openssl:3.0.2 (/usr/lib/libssl.so.3)` with the package name as classname.
+`CVE-2024-0001 openssl@3.0.2 (/usr/lib/libssl.so.3)` with `<target> / <package>` as classname.
 
 A target whose scan could not be completed or timed out gets a suite with that one "policy gate"
 case only, carrying an `<error>` (type `ScanIncomplete` or `ScanTimedOut`) whose message is the
 target's reason (the console's message included): Jenkins and GitLab show an error, not a failure,
 since nothing is known about its findings.
 
-Statuses. GitLab shows the text inside `<failure>`/`<error>`/`<skipped>` and nothing for a passed
-case, so every finding carries its reason and details as element text:
-- `<failure>`: the finding fails the gate.
-- `<skipped>`: it does not: "masked in the console", "below the --fail-on threshold <x>", or
-  "not gated: --fail-on none (report only)". A finding is never reported as a passed test:
-  that would read as "checked and fine" and hide the finding's details.
+Statuses, one per disposition. GitLab shows the text inside `<failure>`/`<error>`/`<skipped>`:
+- `<failure>`: the finding fails the gate, with its reason and details (severity, scores, fixed-in,
+  link, description).
+- `<skipped>`: a criterion never counted it: masked in the console, suppressed by VEX, ignored,
+  already in the baseline, or unfixed under --ignore-unfixed, the reason first.
+- passed: it was counted and no criterion that tripped counted it (also when its ignore entry has
+  expired); the JSON and SARIF reports hold its details.
+
+A report that would exceed its byte budget (25 MB; GitLab refuses JUnit files over 30 MB) has its
+descriptions cut to 1000 or 200 characters, or left out, and says so in each suite's
+`ci-scan.shortened` property; verdicts and reasons are never cut.
 
 GitLab keys test cases on suite + classname + name and keeps only the last of duplicates. Suite
 names are unique in the file; within a suite, names include the package path and a name still
@@ -47,11 +52,14 @@ from junit_xml import TestCase, TestSuite
 from ci_scan import __version__, wording
 from ci_scan.decision import Decision, Policy, TargetDecision
 from ci_scan.formats.base import duration_ms, report_order, target_labels, url_host, utc_datetime
-from ci_scan.formats.text import detail_lines, fix_text, headline, one_line, shorten
+from ci_scan.formats.text import component_text, detail_lines, fix_text, headline, one_line, shorten
 from ci_scan.models import Finding, FindingKind
 
-DESCRIPTION_LIMIT = 4000
-"""Characters of a finding's description kept in the report (GitLab refuses files over 30 MB)."""
+DESCRIPTION_LIMITS = (4000, 1000, 200, 0)
+"""Characters of a finding's description kept: the first that keeps the report within its byte budget."""
+BYTE_BUDGET = 25_000_000
+"""GitLab refuses JUnit files over 30 MB; the rest is headroom for what is written beside the report."""
+_PASSED = frozenset({"passing", "expired"})
 GATE_FINDINGS_LISTED = 50
 
 _ILLEGAL_XML = re.compile(r"[^\t\n\r\x20-\uD7FF\uE000-\uFFFD\U00010000-\U0010FFFF]")
@@ -73,19 +81,33 @@ class JunitFormat:
     description = "JUnit XML test report (GitLab, Jenkins, Azure DevOps); one suite per target, the gate a test case"
     default_filename = "ci-scan.junit.xml"
 
+    def __init__(self, byte_budget: int = BYTE_BUDGET) -> None:
+        self.byte_budget = byte_budget
+
     def render(self, decision: Decision) -> str:
+        """The report, its descriptions shortened (and the report saying so) when it would exceed the budget."""
+        text = ""
+        for limit in DESCRIPTION_LIMITS:
+            text = self._render(decision, limit)
+            if len(text.encode("utf-8")) <= self.byte_budget:
+                break
+        return text
+
+    def _render(self, decision: Decision, limit: int) -> str:
         root = ET.Element("testsuites")
         labels = target_labels([target.result.target for target in decision.targets])
+        note = "" if limit == DESCRIPTION_LIMITS[0] else _shortened(limit, self.byte_budget)
         for index, (target, label) in enumerate(zip(decision.targets, labels, strict=True)):
-            root.append(_suite(index, label, target, decision))
+            root.append(_suite(index, label, target, decision, limit, note))
         ET.indent(root)
         return '<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(root, encoding="unicode") + "\n"
 
 
-def _suite(index: int, label: str, target: TargetDecision, decision: Decision) -> ET.Element:
+def _suite(index: int, label: str, target: TargetDecision, decision: Decision, limit: int,
+           note: str) -> ET.Element:
     result = target.result
     if result.completed:
-        cases = [_gate_case(label, target, decision), *_finding_cases(label, target, decision)]
+        cases = [_gate_case(label, target, decision), *_finding_cases(label, target, limit)]
         _make_names_unique(cases)
     else:
         cases = [_error_case(label, target, decision)]
@@ -97,9 +119,15 @@ def _suite(index: int, label: str, target: TargetDecision, decision: Decision) -
         id=str(index),
         package=xml_text(result.target.repository),
         timestamp=started.strftime("%Y-%m-%dT%H:%M:%S") if started else None,
-        properties=_properties(target, decision),
+        properties=_properties(target, decision) | ({"ci-scan.shortened": note} if note else {}),
     )
     return _conform(suite.build_xml_doc(), target, decision)
+
+
+def _shortened(limit: int, budget: int) -> str:
+    kept = f"cut to {limit} characters" if limit else "left out"
+    return (f"descriptions {kept} to keep this report under {budget / 1e6:g} MB (GitLab refuses JUnit files over "
+            "30 MB); the JSON and SARIF reports have them whole")
 
 
 def _gate_case_name(policy: Policy) -> str:
@@ -147,19 +175,23 @@ def _error_case(label: str, target: TargetDecision, decision: Decision) -> TestC
     return case
 
 
-def _finding_cases(label: str, target: TargetDecision, decision: Decision) -> list[TestCase]:
+def _finding_cases(label: str, target: TargetDecision, limit: int) -> list[TestCase]:
     cases = []
     for finding in report_order(target.result.findings):
         disposition = target.disposition(finding)
-        reason = target.reason_for(finding)
-        name = f"[{finding.severity.name}] {finding.rule_id} {finding.component}"
+        version = f"@{finding.package_version}" if finding.package_version else ""
+        name = f"{finding.rule_id} {finding.package_name or component_text(finding)}{version}"
         case = TestCase(
             name=xml_text(one_line(f"{name} ({finding.location})" if finding.location else name)),
-            classname=xml_text(one_line(finding.package_name) or f"ci-scan.{label}"),
+            classname=xml_text(one_line(f"{label} / {finding.package_name or finding.kind}")),
         )
+        if disposition in _PASSED:  # counted, and no criterion that tripped counted it
+            cases.append(case)
+            continue
+        reason = target.reason_for(finding)
         body = [reason, *detail_lines(finding)]
-        if finding.description.strip():
-            body += ["", shorten(finding.description.strip(), DESCRIPTION_LIMIT)]
+        if finding.description.strip() and limit > 0:
+            body += ["", shorten(finding.description.strip(), limit)]
         text = xml_text("\n".join(body))
         if disposition == "failing":
             case.add_failure_info(

@@ -15,10 +15,13 @@ from functools import cache
 import pytest
 import xmlschema
 
+from ci_scan.formats.base import report_order
 from ci_scan.formats.junit import JunitFormat
 from ci_scan.models import RunResult, TargetResult
 from tests.conftest import shared_path
 from tests.formats.helpers import LARGE_SIZE, decide, image_target, only, with_target
+
+APP = "registry.example.com/team/app:1.4.2"
 
 RENDER = JunitFormat().render
 ACTIVESUPPORT_TYPES = {
@@ -119,13 +122,13 @@ def test_sample_cases_carry_the_gate_status(sample_run: RunResult) -> None:
     assert [suite.get("name") for suite in root.iter("testsuite")] == ["registry.example.com/team/app:1.4.2"]
     assert [(case.name, case.classname, case.status) for case in cases] == [
         ("policy gate: fail on high", "ci-scan.registry.example.com/team/app:1.4.2", "failed"),
-        ("[CRITICAL] CVE-2024-0001 openssl:3.0.2", "openssl", "failed"),
-        ("[CRITICAL] CVE-2024-0001 openssl:3.0.2 (/usr/lib/libssl.so.3)", "openssl", "failed"),
-        ("[CRITICAL] CVE-2024-0005 curl:7.68.0", "curl", "skipped"),
-        ("[HIGH] CVE-2024-0002 lodash:4.17.20 (/app/node_modules/lodash/package.json)", "lodash", "failed"),
-        ("[MEDIUM] CVE-2024-0003 zlib:1.2.11", "zlib", "skipped"),
-        ("[LOW] CVE-2024-0004 bash:5.1", "bash", "skipped"),
-        ("[UNKNOWN] GHSA-aaaa-bbbb-cccc left-pad:1.0.0", "left-pad", "skipped"),
+        ("CVE-2024-0001 openssl@3.0.2", f"{APP} / openssl", "failed"),
+        ("CVE-2024-0001 openssl@3.0.2 (/usr/lib/libssl.so.3)", f"{APP} / openssl", "failed"),
+        ("CVE-2024-0005 curl@7.68.0", f"{APP} / curl", "skipped"),
+        ("CVE-2024-0002 lodash@4.17.20 (/app/node_modules/lodash/package.json)", f"{APP} / lodash", "failed"),
+        ("CVE-2024-0003 zlib@1.2.11", f"{APP} / zlib", "passed"),
+        ("CVE-2024-0004 bash@5.1", f"{APP} / bash", "passed"),
+        ("GHSA-aaaa-bbbb-cccc left-pad@1.0.0", f"{APP} / left-pad", "passed"),
     ]
     suite = root.find("testsuite")
     assert suite is not None
@@ -133,23 +136,21 @@ def test_sample_cases_carry_the_gate_status(sample_run: RunResult) -> None:
         "tests": "8",
         "failures": "4",
         "errors": "0",
-        "skipped": "4",
+        "skipped": "1",  # the masked finding; the counted ones below the threshold pass
     }
 
 
 def test_skip_reasons_come_first_in_the_text(sample_run: RunResult) -> None:
     cases = by_name(parse(RENDER(decide(sample_run, "high")))[1])
-    masked = cases["[CRITICAL] CVE-2024-0005 curl:7.68.0"]
-    below = cases["[MEDIUM] CVE-2024-0003 zlib:1.2.11"]
+    masked = cases["CVE-2024-0005 curl@7.68.0"]
+    below = cases["CVE-2024-0003 zlib@1.2.11"]
     assert masked.text.splitlines()[0] == masked.message == "masked in the console"
-    assert below.text.splitlines()[0] == below.message == "below the --fail-on threshold high"
-    assert "Package: zlib:1.2.11" in below.text.splitlines()
+    assert "Package: curl:7.68.0" in masked.text.splitlines()
+    assert (below.status, below.text, below.message) == ("passed", "", "")  # counted, and it passes
 
 
 def test_failure_text_holds_what_a_developer_needs(sample_run: RunResult) -> None:
-    case = by_name(parse(RENDER(decide(sample_run, "high")))[1])[
-        "[CRITICAL] CVE-2024-0001 openssl:3.0.2"
-    ]
+    case = by_name(parse(RENDER(decide(sample_run, "high")))[1])["CVE-2024-0001 openssl@3.0.2"]
     lines = case.text.splitlines()
     assert lines[0] == "fails the gate: critical is at or above --fail-on high"
     for expected in (
@@ -181,17 +182,14 @@ def test_gate_case_passes_when_nothing_fails(sample_run: RunResult, only_masked:
     cases = parse(RENDER(decide(run, fail_on)))[1]
     assert len(cases) == len(findings) + 1
     assert cases[0] == Case(f"policy gate: fail on {fail_on}", cases[0].classname, "passed", "", "")
-    assert [case.status for case in cases[1:]] == ["skipped"] * len(findings)
+    assert [case.status for case in cases[1:]] == ["skipped" if f.masked else "passed" for f in report_order(findings)]
 
 
-def test_report_only_findings_are_skipped_not_passed(sample_run: RunResult) -> None:
+def test_report_only_findings_pass_and_suppressed_ones_are_skipped(sample_run: RunResult) -> None:
     cases = parse(RENDER(decide(sample_run, "none")))[1]
     statuses = {case.name: (case.status, case.message) for case in cases[1:]}
-    assert statuses["[CRITICAL] CVE-2024-0005 curl:7.68.0"] == ("skipped", "masked in the console")
-    assert statuses["[CRITICAL] CVE-2024-0001 openssl:3.0.2"] == (
-        "skipped",
-        "not gated: --fail-on none (report only)",
-    )
+    assert statuses["CVE-2024-0005 curl@7.68.0"] == ("skipped", "masked in the console")
+    assert statuses["CVE-2024-0001 openssl@3.0.2"] == ("passed", "")
 
 
 def test_clean_scan_is_one_green_test(empty_run: RunResult) -> None:
@@ -205,7 +203,7 @@ def test_case_keys_are_unique_even_for_repeated_findings(nasty_run: RunResult) -
     cases = parse(RENDER(decide(nasty_run)))[1]
     keys = [(case.classname, case.name) for case in cases]
     assert len(keys) == len(set(keys)) == len(only(nasty_run).findings) + 1
-    repeated = "[CRITICAL] CVE-2024-1000 lib:evil:1.0 (/opt/my app/lib:v2/file name.jar)"
+    repeated = "CVE-2024-1000 lib:evil@1.0 (/opt/my app/lib:v2/file name.jar)"
     assert [name for _, name in keys if name.startswith(repeated)] == [
         repeated,
         f"{repeated} #2",
@@ -220,7 +218,7 @@ def test_hostile_strings_are_escaped_or_dropped(nasty_run: RunResult) -> None:
     texts = "\n".join(case.text for case in cases)
     assert "<b>&amp;</b> ]]>" in texts and "ünï 漢字 🚀" in texts
     assert all("\n" not in case.name and "\t" not in case.name for case in cases)
-    assert "[LOW] GHSA-xxxx-yyyy-zzzz multi line name:1" in {case.name for case in cases}
+    assert "GHSA-xxxx-yyyy-zzzz multi line name@1" in {case.name for case in cases}
     assert len(texts) < 60_000, "descriptions are cut short"
     system_err = root.find("testsuite/system-err")
     assert system_err is not None and (system_err.text or "").startswith("the console returned 2 duplicate rows")
@@ -266,12 +264,12 @@ def test_one_suite_per_target_in_the_runs_order(multi_run: RunResult) -> None:
     statuses = {name: [(case.name, case.status) for case in cases] for name, (_, cases) in found.items()}
     assert statuses["registry.example.com/team/app:1.5.0"] == [
         ("policy gate: fail on high", "passed"),
-        ("[MEDIUM] CVE-2024-0003 zlib:1.2.11", "skipped"),
-        ("[LOW] CVE-2024-0004 bash:5.1", "skipped"),
+        ("CVE-2024-0003 zlib@1.2.11", "passed"),
+        ("CVE-2024-0004 bash@5.1", "passed"),
     ]
     assert statuses["quay.io/acme/api:2.0"][0] == ("policy gate: fail on high", "failed")
     app, app_cases = found["registry.example.com/team/app:1.4.2"]
-    assert suite_counts(app) == {"tests": "8", "failures": "4", "errors": "0", "skipped": "4"}
+    assert suite_counts(app) == {"tests": "8", "failures": "4", "errors": "0", "skipped": "1"}
     assert app_cases[0].classname == "ci-scan.registry.example.com/team/app:1.4.2"
     assert [suite.get("id") for suite, _ in found.values()] == ["0", "1", "2", "3", "4"]
     assert {suite.get("package") for suite, _ in found.values()} == {
@@ -397,3 +395,18 @@ def test_no_target_is_an_empty_testsuites(sample_run: RunResult) -> None:
     xml = RENDER(decide(replace(sample_run, targets=())))
     schema("junit-10.xunit-plugin.xsd").validate(xml)
     assert ET.fromstring(xml).findall("testsuite") == []
+
+
+def test_a_report_over_its_byte_budget_shortens_descriptions_and_says_so(sample_run: RunResult) -> None:
+    long = tuple(replace(f, description="word " * 3000) for f in only(sample_run).findings)
+    run = with_target(sample_run, findings=long)
+    whole = JunitFormat().render(decide(run, "critical"))
+    budget = len(whole.encode()) // 2
+    cut = JunitFormat(byte_budget=budget).render(decide(run, "critical"))
+    assert len(cut.encode()) <= budget
+    schema("junit-10.xunit-plugin.xsd").validate(cut)
+    (suite,) = ET.fromstring(cut).iter("testsuite")
+    assert properties(suite)["ci-scan.shortened"].startswith("descriptions cut to ")
+    assert "ci-scan.shortened" not in whole
+    # The verdicts stay whatever the budget: only descriptions go.
+    assert [c.status for c in parse(cut)[1]] == [c.status for c in parse(whole)[1]]
