@@ -7,6 +7,7 @@ printing help never load the HTTP stack.
 from __future__ import annotations
 
 import datetime as dt
+import os
 import sys
 import time
 from collections.abc import Callable
@@ -22,7 +23,7 @@ from ci_scan.report_paths import check_report_paths
 from ci_scan.reports import ReportsNotWritten, write_reports
 from ci_scan.sanitize import for_log, neutral_line_start
 from ci_scan.scan import Scanner
-from ci_scan.summary import render_summary
+from ci_scan.summary import render_summary, use_colour
 
 
 def run(
@@ -72,7 +73,7 @@ def run(
         except ReportsNotWritten as exc:
             report_error, written = exc, exc.written
         summary_stream = err if any(path == "-" for _, path in settings.reports) else out
-        summary_stream.write(render_summary(decision))
+        summary_stream.write(render_summary(decision, colour=use_colour(summary_stream, os.environ)))
         summary_stream.flush()
         for path in written:
             progress(f"Report written: {path}")

@@ -22,6 +22,8 @@ run has more than one target.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 from ci_scan import wording
 from ci_scan.decision import Decision, TargetDecision
 from ci_scan.formats.base import report_key, target_labels
@@ -31,7 +33,28 @@ from ci_scan.sanitize import for_log, neutral_line_start
 TOP_FINDINGS = 10
 
 
-def render_summary(decision: Decision, top: int = TOP_FINDINGS) -> str:
+_COLOURS = {
+    "Gate PASSED": "32;1", "Gate FAILED": "31;1", "Gate INCOMPLETE": "33;1", "Gate TIMED OUT": "33;1",
+    "  CRITICAL": "31;1", "  HIGH": "31", "  MEDIUM": "33", "  LOW": "34", "Warning:": "33",
+    "Incomplete:": "33", "Timed out:": "33",
+}
+"""ANSI colours by how a line starts; only ever added to lines already neutralised."""
+
+
+def use_colour(stream: object, environ: Mapping[str, str]) -> bool:
+    """Colour only for a person at a terminal: never in a CI log, a file or a pipe, nor with NO_COLOR set."""
+    isatty = getattr(stream, "isatty", None)
+    return bool(isatty and isatty()) and "NO_COLOR" not in environ and environ.get("TERM") != "dumb"
+
+
+def _coloured(line: str) -> str:
+    start = next((s for s in _COLOURS if line.startswith(s)), None)
+    if start is None:
+        return line
+    return f"\x1b[{_COLOURS[start]}m{start}\x1b[0m{line[len(start):]}"
+
+
+def render_summary(decision: Decision, top: int = TOP_FINDINGS, *, colour: bool = False) -> str:
     labels = target_labels([target.result.target for target in decision.targets])
     labelled = list(zip(labels, decision.targets, strict=True))
     several = len(labelled) > 1
@@ -70,7 +93,8 @@ def render_summary(decision: Decision, top: int = TOP_FINDINGS) -> str:
         lines += wording.ignore_hint(finding, target.result.target.repository, target.expired.get(finding),
                                      *files[:1])  # the file the team already keeps its entries in
     # Every line carries console text (ids, packages, messages): neutralised before it reaches a CI log.
-    return "\n".join(neutral_line_start(for_log(line)) for line in lines) + "\n"
+    clean = [neutral_line_start(for_log(line)) for line in lines]
+    return "\n".join(_coloured(line) if colour else line for line in clean) + "\n"
 
 
 def _suppressed(decision: Decision) -> dict[str, int]:

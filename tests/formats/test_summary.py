@@ -115,3 +115,31 @@ def test_a_clean_run_and_a_single_incomplete_target(sample_run: RunResult) -> No
 def test_target_warnings_are_named_only_when_there_are_several(sample_run: RunResult) -> None:
     run = with_target(sample_run, warnings=("odd",))
     assert "Warning: odd" in render_summary(decide(run)).splitlines()
+
+
+def test_colour_only_at_a_terminal_without_no_color(sample_run: RunResult) -> None:
+    import io
+
+    from ci_scan.summary import use_colour
+
+    class Terminal(io.StringIO):
+        def isatty(self) -> bool:
+            return True
+
+    assert use_colour(Terminal(), {}) is True
+    assert use_colour(Terminal(), {"NO_COLOR": ""}) is False  # set, whatever its value
+    assert use_colour(Terminal(), {"TERM": "dumb"}) is False
+    assert use_colour(io.StringIO(), {}) is False  # a pipe, a file, a CI log
+    plain = render_summary(decide(sample_run, "high"))
+    coloured = render_summary(decide(sample_run, "high"), colour=True)
+    assert "\x1b" not in plain
+    assert "\x1b[31;1mGate FAILED\x1b[0m (--fail-on high)" in coloured
+    assert "\x1b[31;1m  CRITICAL\x1b[0m CVE-2024-0001" in coloured
+    assert coloured.replace("\x1b[31;1m", "").replace("\x1b[31m", "").replace("\x1b[0m", "") == plain
+
+
+def test_console_text_cannot_forge_colours(nasty_run: RunResult) -> None:
+    coloured = render_summary(decide(nasty_run, "high"), colour=True)
+    # Every escape is one of ours: at a line start, from the fixed table.
+    for line in coloured.splitlines():
+        assert line.count("\x1b[") in (0, 2), line
