@@ -6,17 +6,18 @@ printing help never load the HTTP stack.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import os
 import sys
 import time
 from collections.abc import Callable
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
 from ci_scan import wording
 from ci_scan.config import ExistingScans, ImageScan, RegistryScan, Settings
 from ci_scan.decision import decide
-from ci_scan.errors import CiScanError, ExitCode, redact
+from ci_scan.errors import CiScanError, ExitCode, ScanTimeout, redact
 from ci_scan.formats import report
 from ci_scan.models import RunResult
 from ci_scan.report_paths import check_report_paths
@@ -24,6 +25,9 @@ from ci_scan.reports import ReportsNotWritten, write_reports
 from ci_scan.sanitize import for_log, neutral_line_start
 from ci_scan.scan import Scanner
 from ci_scan.summary import render_summary, use_colour
+
+if TYPE_CHECKING:
+    from ci_scan.formats.base import Format
 
 
 def run(
@@ -50,6 +54,7 @@ def run(
         err.flush()
 
     progress = say
+    requests: list[tuple[Format, str]] = []
 
     try:
         check_report_paths(settings.reports)
@@ -89,7 +94,14 @@ def run(
             return code
         return decision.exit_code
     except CiScanError as exc:
-        say(f"ci-scan: error: {redact(exc.one_line(), [settings.api_token])}")
+        message = redact(exc.one_line(), [settings.api_token])
+        if requests:  # the run ended before any verdict: the reports still say why
+            ended = RunResult(targets=(), console_url=settings.console_url, error=message,
+                              timed_out=isinstance(exc, ScanTimeout))
+            with contextlib.suppress(ReportsNotWritten):
+                for path in write_reports(requests, decide(ended, settings.policy)):
+                    progress(f"Report written: {path}")
+        say(f"ci-scan: error: {message}")
         return exc.exit_code
 
 

@@ -173,13 +173,14 @@ def decide(run: RunResult, policy: Policy, today: dt.date | None = None, baselin
                  if t.baseline is not None and t.result.completed and not t.baseline.covers(t.result.target)]
     verdicts = {t.verdict for t in targets}
     # An empty run proves nothing: it never reads as passed.
-    verdict: Verdict = next((v for v in _PRECEDENCE if v in verdicts), "passed") if targets else "incomplete"
+    verdict: Verdict = (next((v for v in _PRECEDENCE if v in verdicts), "passed") if targets
+                        else "timed_out" if run.timed_out else "incomplete")
     return Decision(
         policy=policy,
         run=run,
         targets=targets,
         verdict=verdict,
-        reason=wording.run_reason(verdict, [(t.verdict, t.reason) for t in targets]),
+        reason=run.error or wording.run_reason(verdict, [(t.verdict, t.reason) for t in targets]),
         warnings=(*_ignore_warnings(policy, targets, today),
                   *([wording.no_baseline(baseline.source, uncovered)] if baseline and uncovered else []),
                   *(wording.baseline_is_itself(r.target.name, r.scan_id) for r in itself)),

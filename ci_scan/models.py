@@ -376,3 +376,7 @@ class RunResult:
     console_url: str = ""
     scan_kind: FindingKind = "vulnerability"
     warnings: tuple[str, ...] = ()
+    error: str = ""
+    """Why the run ended before it had any target to gate (the console unreachable, an image missing...)."""
+    timed_out: bool = False
+    """That run ended so because --timeout ran out."""

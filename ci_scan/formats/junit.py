@@ -99,6 +99,8 @@ class JunitFormat:
         note = "" if limit == DESCRIPTION_LIMITS[0] else _shortened(limit, self.byte_budget)
         for index, (target, label) in enumerate(zip(decision.targets, labels, strict=True)):
             root.append(_suite(index, label, target, decision, limit, note))
+        if not decision.targets:  # the run ended before it had a target: say why, as an error
+            root.append(_run_error_suite(decision))
         ET.indent(root)
         return '<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(root, encoding="unicode") + "\n"
 
@@ -128,6 +130,23 @@ def _shortened(limit: int, budget: int) -> str:
     kept = f"cut to {limit} characters" if limit else "left out"
     return (f"descriptions {kept} to keep this report under {budget / 1e6:g} MB (GitLab refuses JUnit files over "
             "30 MB); the JSON and SARIF reports have them whole")
+
+
+def _run_error_suite(decision: Decision) -> ET.Element:
+    case = TestCase(name=_gate_case_name(decision.policy), classname="ci-scan")
+    case.add_error_info(message=xml_text(one_line(decision.reason)), output=xml_text(decision.reason),
+                        error_type="ScanTimedOut" if decision.verdict == "timed_out" else "ScanIncomplete")
+    suite = TestSuite(name="ci-scan", test_cases=[case], id="0",
+                      properties={"ci-scan.version": __version__, "gate.verdict": decision.verdict,
+                                  "gate.reason": xml_text(one_line(decision.reason))})
+    element: ET.Element = suite.build_xml_doc()
+    element.attrib.pop("disabled", None)
+    element.set("time", "0.000")
+    for testcase in element.iter("testcase"):
+        for attribute in set(testcase.attrib) - _CASE_ATTRIBUTES:
+            del testcase.attrib[attribute]
+        testcase.set("time", "0.000")
+    return element
 
 
 def _gate_case_name(policy: Policy) -> str:

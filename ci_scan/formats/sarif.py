@@ -143,7 +143,8 @@ class SarifFormat:
                       if not any(i.decision.result.completed for i in images)}
         finished = {r: images for r, images in by_repository.items() if r not in unfinished}
         leftover = [i for images in unfinished.values() for i in images]
-        tail = [_Group(INCOMPLETE_CATEGORY, leftover)] if leftover else []
+        # A run that ended before it had a target still says why, in the incomplete run.
+        tail = [_Group(INCOMPLETE_CATEGORY, leftover)] if leftover or not decision.targets else []
         limit = self.max_runs - len(tail)
         if len(finished) <= limit:
             return [_Group(repository, images) for repository, images in finished.items()] + tail
@@ -190,7 +191,8 @@ class SarifFormat:
             automation_details=om.RunAutomationDetails(id=f"{self.category}/{group.category}/"),
             invocations=[
                 om.Invocation(
-                    execution_successful=all(i.decision.result.completed for i in group.images),
+                    execution_successful=bool(group.images)
+                    and all(i.decision.result.completed for i in group.images),
                     start_time_utc=iso_utc(min(known_starts, default=0)),
                     end_time_utc=iso_utc(max(known_ends, default=0)),
                     exit_code=int(decision.exit_code),
@@ -213,6 +215,8 @@ class SarifFormat:
             for image in group.images
             if not image.decision.result.completed
         ]
+        if not group.images:
+            notes.append(om.Notification(message=om.Message(text=decision.reason), level="error"))
         if group.merged:
             notes.append(om.Notification(message=om.Message(text=group.merge_reason), level="warning"))
         warnings = [

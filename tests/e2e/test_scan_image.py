@@ -247,3 +247,28 @@ def test_help_and_version() -> None:
     assert run.code == 0 and "Exit codes" in run.stdout
     version = S("http://127.0.0.1:1").run("--version")
     assert version.code == 0 and "ci-scan" in version.stdout
+
+
+@pytest.mark.parametrize("case", ["unreachable", "missing image"])
+def test_a_run_that_ends_before_any_target_still_writes_every_report(simulator: Simulator, tmp_path: Path,
+                                                                     case: str) -> None:
+    env = {"DEEPFENCE_CONSOLE_URL": f"http://127.0.0.1:{free_port()}"} if case == "unreachable" else {}
+    image = f"{REG}/app:1.4.2" if case == "unreachable" else f"{REG}/no-such-image:1.0"
+    run = simulator.run("scan", "image", image, *reports(tmp_path), env=env)
+    assert run.code == 3, run.output
+    assert_one_line_error(run)
+    error = next(line for line in run.stderr.splitlines() if line.startswith("ci-scan: error:"))
+    parsed = validate_reports(tmp_path)
+    report = parsed["json"]
+    assert isinstance(report, dict)
+    assert report["gate"]["verdict"] == "incomplete" and report["gate"]["exit_code"] == 3
+    assert report["targets"] == [] and report["error"] == error.removeprefix("ci-scan: error: ")
+    sarif = parsed["sarif"]
+    assert isinstance(sarif, dict)
+    (invocation,) = sarif["runs"][0]["invocations"]
+    assert invocation["executionSuccessful"] is False
+    assert invocation["toolExecutionNotifications"][0]["message"]["text"] == report["error"]
+    junit = parsed["junit"]
+    assert isinstance(junit, ET.Element)
+    errors = list(junit.iter("error"))
+    assert len(errors) == 1 and errors[0].get("message") == report["error"]

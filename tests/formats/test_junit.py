@@ -391,10 +391,20 @@ def test_warnings_of_the_target_then_of_the_run(multi_run: RunResult) -> None:
     )
 
 
-def test_no_target_is_an_empty_testsuites(sample_run: RunResult) -> None:
-    xml = RENDER(decide(replace(sample_run, targets=())))
+@pytest.mark.parametrize(("error", "timed_out", "status"), [("", False, "ScanIncomplete"),
+                                                             ("the console is unreachable", False, "ScanIncomplete"),
+                                                             ("timed out signing in", True, "ScanTimedOut")])
+def test_a_run_without_targets_is_one_error_saying_why(sample_run: RunResult, error: str, timed_out: bool,
+                                                       status: str) -> None:
+    decision = decide(replace(sample_run, targets=(), error=error, timed_out=timed_out))
+    xml = RENDER(decision)
     schema("junit-10.xunit-plugin.xsd").validate(xml)
-    assert ET.fromstring(xml).findall("testsuite") == []
+    (suite,) = ET.fromstring(xml).findall("testsuite")
+    (case,) = parse(xml)[1]
+    assert (case.status, case.message) == ("error", error or "nothing was scanned")
+    error_element = suite.find("testcase/error")
+    assert error_element is not None and error_element.get("type") == status
+    assert properties(suite)["gate.verdict"] == ("timed_out" if timed_out else "incomplete")
 
 
 def test_a_report_over_its_byte_budget_shortens_descriptions_and_says_so(sample_run: RunResult) -> None:
