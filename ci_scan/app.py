@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any, TextIO
 
 from ci_scan import wording
 from ci_scan.config import ExistingScans, ImageScan, RegistryScan, Settings
-from ci_scan.decision import decide
+from ci_scan.decision import Decision, decide
 from ci_scan.errors import CiScanError, ExitCode, ScanTimeout, redact
 from ci_scan.formats import report
 from ci_scan.models import RunResult
@@ -77,6 +77,7 @@ def run(
             written = write_reports(requests, decision)
         except ReportsNotWritten as exc:
             report_error, written = exc, exc.written
+        _job_summary(decision, settings, progress)
         summary_stream = err if any(path == "-" for _, path in settings.reports) else out
         summary_stream.write(render_summary(decision, colour=use_colour(summary_stream, os.environ)))
         summary_stream.flush()
@@ -103,6 +104,20 @@ def run(
                     progress(f"Report written: {path}")
         say(f"ci-scan: error: {message}")
         return exc.exit_code
+
+
+def _job_summary(decision: Decision, settings: Settings, progress: Callable[[str], None]) -> None:
+    """In GitHub Actions, append the Markdown summary to the job's summary page ($GITHUB_STEP_SUMMARY),
+    unless the run already writes its Markdown report to that file. Trouble here is only a warning."""
+    path = os.environ.get("GITHUB_STEP_SUMMARY", "").strip()
+    if not path or any(name == "markdown" and given == path for name, given in settings.reports):
+        return
+    try:
+        text = report("markdown").load().render(decision)
+        with open(path, "a", encoding="utf-8") as summary:
+            summary.write(text)
+    except OSError as exc:
+        progress(f"Warning: could not add the summary to the GitHub job summary {path}: {exc.strerror or exc}")
 
 
 def _scan(scanner: Scanner, settings: Settings) -> RunResult:

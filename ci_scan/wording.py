@@ -284,3 +284,20 @@ def suppressed_line(counts: Mapping[str, int], baseline: str) -> str:
     """`Not counted: 1 masked, 2 not affected per VEX, ...`: what kept findings from counting."""
     parts = [f"{counts[key]} {text.format(baseline=baseline)}" for key, text in _NOT_COUNTED.items() if counts.get(key)]
     return "Not counted: " + ", ".join(parts)
+
+
+NOTHING_FAILS = "No finding fails the gate."
+"""Said where the failing findings would be listed, when there are none."""
+
+
+def fixable_line(fixable: int, failing: int) -> str:
+    """`2 of 3 finding(s) that fail the gate can be fixed: a fixed version is known`."""
+    return f"{fixable} of {failing} finding(s) that fail the gate can be fixed: a fixed version is known"
+
+
+def disposition_count(disposition: Disposition, n: int, baseline: str = "") -> str:
+    """`2 not affected per VEX`: one part of `suppressed_line`; for `expired`, counted findings that pass
+    although their ignore entry expired."""
+    if disposition == "expired":
+        return f"{n} finding(s) whose ignore entry expired: counted again, not failing the gate"
+    return f"{n} {_NOT_COUNTED[disposition].format(baseline=baseline)}"

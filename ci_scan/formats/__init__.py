@@ -42,6 +42,10 @@ REPORTS: tuple[ReportSpec, ...] = (
                                           "so that several jobs' uploads don't replace each other's alerts."}),
     ReportSpec("json", "Write the JSON report here ('-' for standard output).", "ci-scan.json",
                "ci_scan.formats.json:JsonFormat"),
+    ReportSpec("gitlab_report", "Write a GitLab container-scanning report here (artifacts: reports: "
+               "container_scanning).", "gl-container-scanning-report.json", "ci_scan.formats.gitlab:GitlabFormat"),
+    ReportSpec("markdown", "Write a Markdown summary here (in GitHub Actions it also goes to the job summary).",
+               "ci-scan.md", "ci_scan.formats.markdown:MarkdownFormat"),
 )
 REPORT_NAMES = tuple(spec.name for spec in REPORTS)
 

@@ -272,3 +272,18 @@ def test_a_run_that_ends_before_any_target_still_writes_every_report(simulator: 
     assert isinstance(junit, ET.Element)
     errors = list(junit.iter("error"))
     assert len(errors) == 1 and errors[0].get("message") == report["error"]
+
+
+def test_in_github_actions_the_summary_goes_to_the_job_summary(simulator: Simulator, tmp_path: Path) -> None:
+    summary = tmp_path / "step_summary.md"
+    summary.write_text("## An earlier step\n")
+    run = simulator.run("scan", "image", f"{REG}/app:1.4.2", "--json", str(tmp_path / "r.json"),
+                        env={"GITHUB_STEP_SUMMARY": str(summary)})
+    assert run.code == 1, run.output
+    text = summary.read_text()
+    assert text.startswith("## An earlier step\n")  # appended: other steps' summaries stay
+    reason = json.loads((tmp_path / "r.json").read_text())["gate"]["reason"]
+    assert "Gate FAILED (--fail-on critical)" in text and reason.split(";")[0] in text
+    # A summary file that cannot be written is a warning, never a different verdict.
+    broken = simulator.run("scan", "image", f"{REG}/app:1.4.2", env={"GITHUB_STEP_SUMMARY": str(tmp_path)})
+    assert broken.code == 1 and "Warning: could not add the summary to the GitHub job summary" in broken.stderr

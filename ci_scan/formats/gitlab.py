@@ -1,0 +1,269 @@
+"""GitLab container-scanning report (security report schema 15.2.1), for `artifacts: reports: container_scanning:`.
+
+GitLab ingests reports of schema versions 15.0.x-15.2.x only and drops a report that fails validation,
+so the report is held to the 15.2.1 schema and says `"version": "15.2.1"`.
+
+Mapping:
+- `scan`: type `container_scanning`; `analyzer` and `scanner` are both ci-scan (id, name, vendor and
+  version; no `url`, which the schema does not require). `start_time` is the earliest known start of
+  the run's scans and `end_time` the latest known end, in GitLab's format (`2024-11-28T00:00:00`,
+  UTC, no zone, whole seconds). When only one end is known it stands for both; when none is,
+  both are `1970-01-01T00:00:00`: a renderer never reads the clock. `status` is `success` when the
+  run has targets and every one was completed, else `failure`.
+- `scan.messages` (levels info/warn/fatal only): `fatal` for each target whose scan could not be
+  completed, `warn` for each that timed out, each with the target's label and reason; `fatal`
+  "nothing was scanned" for a run with no target; then `warn` for every warning of a target, of the
+  run and of the decision (expired or stale ignore entries...).
+- `vulnerabilities`: one per *vulnerability* finding of a completed target, targets in the run's order,
+  findings most severe first (`report_order`). Secret and malware findings are not container-scanning
+  vulnerabilities and are left out, as are the findings of targets that were not completed (none of
+  them was gated). Findings masked in the console, suppressed by VEX or accepted by the ignore file
+  are left out too: they are accepted, and GitLab has no state for "accepted" in a report, so they
+  would show as new in every pipeline. Failing, passing, existing, unfixed and expired ones are kept.
+  - `id`: a UUID 5 of the target's repository and `finding_fingerprint`, so it is stable across runs
+    and across tags and digests of one repository. A second finding with the same id in one report
+    (two tags of one repository in a run, or a row the console repeated) gets one derived from its
+    target's label too (and a counter when that is taken), so ids are unique within a report.
+  - `name`: `<id> in <package>` (at most 255 characters); `description`: the console's description
+    (at most 10,000 characters; left out when the console gives none).
+  - `severity`: Critical, High, Medium, Low or Unknown (the console has no "Info").
+  - `solution`: `Upgrade <package> to <fixed_in>` when a fixed version is known, else left out.
+  - `identifiers`: one, the finding's id: type `cve` for `CVE-YYYY-NNNN` (url: the console's link,
+    else NVD's page), `ghsa` for `GHSA-xxxx-xxxx-xxxx` (url: the link, else GitHub's advisory page),
+    otherwise `deepfence` (url: the link, when there is one).
+  - `links`: the finding's `details.urls`, each an http(s)/ftp URL (others are left out).
+  - `location`: `image` is the target's name, with `@<digest>` when the digest that was scanned is
+    known and the name does not hold it; `operating_system` is "unknown" (the console does not say);
+    `dependency` is the package name and version from `Finding.component`. No
+    `default_branch_image`: ci-scan cannot know the image of the default branch.
+  - `details` (a named list): `ci_scan_disposition` and `ci_scan_reason`, the finding's part in the
+    gate and why, so that a reader sees why it fails or passes; `path` when the console gives one.
+- `remediations`: empty (the schema's remediations are git patches).
+
+Console text is untrusted: besides the JSON escaping of `dump_json`, control characters (but tab and
+line feed in descriptions), C1 controls, bidi embeddings, overrides and isolates and lone surrogates
+are removed from every string taken from it, and URLs are percent-encoded where they hold anything a
+URL may not.
+"""
+
+from __future__ import annotations
+
+import re
+import uuid
+from collections.abc import Iterable
+from urllib.parse import quote
+
+from ci_scan import __version__
+from ci_scan.decision import Decision, Disposition, TargetDecision
+from ci_scan.formats.base import dump_json, finding_fingerprint, report_order, target_labels, utc_datetime
+from ci_scan.formats.text import shorten
+from ci_scan.models import Finding, Severity, Target
+
+SCHEMA_VERSION = "15.2.1"
+UNKNOWN_OS = "unknown"
+UNKNOWN_TIME = "1970-01-01T00:00:00"
+"""scan.start_time and end_time when no scan of the run has a known time."""
+NAME_LIMIT = 255
+DESCRIPTION_LIMIT = 10_000
+SOLUTION_LIMIT = 7_000
+DETAIL_LIMIT = 10_000
+KEPT: frozenset[Disposition] = frozenset({"failing", "passing", "existing", "unfixed", "expired"})
+"""The dispositions reported; masked, vex and ignored findings are accepted and left out."""
+SEVERITIES: dict[Severity, str] = {
+    Severity.CRITICAL: "Critical",
+    Severity.HIGH: "High",
+    Severity.MEDIUM: "Medium",
+    Severity.LOW: "Low",
+    Severity.UNKNOWN: "Unknown",
+}
+NAMESPACE = uuid.uuid5(uuid.NAMESPACE_URL, "https://github.com/deepfence/ThreatMapper#ci-scan/gitlab-report")
+"""The namespace of vulnerability ids: fixed forever, or every id would change."""
+TOOL = {"id": "ci-scan", "name": "ci-scan", "vendor": {"name": "ci-scan"}, "version": __version__}
+
+_CVE = re.compile(r"CVE-\d{4}-\d{4,}")
+_GHSA = re.compile(r"GHSA(?:-[0-9a-z]{4}){3}", re.IGNORECASE)
+_URL_START = re.compile(r"(https?|ftp)://", re.IGNORECASE)
+_URL_SAFE = "/?#[]@!$&'()*+,;=:%~-._"
+# C0 controls but tab and line feed, DEL, C1 controls, bidi embeddings/overrides/isolates, lone surrogates.
+_UNWANTED = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069\ud800-\udfff]")
+
+
+class GitlabFormat:
+    name = "gitlab_report"
+    description = "GitLab container-scanning report (schema 15.2.1): merge request widget and vulnerability report"
+    default_filename = "gl-container-scanning-report.json"
+
+    def render(self, decision: Decision) -> str:
+        labels = target_labels([t.result.target for t in decision.targets])
+        taken: set[str] = set()
+        vulnerabilities = [
+            _vulnerability(finding, target, label, taken)
+            for target, label in zip(decision.targets, labels, strict=True)
+            if target.result.completed
+            for finding in report_order(target.result.findings)
+            if finding.kind == "vulnerability" and target.disposition(finding) in KEPT
+        ]
+        document = {
+            "version": SCHEMA_VERSION,
+            "scan": _scan(decision, labels),
+            "vulnerabilities": vulnerabilities,
+            "remediations": [],
+        }
+        return dump_json(document)
+
+
+def clean(text: str, limit: int, *, multiline: bool = False) -> str:
+    """Console text without control characters, bidi controls or lone surrogates, cut to `limit`."""
+    text = _UNWANTED.sub("", text.replace("\r\n", "\n").replace("\r", "\n"))
+    text = text.strip() if multiline else " ".join(text.split())
+    return shorten(text, limit)
+
+
+def url(text: str) -> str | None:
+    """`text` as an http(s) or ftp URL the schema accepts, percent-encoded where needed; None if it is none."""
+    text = clean(text, 2048)
+    start = _URL_START.match(text)
+    if start is None or len(text) == start.end():
+        return None
+    rest = quote(text[start.end():], safe=_URL_SAFE)
+    return f"{start.group(1).lower()}://{rest}"
+
+
+def gitlab_time(epoch_ms: int) -> str | None:
+    """`2024-11-28T00:00:00` (UTC, no zone, whole seconds); None when unknown."""
+    moment = utc_datetime(epoch_ms)
+    return moment.replace(tzinfo=None).isoformat(timespec="seconds") if moment else None
+
+
+def image_name(target: Target) -> str:
+    """The target's name, with `@<digest>` when the scanned digest is known and not already in it."""
+    digest = target.digest
+    name = target.name if not digest or target.name.endswith(digest) else f"{target.name}@{digest}"
+    return clean(name, 1024) or clean(target.node_id, 1024) or "unknown"
+
+
+def _scan(decision: Decision, labels: list[str]) -> dict[str, object]:
+    results = [t.result for t in decision.targets]
+    starts = _times(r.started_at_ms for r in results)
+    ends = _times(r.finished_at_ms for r in results)
+    start = min(starts or ends, default=UNKNOWN_TIME)
+    end = max(ends or starts, default=UNKNOWN_TIME)
+    completed = bool(results) and all(r.completed for r in results)
+    scan: dict[str, object] = {
+        "analyzer": dict(TOOL),
+        "scanner": dict(TOOL),
+        "type": "container_scanning",
+        "start_time": start,
+        "end_time": max(start, end),  # same format throughout: string order is time order
+        "status": "success" if completed else "failure",
+    }
+    messages = _messages(decision, labels)
+    if messages:
+        scan["messages"] = messages
+    return scan
+
+
+def _times(epochs: Iterable[int]) -> list[str]:
+    return [text for text in map(gitlab_time, epochs) if text]
+
+
+def _messages(decision: Decision, labels: list[str]) -> list[dict[str, str]]:
+    messages: list[tuple[str, str]] = []
+    if not decision.targets:
+        messages.append(("fatal", decision.reason))
+    for target, label in zip(decision.targets, labels, strict=True):
+        if not target.result.completed:
+            level = "warn" if target.result.timed_out else "fatal"
+            messages.append((level, f"{label}: {target.reason}"))
+    several = len(decision.targets) > 1
+    for target, label in zip(decision.targets, labels, strict=True):
+        messages += [("warn", f"{label}: {w}" if several else w) for w in target.result.warnings]
+    messages += [("warn", w) for w in (*decision.run.warnings, *decision.warnings)]
+    cleaned = [(level, clean(value, DETAIL_LIMIT)) for level, value in messages]
+    return [{"level": level, "value": value} for level, value in cleaned if value]
+
+
+def _vulnerability(finding: Finding, target: TargetDecision, label: str, taken: set[str]) -> dict[str, object]:
+    image = target.result.target
+    rule = clean(finding.rule_id, NAME_LIMIT) or "unknown"
+    package = clean(finding.package_name, NAME_LIMIT)
+    entry: dict[str, object] = {
+        "id": _unique_id(finding, image, label, taken),
+        "name": shorten(f"{rule} in {package}" if package else rule, NAME_LIMIT),
+    }
+    description = clean(finding.description, DESCRIPTION_LIMIT, multiline=True)
+    if description:
+        entry["description"] = description
+    entry["severity"] = SEVERITIES[finding.severity]
+    fixed_in = clean(finding.fixed_in, SOLUTION_LIMIT)
+    if fixed_in:
+        entry["solution"] = shorten(f"Upgrade {package or 'the package'} to {fixed_in}", SOLUTION_LIMIT)
+    entry["identifiers"] = [_identifier(rule, finding.link)]
+    links = _links(finding)
+    if links:
+        entry["links"] = links
+    entry["location"] = {
+        "dependency": {
+            "package": {"name": package},
+            "version": clean(finding.package_version, NAME_LIMIT),
+        },
+        "operating_system": UNKNOWN_OS,
+        "image": image_name(image),
+    }
+    entry["details"] = _details(finding, target)
+    return entry
+
+
+def vulnerability_id(finding: Finding, target: Target) -> str:
+    """Stable across runs, tags and digests: a UUID 5 of the repository and the finding's fingerprint."""
+    return str(uuid.uuid5(NAMESPACE, f"{target.repository}\x1f{finding_fingerprint(finding, target)}"))
+
+
+def _unique_id(finding: Finding, target: Target, label: str, taken: set[str]) -> str:
+    candidate = base = vulnerability_id(finding, target)
+    number = 1
+    while candidate in taken:
+        number += 1
+        suffix = label if number == 2 else f"{label}\x1f{number}"
+        candidate = str(uuid.uuid5(NAMESPACE, f"{base}\x1f{suffix}"))
+    taken.add(candidate)
+    return candidate
+
+
+def _identifier(rule: str, link: str) -> dict[str, str]:
+    given = url(link)
+    if _CVE.fullmatch(rule):
+        kind, fallback = "cve", f"https://nvd.nist.gov/vuln/detail/{rule}"
+    elif _GHSA.fullmatch(rule):
+        kind, fallback = "ghsa", f"https://github.com/advisories/{rule}"
+    else:
+        kind, fallback = "deepfence", ""
+    identifier = {"type": kind, "name": rule, "value": rule}
+    if given or fallback:
+        identifier["url"] = given or fallback
+    return identifier
+
+
+def _links(finding: Finding) -> list[dict[str, str]]:
+    urls = finding.details.urls if finding.details else ()
+    seen: dict[str, None] = {}
+    for text in urls:
+        address = url(text)
+        if address:
+            seen.setdefault(address)
+    return [{"url": address} for address in seen]
+
+
+def _details(finding: Finding, target: TargetDecision) -> dict[str, dict[str, str]]:
+    details = {
+        "ci_scan_disposition": _text("ci-scan disposition", target.disposition(finding)),
+        "ci_scan_reason": _text("ci-scan reason", clean(target.reason_for(finding), DETAIL_LIMIT) or "-"),
+    }
+    path = clean(finding.location, DETAIL_LIMIT)
+    if path:
+        details["path"] = _text("Path", path)
+    return details
+
+
+def _text(name: str, value: str) -> dict[str, str]:
+    return {"name": name, "type": "text", "value": value}
