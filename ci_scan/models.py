@@ -332,6 +332,16 @@ def severity_counts(findings: Iterable[Finding]) -> dict[Severity, int]:
 
 
 @dataclass(frozen=True)
+class Package:
+    """One package of a scanned node's software bill of materials, as the console lists it."""
+
+    name: str
+    version: str = ""
+    locations: tuple[str, ...] = ()
+    licenses: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
 class TargetResult:
     """What one target's scan came to: its findings, or why it could not be completed."""
 
@@ -351,6 +361,8 @@ class TargetResult:
     warnings: tuple[str, ...] = ()
     notes: tuple[str, ...] = ()
     """How the scan was obtained, when that is worth saying (reused, attached to a running one)."""
+    packages: tuple[Package, ...] = ()
+    """The scan's SBOM (vulnerability scans), each package once; () when the console has none."""
 
     @property
     def completed(self) -> bool:

@@ -29,7 +29,7 @@ from ci_scan.errors import (
     TargetNotFound,
 )
 from ci_scan.kinds import VULNERABILITY, ScanKind
-from ci_scan.models import Finding, ImageRef, RunResult, Target, TargetKind, TargetResult
+from ci_scan.models import Finding, ImageRef, Package, RunResult, Target, TargetKind, TargetResult
 from ci_scan.sanitize import for_log
 from ci_scan.wire import (
     TERMINAL_FAILED,
@@ -722,7 +722,7 @@ class Scanner:
                 else:
                     self._say_settling(scan, "waiting for the console to finish matching vulnerabilities")
                 return
-            result = self.fetch(scan.target, scan.scan_id)
+            result = replace(self.fetch(scan.target, scan.scan_id), packages=_packages(sbom))
         except ConsoleError as exc:
             scan.fail(f"could not fetch the findings of scan {for_log(scan.scan_id)}: {exc.one_line()}")
             return
@@ -812,6 +812,19 @@ class Scanner:
         except (NotFound, ConsoleResponseError) as exc:
             warnings.append(f"could not count the findings to check paging: {exc}")
             return None
+
+
+def _packages(sbom: Sequence[SbomEntry]) -> tuple[Package, ...]:
+    """The SBOM's packages, each (name, version) once with every location and licence, by name."""
+    merged: dict[tuple[str, str], tuple[dict[str, None], dict[str, None]]] = {}
+    for entry in sbom:
+        if not entry.package:
+            continue
+        locations, licenses = merged.setdefault((entry.package, entry.version), ({}, {}))
+        locations.update(dict.fromkeys(entry.locations))
+        licenses.update(dict.fromkeys(entry.licenses))
+    return tuple(Package(name, version, tuple(locations), tuple(licenses))
+                 for (name, version), (locations, licenses) in sorted(merged.items()))
 
 
 def _not_landed(sbom: Sequence[SbomEntry], findings: Sequence[Finding]) -> list[str]:

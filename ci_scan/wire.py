@@ -63,6 +63,8 @@ class SbomEntry:
     package: str
     version: str
     cve_id: str
+    locations: tuple[str, ...] = ()
+    licenses: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -197,8 +199,17 @@ def parse_sbom(data: Any) -> list[SbomEntry]:
             package=_opt(item, "package_name", str, ""),
             version=_opt(item, "version", str, ""),
             cve_id=_opt(item, "cve_id", str, ""),
+            locations=_texts(item.get("locations"), "SBOM locations"),
+            licenses=_texts(item.get("licenses"), "SBOM licenses"),
         ))
     return entries
+
+
+def _texts(value: Any, what: str) -> tuple[str, ...]:
+    """A list of texts the console may leave out (null) or fill with empty strings, cleaned."""
+    if value is None:
+        return ()
+    return tuple(clean_text(v) for v in _list(value, what) if isinstance(v, str) and v.strip())
 
 
 def parse_vulnerability(item: Any) -> Finding:

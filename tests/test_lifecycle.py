@@ -343,3 +343,15 @@ def test_a_stop_that_fails_still_reports_the_timeout() -> None:
         [ImageRef.parse(f"{REG}/stuck:1.0")])
     assert run.targets[0].timed_out
     assert any(m.startswith("Warning: could not stop the scans") for m in messages)
+
+
+def test_a_completed_scan_carries_the_consoles_sbom_each_package_once() -> None:
+    result, _, _ = scan(f"{REG}/app:1.4.2")
+    assert result.completed and result.packages
+    names = [(p.name, p.version) for p in result.packages]
+    assert names == sorted(set(names)), "each package once, by name"
+    openssl = [p for p in result.packages if p.licenses]
+    assert openssl, "the simulator gives some packages a licence"
+    found = {(f.package_name, f.package_version) for f in result.findings}
+    assert found <= set(names), "every package a finding names is in the SBOM"
+    assert all(p.locations for p in result.packages)
