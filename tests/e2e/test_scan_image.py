@@ -139,13 +139,17 @@ def test_usage_errors_exit_2_with_one_line(simulator: Simulator, args: list[str]
         (f"{REG}/app:1.4.2", READONLY_TOKEN, "HTTP 403"),
     ],
 )
-def test_runs_that_cannot_start_exit_3_without_reports(simulator: Simulator, tmp_path: Path, image: str, token: str,
-                                                       needle: str) -> None:
+def test_runs_that_cannot_start_exit_3_with_reports_that_say_why(simulator: Simulator, tmp_path: Path, image: str,
+                                                                  token: str, needle: str) -> None:
     run = simulator.run("scan", "image", image, *reports(tmp_path), token=token)
     assert run.code == 3, run.output
     assert_one_line_error(run, needle)
-    assert not (tmp_path / "out" / "scan.sarif").exists()
+    report = validate_reports(tmp_path)["json"]
+    assert isinstance(report, dict)
+    assert report["targets"] == [] and needle in report["error"] and report["gate"]["exit_code"] == 3
     assert token not in run.output
+    for written in (tmp_path / "out").iterdir():
+        assert token not in written.read_text(), written
 
 
 @pytest.mark.parametrize(
