@@ -6,7 +6,6 @@ printing help never load the HTTP stack.
 
 from __future__ import annotations
 
-import contextlib
 import datetime as dt
 import os
 import sys
@@ -99,9 +98,13 @@ def run(
         if requests:  # the run ended before any verdict: the reports still say why
             ended = RunResult(targets=(), console_url=settings.console_url, error=message,
                               timed_out=isinstance(exc, ScanTimeout))
-            with contextlib.suppress(ReportsNotWritten):
-                for path in write_reports(requests, decide(ended, settings.policy)):
+            ended_decision = decide(ended, settings.policy)
+            try:
+                for path in write_reports(requests, ended_decision):
                     progress(f"Report written: {path}")
+            except ReportsNotWritten as not_written:
+                say(f"ci-scan: error: {redact(not_written.one_line(), [settings.api_token])}")
+            _job_summary(ended_decision, settings, progress)
         say(f"ci-scan: error: {message}")
         return exc.exit_code
 

@@ -191,11 +191,12 @@ def decide(run: RunResult, policy: Policy, today: dt.date | None = None, baselin
 
 def _ignore_warnings(policy: Policy, targets: tuple[TargetDecision, ...], today: dt.date | None) -> tuple[str, ...]:
     used = {entry for t in targets for entry in t.entries_used}
+    judged = any(t.result.completed for t in targets)  # with no findings at all, no entry is stale
     notes = []
     for entry in policy.ignores:
         if today is not None and entry.expired(today):
             notes.append(wording.expired_entry(entry, matched=entry in used))
-        elif entry not in used:
+        elif entry not in used and judged:
             notes.append(wording.stale_entry(entry))
         elif today is not None and entry.expires is not None and (entry.expires - today).days <= EXPIRY_WARNING_DAYS:
             notes.append(wording.expiring_entry(entry, (entry.expires - today).days))

@@ -95,7 +95,7 @@ class GitlabFormat:
 
     def render(self, decision: Decision) -> str:
         labels = target_labels([t.result.target for t in decision.targets])
-        taken: set[str] = set()
+        taken: dict[str, int] = {}
         vulnerabilities = [
             _vulnerability(finding, target, label, taken)
             for target, label in zip(decision.targets, labels, strict=True)
@@ -136,9 +136,10 @@ def gitlab_time(epoch_ms: int) -> str | None:
 
 
 def image_name(target: Target) -> str:
-    """The target's name, with `@<digest>` when the scanned digest is known and not already in it."""
-    digest = target.digest
-    name = target.name if not digest or target.name.endswith(digest) else f"{target.name}@{digest}"
+    """The target's name as given, without any `@<digest>`: GitLab tracks a finding by the image name
+    without its tag (what follows the last `:`) and the package, so a digest there would make every
+    finding new at every tag. The digest is in the vulnerability's details."""
+    name = target.name.partition("@")[0] if target.image is not None else target.name
     return clean(name, 1024) or clean(target.node_id, 1024) or "unknown"
 
 
@@ -183,7 +184,7 @@ def _messages(decision: Decision, labels: list[str]) -> list[dict[str, str]]:
     return [{"level": level, "value": value} for level, value in cleaned if value]
 
 
-def _vulnerability(finding: Finding, target: TargetDecision, label: str, taken: set[str]) -> dict[str, object]:
+def _vulnerability(finding: Finding, target: TargetDecision, label: str, taken: dict[str, int]) -> dict[str, object]:
     image = target.result.target
     rule = clean(finding.rule_id, NAME_LIMIT) or "unknown"
     package = clean(finding.package_name, NAME_LIMIT)
@@ -219,14 +220,18 @@ def vulnerability_id(finding: Finding, target: Target) -> str:
     return str(uuid.uuid5(NAMESPACE, f"{target.repository}\x1f{finding_fingerprint(finding, target)}"))
 
 
-def _unique_id(finding: Finding, target: Target, label: str, taken: set[str]) -> str:
-    candidate = base = vulnerability_id(finding, target)
-    number = 1
+def _unique_id(finding: Finding, target: Target, label: str, taken: dict[str, int]) -> str:
+    """An id not yet in `taken` (ids used -> how many repeats of that id were numbered): a row the
+    console repeats costs one step, not one per earlier repeat."""
+    base = vulnerability_id(finding, target)
+    candidate, number = base, taken.get(base, 1)
     while candidate in taken:
         number += 1
         suffix = label if number == 2 else f"{label}\x1f{number}"
         candidate = str(uuid.uuid5(NAMESPACE, f"{base}\x1f{suffix}"))
-    taken.add(candidate)
+    if candidate != base:
+        taken[base] = number
+    taken.setdefault(candidate, 1)
     return candidate
 
 
@@ -262,6 +267,9 @@ def _details(finding: Finding, target: TargetDecision) -> dict[str, dict[str, st
     path = clean(finding.location, DETAIL_LIMIT)
     if path:
         details["path"] = _text("Path", path)
+    digest = clean(target.result.target.digest or "", DETAIL_LIMIT)
+    if digest:
+        details["image_digest"] = _text("Image digest", digest)
     return details
 
 

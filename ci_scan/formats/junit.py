@@ -228,14 +228,18 @@ def _failure_type(finding: Finding) -> str:
 
 def _make_names_unique(cases: list[TestCase]) -> None:
     """Append " #2", " #3"... to a name already taken, keyed as GitLab keys cases: `classname_name`."""
-    taken: set[str] = set()
+    taken: dict[str, int] = {}
+    """Keys used -> the last number given to a repeat of that key (one step per repeat, not one per earlier one)."""
     for case in cases:
-        name, number = case.name, 1
+        base = f"{case.classname}_{case.name}"
+        name, number = case.name, taken.get(base, 1)
         while f"{case.classname}_{name}" in taken:
             number += 1
             name = f"{case.name} #{number}"
+        if name != case.name:
+            taken[base] = number
         case.name = name
-        taken.add(f"{case.classname}_{name}")
+        taken.setdefault(f"{case.classname}_{name}", 1)
 
 
 def _properties(target: TargetDecision, decision: Decision) -> dict[str, str]:

@@ -8,13 +8,13 @@ Mapping:
   the digest that was scanned) in its first logical location and in `properties.image`/`digest`.
 - GitHub refuses files of more than 20 runs. Beyond 20 repositories, the 19 most severe (by their most
   severe gate-failing finding, then their most severe finding, then name) keep their own runs and
-  the rest share one last run, `automationDetails.id` `ci-scan/merged/`, whose results name their
+  the rest share one last run, `automationDetails.id` `ci-scan/_merged/`, whose results name their
   image as every result does. The merge is recorded as a tool notification and in
   `run.properties.merged` (`repositories`, `reason`).
 - A target whose scan could not be completed or timed out reports no results. Its run's invocation
   has `executionSuccessful: false` and an `error` notification with the target's reason. A repository
   with only such targets gets no run of its own (an empty run in its category would close its open
-  alerts on GitHub): they share the last run, `automationDetails.id` `ci-scan/incomplete/`, which has
+  alerts on GitHub): they share the last run, `automationDetails.id` `ci-scan/_incomplete/`, which has
   no results.
 - One rule per finding id (CVE/GHSA, or a secret or malware rule) per run, one result per finding.
   `security-severity` is the score when it agrees with the console's severity band on GitHub's scale,
@@ -73,8 +73,9 @@ MAX_RESULTS_PER_RUN = 25_000
 MAX_RUNS = 20
 """GitHub's limit of runs per SARIF file."""
 DEFAULT_CATEGORY = "ci-scan"
-MERGED_CATEGORY = "merged"
-INCOMPLETE_CATEGORY = "incomplete"
+MERGED_CATEGORY = "_merged"
+INCOMPLETE_CATEGORY = "_incomplete"
+"""The shared runs' categories start with `_`, which no image repository or host name can: never a target's."""
 MASKED_SUPPRESSION = {
     "kind": "external",
     "status": "accepted",

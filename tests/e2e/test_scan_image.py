@@ -258,7 +258,8 @@ def test_a_run_that_ends_before_any_target_still_writes_every_report(simulator: 
                                                                      case: str) -> None:
     env = {"DEEPFENCE_CONSOLE_URL": f"http://127.0.0.1:{free_port()}"} if case == "unreachable" else {}
     image = f"{REG}/app:1.4.2" if case == "unreachable" else f"{REG}/no-such-image:1.0"
-    run = simulator.run("scan", "image", image, *reports(tmp_path), env=env)
+    summary = tmp_path / "step_summary.md"
+    run = simulator.run("scan", "image", image, *reports(tmp_path), env={**env, "GITHUB_STEP_SUMMARY": str(summary)})
     assert run.code == 3, run.output
     assert_one_line_error(run)
     error = next(line for line in run.stderr.splitlines() if line.startswith("ci-scan: error:"))
@@ -276,6 +277,7 @@ def test_a_run_that_ends_before_any_target_still_writes_every_report(simulator: 
     assert isinstance(junit, ET.Element)
     errors = list(junit.iter("error"))
     assert len(errors) == 1 and errors[0].get("message") == report["error"]
+    assert "Gate INCOMPLETE" in summary.read_text(), "the job summary says why too"
 
 
 def test_in_github_actions_the_summary_goes_to_the_job_summary(simulator: Simulator, tmp_path: Path) -> None:

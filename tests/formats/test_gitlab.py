@@ -213,18 +213,25 @@ def test_solution_links_and_dependency(sample_run: RunResult) -> None:
 def test_location_names_the_image_and_an_unknown_os(multi_run: RunResult) -> None:
     document = gitlab(multi_run)
     images = {e["location"]["image"] for e in document["vulnerabilities"]}
-    assert images == {
-        "registry.example.com/team/app:1.4.2@sha256:" + "1" * 64,
-        "registry.example.com/team/app:1.5.0@sha256:" + "2" * 64,
-        "quay.io/acme/api:2.0@sha256:" + "3" * 64,
-    }
+    assert images == {"registry.example.com/team/app:1.4.2", "registry.example.com/team/app:1.5.0",
+                      "quay.io/acme/api:2.0"}  # no digest: GitLab keys findings on the name before the tag
+    digests = {e["details"]["image_digest"]["value"] for e in document["vulnerabilities"]}
+    assert digests == {"sha256:" + "1" * 64, "sha256:" + "2" * 64, "sha256:" + "3" * 64}
     assert {e["location"]["operating_system"] for e in document["vulnerabilities"]} == {"unknown"}
     assert all("default_branch_image" not in e["location"] for e in document["vulnerabilities"])
 
 
-def test_an_image_named_by_digest_is_not_given_it_twice(nasty_run: RunResult) -> None:
-    document = gitlab(nasty_run)
-    assert {e["location"]["image"] for e in document["vulnerabilities"]} == {f"localhost:5000/team/app@{DIGEST}"}
+def test_gitlab_tracks_a_finding_across_tags(multi_run: RunResult, nasty_run: RunResult) -> None:
+    """GitLab's key for a container-scanning finding: the image up to its last `:` (the tag dropped),
+    and the package. Both tags of one repository must give the same key."""
+    def keys(document: dict[str, Any]) -> set[tuple[str, str]]:
+        return {(e["location"]["image"].rpartition(":")[0], e["location"]["dependency"]["package"]["name"])
+                for e in document["vulnerabilities"] if e["location"]["image"].startswith("registry.example.com")}
+
+    first, second = (gitlab(single(multi_run.targets[i])) for i in (0, 1))
+    shared = keys(first) & keys(second)
+    assert shared and all(image == "registry.example.com/team/app" for image, _ in shared)
+    assert {e["location"]["image"] for e in gitlab(nasty_run)["vulnerabilities"]} == {"localhost:5000/team/app"}
 
 
 def test_ids_are_uuids_stable_across_renders_and_tags(sample_run: RunResult) -> None:

@@ -14,7 +14,7 @@ import pytest
 from ci_scan import __version__
 from ci_scan.formats.sarif import MAX_RESULTS_PER_RUN, MAX_RUNS, SarifFormat, artifact_uri
 from ci_scan.formats.sarif_rules import security_severity
-from ci_scan.models import Finding, ImageRef, RunResult, Severity
+from ci_scan.models import Finding, ImageRef, RunResult, Severity, Target, TargetResult
 from tests.conftest import shared_path
 from tests.formats.conftest import REPOSITORIES
 from tests.formats.github_sarif_rules import MAX_RESULTS, github_violations
@@ -290,7 +290,7 @@ def test_one_run_per_repository_in_the_runs_order(multi_run: RunResult) -> None:
     assert list(runs_by_category(log)) == [
         "ci-scan/registry.example.com/team/app/",
         "ci-scan/quay.io/acme/api/",
-        "ci-scan/incomplete/",
+        "ci-scan/_incomplete/",
     ]
     app = runs_by_category(log)["ci-scan/registry.example.com/team/app/"]
     assert [t["image"] for t in app["properties"]["targets"]] == [
@@ -356,7 +356,7 @@ def test_a_repository_with_only_incomplete_targets_gets_no_run_of_its_own(multi_
     """An empty run in the repository's own category would close its open alerts on GitHub."""
     runs = runs_by_category(sarif(multi_run, "high"))
     assert "ci-scan/registry.example.com/team/worker/" not in runs
-    worker = runs["ci-scan/incomplete/"]
+    worker = runs["ci-scan/_incomplete/"]
     assert worker["results"] == [] and worker["tool"]["driver"].get("rules", []) == []
     (invocation,) = worker["invocations"]
     assert invocation["executionSuccessful"] is False
@@ -370,7 +370,7 @@ def test_only_incomplete_targets_still_exit_with_their_code(multi_run: RunResult
     log = sarif(unfinished, "high")
     assert_valid(log)
     assert [run["results"] for run in log["runs"]] == [[]]
-    assert log["runs"][0]["automationDetails"]["id"] == "ci-scan/incomplete/"
+    assert log["runs"][0]["automationDetails"]["id"] == "ci-scan/_incomplete/"
     assert {(run["invocations"][0]["exitCode"], run["invocations"][0]["exitCodeDescription"]) for run in log["runs"]} \
         == {(3, "gate incomplete")}
 
@@ -381,7 +381,7 @@ def test_beyond_twenty_repositories_the_least_severe_are_merged(many_repositorie
     assert len(log["runs"]) == MAX_RUNS == GITHUB_MAX_RUNS
     categories = list(runs_by_category(log))
     assert categories == [f"ci-scan/registry.example.com/team/service-{i:02d}/" for i in range(19)] + [
-        "ci-scan/merged/"
+        "ci-scan/_merged/"
     ]
     merged = log["runs"][-1]
     merged_repositories = [f"registry.example.com/team/service-{i:02d}" for i in (24, 19, 20, 21, 22, 23)]
@@ -402,7 +402,7 @@ def test_beyond_twenty_repositories_the_least_severe_are_merged(many_repositorie
 def test_merging_keeps_failing_then_most_severe_then_first_named(many_repositories_run: RunResult) -> None:
     def own_runs(run: RunResult, fail_on: str, max_runs: int) -> list[str]:
         categories = list(runs_by_category(sarif(run, fail_on, SarifFormat(max_runs=max_runs))))
-        assert categories[-1] == "ci-scan/merged/"
+        assert categories[-1] == "ci-scan/_merged/"
         return [category.split("/")[-2] for category in categories[:-1]]
 
     # at --fail-on critical only repositories 0-4 fail: with 6 runs they, and no other, keep their own
@@ -431,20 +431,20 @@ def test_merging_keeps_failing_then_most_severe_then_first_named(many_repositori
 def test_twenty_repositories_need_no_merge(many_repositories_run: RunResult) -> None:
     twenty = replace(many_repositories_run, targets=many_repositories_run.targets[:20])
     log = sarif(twenty)
-    assert len(log["runs"]) == 20 and "ci-scan/merged/" not in runs_by_category(log)
+    assert len(log["runs"]) == 20 and "ci-scan/_merged/" not in runs_by_category(log)
 
 
 def test_a_merged_run_records_unfinished_targets(multi_run: RunResult) -> None:
     log = sarif(multi_run, "high", SarifFormat(max_runs=2))
     assert_valid(log)
     merged, unfinished = log["runs"]
-    assert merged["automationDetails"]["id"] == "ci-scan/merged/"
+    assert merged["automationDetails"]["id"] == "ci-scan/_merged/"
     assert merged["properties"]["merged"]["repositories"] == ["registry.example.com/team/app", "quay.io/acme/api"]
     invocation = merged["invocations"][0]
     assert invocation["executionSuccessful"] is False
     assert [n["message"]["text"].split(":")[0] for n in invocation["toolExecutionNotifications"]
             if n["level"] == "error"] == ["quay.io/acme/api"]
-    assert unfinished["automationDetails"]["id"] == "ci-scan/incomplete/"
+    assert unfinished["automationDetails"]["id"] == "ci-scan/_incomplete/"
 
 
 def test_the_result_cap_applies_per_run(multi_run: RunResult) -> None:
@@ -467,3 +467,11 @@ def test_findings_of_other_kinds_get_their_own_rules(sample_run: RunResult) -> N
     assert rule["properties"]["tags"] == ["security", "secret", "high"]
     (result,) = run["results"]
     assert (result["level"], result["properties"]["location"]) == ("error", "/app/.env")
+
+
+def test_a_host_named_like_a_shared_run_never_shares_its_category(multi_run: RunResult) -> None:
+    host = Target(kind="host", node_id="h1", node_type="host", name="incomplete")
+    named = TargetResult(target=host, scan_id="h-scan", status="COMPLETE", findings=multi_run.targets[0].findings)
+    log = sarif(replace(multi_run, targets=(*multi_run.targets, named)))
+    categories = [run["automationDetails"]["id"] for run in log["runs"]]
+    assert len(categories) == len(set(categories)), categories

@@ -135,3 +135,12 @@ def test_the_hint_names_the_file_the_team_keeps_its_entries_in() -> None:
     assert "add an entry with a reason and an expiry to security/accepted.yml, e.g.:" in render_summary(decision)
     plain = decide(RunResult(targets=(TargetResult(TARGET, "s", "COMPLETE", (CRITICAL,)),)), Policy.build())
     assert "add an entry with a reason and an expiry to .ci-scan-ignore.yml, e.g.:" in render_summary(plain)
+
+
+def test_no_entry_is_called_stale_when_nothing_was_gated() -> None:
+    incomplete = TargetResult(TARGET, "s", "ERROR", error="the scan ended ERROR")
+    for run in (RunResult(targets=(), error="the console is unreachable"), RunResult(targets=(incomplete,))):
+        decision = decide(run, Policy.build(ignores=(entry(),)), today=TODAY)
+        assert not [w for w in decision.warnings if "matched no finding" in w], decision.warnings
+    gated = decide(RunResult(targets=(TargetResult(TARGET, "s", "COMPLETE", ()),)), Policy.build(ignores=(entry(),)))
+    assert [w for w in gated.warnings if "matched no finding" in w]
