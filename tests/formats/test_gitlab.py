@@ -24,8 +24,8 @@ from ci_scan.ignores import IgnoreEntry
 from ci_scan.models import Finding, RunResult, Severity, TargetResult, VulnerabilityDetails
 from ci_scan.vex import Product, VexStatement
 from tests.conftest import shared_path
-from tests.formats.helpers import DIGEST, image_target, only, single, vulnerability, with_target
 from tests.formats.helpers import decide as decide_at
+from tests.formats.helpers import image_target, only, single, vulnerability, with_target
 
 GOLDEN = Path(__file__).parent / "golden" / "gitlab-sample.json"
 # Read at import: the autouse _clean_env fixture removes every CI_SCAN_* variable before a test runs.
