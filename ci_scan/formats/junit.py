@@ -23,8 +23,8 @@ Statuses, one per disposition. GitLab shows the text inside `<failure>`/`<error>
   expired); the JSON and SARIF reports hold its details.
 
 A report that would exceed its byte budget (25 MB; GitLab refuses JUnit files over 30 MB) has its
-descriptions cut to 1000 or 200 characters, or left out, and says so in each suite's
-`ci-scan.shortened` property; verdicts and reasons are never cut.
+descriptions cut to what fits, then left out, then the details of findings that do not count, and
+says so in each suite's `ci-scan.shortened` property; verdicts and reasons are never cut.
 
 GitLab keys test cases on suite + classname + name and keeps only the last of duplicates. Suite
 names are unique in the file; within a suite, names include the package path and a name still
@@ -55,8 +55,10 @@ from ci_scan.formats.base import duration_ms, report_order, target_labels, url_h
 from ci_scan.formats.text import component_text, detail_lines, fix_text, headline, one_line, shorten
 from ci_scan.models import Finding, FindingKind
 
-DESCRIPTION_LIMITS = (4000, 1000, 200, 0)
-"""Characters of a finding's description kept: the first that keeps the report within its byte budget."""
+DESCRIPTION_LIMIT = 4000
+"""Characters of a finding's description kept, unless the report must be cut to stay within its budget."""
+MIN_DESCRIPTION = 40
+"""A cut shorter than this says nothing: the descriptions are left out instead."""
 BYTE_BUDGET = 25_000_000
 """GitLab refuses JUnit files over 30 MB; the rest is headroom for what is written beside the report."""
 _PASSED = frozenset({"passing", "expired"})
@@ -85,20 +87,28 @@ class JunitFormat:
         self.byte_budget = byte_budget
 
     def render(self, decision: Decision) -> str:
-        """The report, its descriptions shortened (and the report saying so) when it would exceed the budget."""
-        text = ""
-        for limit in DESCRIPTION_LIMITS:
-            text = self._render(decision, limit)
+        """The report; over the byte budget, descriptions are cut to what fits (then left out, then the
+        suppressed findings' details too), and the report says so. Verdicts and reasons are never cut."""
+        text = self._render(decision, DESCRIPTION_LIMIT, details=True)
+        size = len(text.encode("utf-8"))
+        if size <= self.byte_budget:
+            return text
+        described = _description_sizes(decision)
+        # What the report weighs without descriptions, then the longest cut that fits in the rest.
+        room = int(self.byte_budget * 0.95) - (size - sum(described))
+        attempts = [(limit, True) for limit in [_longest_cut(described, room)] if limit >= MIN_DESCRIPTION]
+        for limit, details in [*attempts, (0, True), (0, False)]:
+            text = self._render(decision, limit, details=details)
             if len(text.encode("utf-8")) <= self.byte_budget:
                 break
         return text
 
-    def _render(self, decision: Decision, limit: int) -> str:
+    def _render(self, decision: Decision, limit: int, *, details: bool) -> str:
         root = ET.Element("testsuites")
         labels = target_labels([target.result.target for target in decision.targets])
-        note = "" if limit == DESCRIPTION_LIMITS[0] else _shortened(limit, self.byte_budget)
+        note = "" if limit == DESCRIPTION_LIMIT else _shortened(limit, self.byte_budget, details=details)
         for index, (target, label) in enumerate(zip(decision.targets, labels, strict=True)):
-            root.append(_suite(index, label, target, decision, limit, note))
+            root.append(_suite(index, label, target, decision, limit, note, details=details))
         if not decision.targets:  # the run ended before it had a target: say why, as an error
             root.append(_run_error_suite(decision))
         ET.indent(root)
@@ -106,10 +116,10 @@ class JunitFormat:
 
 
 def _suite(index: int, label: str, target: TargetDecision, decision: Decision, limit: int,
-           note: str) -> ET.Element:
+           note: str, *, details: bool) -> ET.Element:
     result = target.result
     if result.completed:
-        cases = [_gate_case(label, target, decision), *_finding_cases(label, target, limit)]
+        cases = [_gate_case(label, target, decision), *_finding_cases(label, target, limit, details=details)]
         _make_names_unique(cases)
     else:
         cases = [_error_case(label, target, decision)]
@@ -126,10 +136,31 @@ def _suite(index: int, label: str, target: TargetDecision, decision: Decision, l
     return _conform(suite.build_xml_doc(), target, decision)
 
 
-def _shortened(limit: int, budget: int) -> str:
+def _shortened(limit: int, budget: int, *, details: bool) -> str:
     kept = f"cut to {limit} characters" if limit else "left out"
-    return (f"descriptions {kept} to keep this report under {budget / 1e6:g} MB (GitLab refuses JUnit files over "
-            "30 MB); the JSON and SARIF reports have them whole")
+    dropped = "" if details else ", and so are the details of findings that do not count"
+    return (f"descriptions {kept}{dropped} to keep this report under {budget / 1e6:g} MB (GitLab refuses JUnit files "
+            "over 30 MB); the JSON and SARIF reports have them whole")
+
+
+def _description_sizes(decision: Decision) -> list[int]:
+    """The bytes each reported description takes at the full limit."""
+    return [len(shorten(finding.description.strip(), DESCRIPTION_LIMIT).encode("utf-8"))
+            for target in decision.targets if target.result.completed
+            for finding in target.result.findings
+            if finding.description.strip() and target.disposition(finding) not in _PASSED]
+
+
+def _longest_cut(sizes: list[int], room: int) -> int:
+    """The largest cut c with sum(min(size, c)) <= room (0 when even 1 does not fit)."""
+    low, high = 0, max(sizes, default=0)
+    while low < high:
+        middle = (low + high + 1) // 2
+        if sum(min(size, middle) for size in sizes) <= room:
+            low = middle
+        else:
+            high = middle - 1
+    return low
 
 
 def _run_error_suite(decision: Decision) -> ET.Element:
@@ -194,7 +225,7 @@ def _error_case(label: str, target: TargetDecision, decision: Decision) -> TestC
     return case
 
 
-def _finding_cases(label: str, target: TargetDecision, limit: int) -> list[TestCase]:
+def _finding_cases(label: str, target: TargetDecision, limit: int, *, details: bool = True) -> list[TestCase]:
     cases = []
     for finding in report_order(target.result.findings):
         disposition = target.disposition(finding)
@@ -208,7 +239,7 @@ def _finding_cases(label: str, target: TargetDecision, limit: int) -> list[TestC
             cases.append(case)
             continue
         reason = target.reason_for(finding)
-        body = [reason, *detail_lines(finding)]
+        body = [reason, *detail_lines(finding)] if details or disposition == "failing" else [reason]
         if finding.description.strip() and limit > 0:
             body += ["", shorten(finding.description.strip(), limit)]
         text = xml_text("\n".join(body))

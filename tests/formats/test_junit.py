@@ -420,3 +420,17 @@ def test_a_report_over_its_byte_budget_shortens_descriptions_and_says_so(sample_
     assert "ci-scan.shortened" not in whole
     # The verdicts stay whatever the budget: only descriptions go.
     assert [c.status for c in parse(cut)[1]] == [c.status for c in parse(whole)[1]]
+
+
+def test_a_report_far_over_its_budget_drops_descriptions_then_details(sample_run: RunResult) -> None:
+    long = tuple(replace(f, description="word " * 3000) for f in only(sample_run).findings)
+    run = with_target(sample_run, findings=long)
+    decision = decide(run, "critical")
+    bare = JunitFormat(byte_budget=10**9)._render(decision, 0, details=False)
+    budget = len(bare.encode()) + 10  # room for nothing but the reasons
+    cut = JunitFormat(byte_budget=budget).render(decision)
+    assert len(cut.encode()) <= budget + 400  # the note itself is the only growth
+    (suite,) = ET.fromstring(cut).iter("testsuite")
+    assert "details of findings that do not count" in properties(suite)["ci-scan.shortened"]
+    failing = [c for c in parse(cut)[1][1:] if c.status == "failed"]
+    assert failing and all("Severity: critical" in c.text for c in failing), "a failing finding keeps its details"
