@@ -44,6 +44,8 @@ REPORTS: tuple[ReportSpec, ...] = (
                "ci_scan.formats.json:JsonFormat"),
     ReportSpec("gitlab_report", "Write a GitLab container-scanning report here (artifacts: reports: "
                "container_scanning).", "gl-container-scanning-report.json", "ci_scan.formats.gitlab:GitlabFormat"),
+    ReportSpec("sbom", "Write the scanned images' software bill of materials here, as CycloneDX JSON (artifacts: "
+               "reports: cyclonedx).", "ci-scan.cdx.json", "ci_scan.formats.cyclonedx:CycloneDxFormat"),
     ReportSpec("markdown", "Write a Markdown summary here (in GitHub Actions it also goes to the job summary).",
                "ci-scan.md", "ci_scan.formats.markdown:MarkdownFormat"),
 )

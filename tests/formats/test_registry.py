@@ -10,7 +10,7 @@ from tests.formats.helpers import decide
 
 
 def test_the_registry_names_each_report_once() -> None:
-    assert sorted(REPORT_NAMES) == ["gitlab_report", "json", "junit", "markdown", "sarif"]
+    assert sorted(REPORT_NAMES) == ["gitlab_report", "json", "junit", "markdown", "sarif", "sbom"]
     filenames = [spec.default_filename for spec in REPORTS]
     assert len(set(filenames)) == len(filenames)
     assert all(spec.description.strip() for spec in REPORTS)
