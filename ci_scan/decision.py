@@ -9,6 +9,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Literal
 
 from ci_scan import wording
@@ -56,7 +57,17 @@ class TargetDecision:
     entries_used: frozenset[IgnoreEntry] = field(default=frozenset(), repr=False, compare=False)
     """Every ignore entry that matched a finding here, also where VEX decided first or it expired."""
 
+    @cached_property
+    def _dispositions(self) -> dict[int, tuple[Finding, Disposition]]:
+        """Each of the result's findings with its disposition, by object: every report asks about each
+        of them, and hashing a finding again for every question was most of a big report's time."""
+        return {id(finding): (finding, self._disposition(finding)) for finding in self.result.findings}
+
     def disposition(self, finding: Finding) -> Disposition:
+        known = self._dispositions.get(id(finding))
+        return known[1] if known is not None and known[0] is finding else self._disposition(finding)
+
+    def _disposition(self, finding: Finding) -> Disposition:
         if finding.masked:
             return "masked"
         if finding in self.vexed:

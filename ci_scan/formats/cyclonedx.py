@@ -245,7 +245,7 @@ class CycloneDxFormat:
         document = {"$schema": SCHEMA_URI, "bomFormat": "CycloneDX", "specVersion": SPEC_VERSION}
         document.update((key, body.pop(key)) for key in _TOP_ORDER if key in body)
         document.update(body)
-        return dump_json(document)
+        return dump_json(document, indent=None)  # machines read it; indenting makes json 3x slower
 
 
 def _bom(decision: Decision) -> Bom:

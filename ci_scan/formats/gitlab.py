@@ -109,7 +109,7 @@ class GitlabFormat:
             "vulnerabilities": vulnerabilities,
             "remediations": [],
         }
-        return dump_json(document)
+        return dump_json(document, indent=None)  # machines read it; indenting makes json 3x slower
 
 
 def clean(text: str, limit: int, *, multiline: bool = False) -> str:
