@@ -39,15 +39,17 @@ Mapping:
   `reported`, `truncated`) and `targets`, one per image of the run: `image`, `digest`, `nodeId`,
   `nodeType`, `scanId`, `verdict`, `reason`, `failing`, and for a target a policy-file scope gated,
   `scope` and its `criteria`.
-- GitHub refuses runs over 25,000 results: beyond that the gate-failing findings are kept first, then
+- GitHub refuses runs over 25,000 results and uploads over 10 MB gzipped: past them the rules' help is
+  shortened, then results dropped; the gate-failing findings are kept first, then
   the most severe; the cut is recorded in `run.properties.results` and as a tool notification.
 - The JSON is compact: GitHub limits uploads to 10 MB gzipped, and machines are its readers.
 """
 
 from __future__ import annotations
 
+import gzip
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import lru_cache
 from urllib.parse import quote
 
@@ -64,7 +66,7 @@ from ci_scan.formats.base import (
     target_labels,
     without_surrogates,
 )
-from ci_scan.formats.sarif_rules import rule_id, sarif_rule
+from ci_scan.formats.sarif_rules import HELP_DESCRIPTION_LIMIT, rule_id, sarif_rule
 from ci_scan.formats.text import fix_text, headline
 from ci_scan.models import Finding, Severity, Target
 
@@ -73,6 +75,8 @@ MAX_RESULTS_PER_RUN = 25_000
 MAX_RUNS = 20
 """GitHub's limit of runs per SARIF file."""
 DEFAULT_CATEGORY = "ci-scan"
+UPLOAD_LIMIT = 10_000_000
+"""GitHub refuses SARIF uploads over 10 MB gzipped."""
 MERGED_CATEGORY = "_merged"
 INCOMPLETE_CATEGORY = "_incomplete"
 """The shared runs' categories start with `_`, which no image repository or host name can: never a target's."""
@@ -112,23 +116,56 @@ class _Group:
     merge_reason: str = ""
 
 
+@dataclass(frozen=True)
+class _Cut:
+    """How much of the log to keep: characters of each rule's help description, results per run."""
+
+    help_limit: int
+    max_results: int
+    note: str = ""
+
+
+def _uploadable(text: str, limit: int) -> bool:
+    data = text.encode("utf-8")
+    return len(data) <= limit or len(gzip.compress(data, compresslevel=6)) <= limit  # gzip only when it may matter
+
+
+def _cut_note(cut: _Cut, limit: int) -> str:
+    help_text = f"rules' help cut to {cut.help_limit} characters" if cut.help_limit else "rules' help left out"
+    return (f"to stay under GitHub's upload limit ({limit / 1e6:g} MB gzipped): {help_text}, at most "
+            f"{cut.max_results} results per run (gate-failing ones kept first)")
+
+
 class SarifFormat:
     name = "sarif"
     description = "SARIF 2.1.0 for GitHub code scanning; one run per image repository, gate shown per result"
     default_filename = "ci-scan.sarif"
 
     def __init__(
-        self, max_results: int = MAX_RESULTS_PER_RUN, max_runs: int = MAX_RUNS, sarif_category: str | None = None
+        self, max_results: int = MAX_RESULTS_PER_RUN, max_runs: int = MAX_RUNS, sarif_category: str | None = None,
+        upload_limit: int = UPLOAD_LIMIT,
     ) -> None:
         if max_runs < 1:
             raise ValueError("max_runs must be at least 1")
         self.max_results = max_results
         self.max_runs = max_runs
+        self.upload_limit = upload_limit
         self.category = (sarif_category or DEFAULT_CATEGORY).strip("/") or DEFAULT_CATEGORY
         """The prefix of every run's `automationDetails.id`: `<category>/<repository>/`."""
 
     def render(self, decision: Decision) -> str:
-        runs = [self._run(group, decision) for group in self._groups(decision)]
+        """The log; past GitHub's upload limit (10 MB gzipped) the rules' help is shortened, then the
+        least severe results dropped (gate-failing ones last), each step said in the runs' notifications."""
+        text = self._render(decision, _Cut(HELP_DESCRIPTION_LIMIT, self.max_results))
+        for cut in (_Cut(500, self.max_results), _Cut(0, self.max_results), _Cut(0, self.max_results // 2),
+                    _Cut(0, self.max_results // 5), _Cut(0, self.max_results // 25)):
+            if _uploadable(text, self.upload_limit):
+                break
+            text = self._render(decision, replace(cut, note=_cut_note(cut, self.upload_limit)))
+        return text
+
+    def _render(self, decision: Decision, cut: _Cut) -> str:
+        runs = [self._run(group, decision, cut) for group in self._groups(decision)]
         log = to_json_data(om.SarifLog(version="2.1.0", schema_uri=SCHEMA_URI, runs=runs))
         return dump_json({"$schema": log.pop("$schema"), "version": log.pop("version"), **log}, indent=None)
 
@@ -160,7 +197,7 @@ class SarifFormat:
         groups.append(_Group(MERGED_CATEGORY, [i for r in rest for i in finished[r]], rest, reason))
         return groups + tail
 
-    def _run(self, group: _Group, decision: Decision) -> om.Run:
+    def _run(self, group: _Group, decision: Decision, cut: _Cut) -> om.Run:
         entries = [
             (order, image, finding)
             for order, image in enumerate(group.images)
@@ -172,7 +209,7 @@ class SarifFormat:
             entries,
             key=lambda e: (e[1].decision.disposition(e[2]) != "failing", report_key(e[2]), e[0]),
         )
-        kept = [(image, finding) for _, image, finding in ranked[: self.max_results]]
+        kept = [(image, finding) for _, image, finding in ranked[: cut.max_results]]
         by_rule: dict[str, list[tuple[str, Finding]]] = {}
         for image, finding in kept:
             by_rule.setdefault(rule_id(finding), []).append((image.target.name, finding))
@@ -186,7 +223,7 @@ class SarifFormat:
                     name="ci-scan",
                     version=__version__,
                     semantic_version=__version__,
-                    rules=[sarif_rule(rule, findings, scope) for rule, findings in by_rule.items()],
+                    rules=[sarif_rule(rule, findings, scope, cut.help_limit) for rule, findings in by_rule.items()],
                 )
             ),
             automation_details=om.RunAutomationDetails(id=f"{self.category}/{group.category}/"),
@@ -198,7 +235,7 @@ class SarifFormat:
                     end_time_utc=iso_utc(max(known_ends, default=0)),
                     exit_code=int(decision.exit_code),
                     exit_code_description=wording.exit_description(decision.verdict),
-                    tool_execution_notifications=self._notifications(group, decision, len(entries), len(kept))
+                    tool_execution_notifications=self._notifications(group, decision, len(entries), len(kept), cut)
                     or None,
                 )
             ],
@@ -209,7 +246,8 @@ class SarifFormat:
             properties=_run_properties(group, decision, total=len(entries), reported=len(kept)),
         )
 
-    def _notifications(self, group: _Group, decision: Decision, total: int, reported: int) -> list[om.Notification]:
+    def _notifications(self, group: _Group, decision: Decision, total: int, reported: int,
+                       cut: _Cut) -> list[om.Notification]:
         several = len(group.images) > 1
         notes = [
             om.Notification(message=om.Message(text=f"{image.label}: {image.decision.reason}"), level="error")
@@ -228,9 +266,11 @@ class SarifFormat:
         warnings += (*decision.run.warnings, *decision.warnings)
         if reported < total:
             warnings.append(
-                f"{total} findings exceed GitHub's limit of {self.max_results} results per run; "
+                f"{total} findings exceed the limit of {cut.max_results} results per run; "
                 f"reported the {reported} that fail the gate or are most severe"
             )
+        if cut.note:
+            warnings.append(cut.note)
         notes += [om.Notification(message=om.Message(text=text), level="warning") for text in warnings]
         return notes
 

@@ -62,17 +62,18 @@ class _RuleFacts:
     several_images: bool
 
 
-def sarif_rule(rule: str, findings: list[tuple[str, Finding]], scope: str) -> om.ReportingDescriptor:
+def sarif_rule(rule: str, findings: list[tuple[str, Finding]], scope: str,
+               help_limit: int = HELP_DESCRIPTION_LIMIT) -> om.ReportingDescriptor:
     """The rule for `findings` (each with the name of its image), which all share the id `rule`."""
     unique = list({(image, *f.key): (image, f) for image, f in findings}.values())
     plain = [f for _, f in findings]
+    described = next((one_line(f.description) for f in plain if f.description.strip()), "")
+    if described and help_limit <= 0:
+        described = "(left out to keep the upload under GitHub's limit: the JSON report has it)"
     facts = _RuleFacts(
         rule=rule,
         severity=max(f.severity for f in plain),
-        description=shorten(
-            next((one_line(f.description) for f in plain if f.description.strip()), ""),
-            HELP_DESCRIPTION_LIMIT,
-        ),
+        description=shorten(described, help_limit) if help_limit > 0 else described,
         link=next((f.link for f in plain if _HTTP_URL.match(f.link)), None),
         scope=one_line(scope),
         affected=unique[:PACKAGES_LISTED],

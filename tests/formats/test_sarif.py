@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import copy
+import gzip
 import json
+import random
 from dataclasses import replace
 from functools import cache
 from typing import Any
@@ -475,3 +477,24 @@ def test_a_host_named_like_a_shared_run_never_shares_its_category(multi_run: Run
     log = sarif(replace(multi_run, targets=(*multi_run.targets, named)))
     categories = [run["automationDetails"]["id"] for run in log["runs"]]
     assert len(categories) == len(set(categories)), categories
+
+
+def test_a_log_over_githubs_upload_limit_is_cut_and_says_so(sample_run: RunResult) -> None:
+    noise = random.Random(7)
+    findings = tuple(
+        replace(f, rule_id=f"CVE-2024-{i:05d}", result_id=f"r{i}",
+                description="".join(noise.choice("abcdefghij ") for _ in range(3000)))
+        for i, f in enumerate(list(only(sample_run).findings) * 40)
+    )
+    run = with_target(sample_run, findings=findings)
+    whole = SarifFormat().render(decide(run))
+    limit = len(gzip.compress(whole.encode())) // 3
+    cut = SarifFormat(upload_limit=limit).render(decide(run))
+    assert len(gzip.compress(cut.encode())) <= limit
+    log = json.loads(cut)
+    notes = [n["message"]["text"] for r in log["runs"]
+             for n in r["invocations"][0].get("toolExecutionNotifications", [])]
+    assert any(n.startswith("to stay under GitHub's upload limit") for n in notes), notes
+    failing = [r for run_ in log["runs"] for r in run_["results"] if r["level"] == "error"]
+    assert len(failing) == len(decide(run).failing), "gate-failing results are the last to go"
+    assert_valid(log)
