@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime, timezone
 from typing import Protocol
 from urllib.parse import urlsplit
@@ -26,6 +26,30 @@ class Format(Protocol):
     def render(self, decision: Decision) -> str:
         """The report of every target in `decision` (which holds the run's results)."""
         ...
+
+
+class Unique:
+    """Names made unique by numbering repeats: the base the first time, then `numbered(2)`,
+    `numbered(3)`... skipping any already taken. Each repeat costs one step, not one per earlier repeat
+    (consoles repeat rows by the thousand)."""
+
+    def __init__(self, *taken: str) -> None:
+        self._taken: dict[str, int] = dict.fromkeys(taken, 1)
+        """Names taken -> the last number a repeat of that name was given."""
+
+    def take(self, base: str, numbered: Callable[[int], str]) -> str:
+        candidate, number = base, self._taken.get(base, 1)
+        while candidate in self._taken:
+            number += 1
+            candidate = numbered(number)
+        if candidate != base:
+            self._taken[base] = number
+        self._taken.setdefault(candidate, 1)
+        return candidate
+
+    def reserve(self, name: str) -> None:
+        """Take `name` as it is (it is unique by construction)."""
+        self._taken.setdefault(name, 1)
 
 
 def report_key(finding: Finding) -> tuple[int, float, str, str, str, str]:

@@ -54,7 +54,7 @@ from typing import TYPE_CHECKING, Any
 
 from ci_scan import __version__
 from ci_scan.decision import SUPPRESSED, Decision, TargetDecision
-from ci_scan.formats.base import dump_json, utc_datetime
+from ci_scan.formats.base import Unique, dump_json, utc_datetime
 from ci_scan.formats.text import shorten
 from ci_scan.models import Finding, Package, Severity, Target
 
@@ -198,7 +198,7 @@ class _Packages:
     """One target's package components, by (name, version), with unique bom-refs."""
 
     index: int
-    refs: set[str]
+    refs: Unique
     components: dict[tuple[str, str], Component] = field(default_factory=dict)
 
     def add(self, name: str, version: str, locations: Sequence[str], licenses: Sequence[str]) -> Component:
@@ -212,12 +212,7 @@ class _Packages:
 
     def unique_ref(self, base: str) -> str:
         """`base`, or `base#2`, `base#3`... when it is taken; taken from then on."""
-        candidate, number = base, 1
-        while candidate in self.refs:
-            number += 1
-            candidate = f"{base}#{number}"
-        self.refs.add(candidate)
-        return candidate
+        return self.refs.take(base, lambda number: f"{base}#{number}")
 
 
 class CycloneDxFormat:
@@ -259,7 +254,7 @@ def _bom(decision: Decision) -> Bom:
     moment = utc_datetime(timestamp_ms) if timestamp_ms is not None else None
     metadata = BomMetaData(tools=ToolRepository(components=[tool]), timestamp=moment or utc_datetime(1),
                            properties=[_property("gitlab:meta:schema_version", "1")])
-    refs: set[str] = {RUN_REF, TOOL_REF}
+    refs = Unique(RUN_REF, TOOL_REF)
     single = len(decision.targets) == 1
     top: list[Component] = []
     dependencies: list[Dependency] = []
@@ -267,7 +262,7 @@ def _bom(decision: Decision) -> Bom:
     targets: list[Component] = []
     for index, target in enumerate(decision.targets):
         image = _target_component(target, index)
-        refs.add(str(image.bom_ref.value))
+        refs.reserve(str(image.bom_ref.value))
         packages = _Packages(index, refs)
         if target.result.completed:
             for package in _merged(target.result.packages):

@@ -55,7 +55,7 @@ from urllib.parse import quote
 
 from ci_scan import __version__
 from ci_scan.decision import Decision, Disposition, TargetDecision
-from ci_scan.formats.base import dump_json, finding_fingerprint, report_order, target_labels, utc_datetime
+from ci_scan.formats.base import Unique, dump_json, finding_fingerprint, report_order, target_labels, utc_datetime
 from ci_scan.formats.text import shorten
 from ci_scan.models import Finding, Severity, Target
 
@@ -95,7 +95,7 @@ class GitlabFormat:
 
     def render(self, decision: Decision) -> str:
         labels = target_labels([t.result.target for t in decision.targets])
-        taken: dict[str, int] = {}
+        taken = Unique()
         vulnerabilities = [
             _vulnerability(finding, target, label, taken)
             for target, label in zip(decision.targets, labels, strict=True)
@@ -184,7 +184,7 @@ def _messages(decision: Decision, labels: list[str]) -> list[dict[str, str]]:
     return [{"level": level, "value": value} for level, value in cleaned if value]
 
 
-def _vulnerability(finding: Finding, target: TargetDecision, label: str, taken: dict[str, int]) -> dict[str, object]:
+def _vulnerability(finding: Finding, target: TargetDecision, label: str, taken: Unique) -> dict[str, object]:
     image = target.result.target
     rule = clean(finding.rule_id, NAME_LIMIT) or "unknown"
     package = clean(finding.package_name, NAME_LIMIT)
@@ -220,19 +220,14 @@ def vulnerability_id(finding: Finding, target: Target) -> str:
     return str(uuid.uuid5(NAMESPACE, f"{target.repository}\x1f{finding_fingerprint(finding, target)}"))
 
 
-def _unique_id(finding: Finding, target: Target, label: str, taken: dict[str, int]) -> str:
-    """An id not yet in `taken` (ids used -> how many repeats of that id were numbered): a row the
-    console repeats costs one step, not one per earlier repeat."""
+def _unique_id(finding: Finding, target: Target, label: str, taken: Unique) -> str:
     base = vulnerability_id(finding, target)
-    candidate, number = base, taken.get(base, 1)
-    while candidate in taken:
-        number += 1
+
+    def numbered(number: int) -> str:
         suffix = label if number == 2 else f"{label}\x1f{number}"
-        candidate = str(uuid.uuid5(NAMESPACE, f"{base}\x1f{suffix}"))
-    if candidate != base:
-        taken[base] = number
-    taken.setdefault(candidate, 1)
-    return candidate
+        return str(uuid.uuid5(NAMESPACE, f"{base}\x1f{suffix}"))
+
+    return taken.take(base, numbered)
 
 
 def _identifier(rule: str, link: str) -> dict[str, str]:

@@ -46,12 +46,13 @@ from __future__ import annotations
 
 import re
 import xml.etree.ElementTree as ET
+from collections.abc import Callable
 
 from junit_xml import TestCase, TestSuite
 
 from ci_scan import __version__, wording
 from ci_scan.decision import Decision, Policy, TargetDecision
-from ci_scan.formats.base import duration_ms, report_order, target_labels, url_host, utc_datetime
+from ci_scan.formats.base import Unique, duration_ms, report_order, target_labels, url_host, utc_datetime
 from ci_scan.formats.text import component_text, detail_lines, fix_text, headline, one_line, shorten
 from ci_scan.models import Finding, FindingKind
 
@@ -171,13 +172,20 @@ def _run_error_suite(decision: Decision) -> ET.Element:
                       properties={"ci-scan.version": __version__, "gate.verdict": decision.verdict,
                                   "gate.reason": xml_text(one_line(decision.reason))})
     element: ET.Element = suite.build_xml_doc()
-    element.attrib.pop("disabled", None)
-    element.set("time", "0.000")
-    for testcase in element.iter("testcase"):
-        for attribute in set(testcase.attrib) - _CASE_ATTRIBUTES:
-            del testcase.attrib[attribute]
-        testcase.set("time", "0.000")
+    _plain_times(element, "0.000")
     return element
+
+
+def _plain_times(suite: ET.Element, gate_time: str) -> list[ET.Element]:
+    """junit-xml's attributes the schemas refuse dropped; the suite and its gate case timed, the rest 0."""
+    suite.attrib.pop("disabled", None)
+    suite.set("time", gate_time)
+    cases = suite.findall("testcase")
+    for index, case in enumerate(cases):
+        for attribute in set(case.attrib) - _CASE_ATTRIBUTES:
+            del case.attrib[attribute]
+        case.set("time", gate_time if index == 0 else "0.000")  # the policy gate case comes first
+    return cases
 
 
 def _gate_case_name(policy: Policy) -> str:
@@ -259,18 +267,14 @@ def _failure_type(finding: Finding) -> str:
 
 def _make_names_unique(cases: list[TestCase]) -> None:
     """Append " #2", " #3"... to a name already taken, keyed as GitLab keys cases: `classname_name`."""
-    taken: dict[str, int] = {}
-    """Keys used -> the last number given to a repeat of that key (one step per repeat, not one per earlier one)."""
+    keys = Unique()
     for case in cases:
-        base = f"{case.classname}_{case.name}"
-        name, number = case.name, taken.get(base, 1)
-        while f"{case.classname}_{name}" in taken:
-            number += 1
-            name = f"{case.name} #{number}"
-        if name != case.name:
-            taken[base] = number
-        case.name = name
-        taken.setdefault(f"{case.classname}_{name}", 1)
+        prefix = f"{case.classname}_"
+        case.name = keys.take(prefix + case.name, _numbered(prefix + case.name)).removeprefix(prefix)
+
+
+def _numbered(key: str) -> Callable[[int], str]:
+    return lambda number: f"{key} #{number}"
 
 
 def _properties(target: TargetDecision, decision: Decision) -> dict[str, str]:
@@ -310,14 +314,8 @@ def _summary(target: TargetDecision, decision: Decision) -> str:
 
 def _conform(suite: ET.Element, target: TargetDecision, decision: Decision) -> ET.Element:
     """Make junit-xml's tree valid for junit-10.xsd and the Ant schema: attributes, times, order."""
-    scan_time = seconds(duration_ms(target.result))
-    suite.attrib.pop("disabled", None)
-    suite.set("time", scan_time)
-    cases = suite.findall("testcase")
-    for index, case in enumerate(cases):
-        for attribute in set(case.attrib) - _CASE_ATTRIBUTES:
-            del case.attrib[attribute]
-        case.set("time", scan_time if index == 0 else "0.000")  # the policy gate case comes first
+    cases = _plain_times(suite, seconds(duration_ms(target.result)))
+    for case in cases:
         for skipped in case.iter("skipped"):
             skipped.attrib.pop("type", None)
     properties = suite.find("properties")

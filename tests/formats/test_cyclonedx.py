@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 import time
@@ -23,12 +22,10 @@ from ci_scan.simulator.samples import default_dataset
 from ci_scan.simulator.sbom import runtime_sbom
 from ci_scan.vex import Product, VexStatement
 from ci_scan.wire import parse_sbom, parse_vulnerability
-from tests.formats.helpers import DIGEST, NASTY_TEXT, image_target, vulnerability
+from tests.formats.helpers import DIGEST, NASTY_TEXT, assert_golden, image_target, vulnerability
 from tests.formats.helpers import decide as decide_at
 
-GOLDEN = Path(__file__).parent / "golden" / "cyclonedx-sample.json"
 # Read at import: the autouse _clean_env fixture removes every CI_SCAN_* variable before a test runs.
-UPDATE_GOLDEN = os.environ.get("CI_SCAN_UPDATE_GOLDEN") == "1"
 RENDER = CycloneDxFormat().render
 IMAGE = "registry.example.com/team/app:1.4.2"
 END_MS = 1732752060000
@@ -255,10 +252,7 @@ def test_renders_are_byte_identical() -> None:
 
 def test_golden() -> None:
     decision, _ = vex_decision()
-    text = RENDER(decision)
-    if UPDATE_GOLDEN:
-        GOLDEN.write_text(text, encoding="utf-8")
-    assert text == GOLDEN.read_text(encoding="utf-8"), "run with CI_SCAN_UPDATE_GOLDEN=1 to regenerate"
+    assert_golden("cyclonedx-sample.json", RENDER(decision))
 
 
 def test_render_time_is_reported(capsys: pytest.CaptureFixture[str]) -> None:

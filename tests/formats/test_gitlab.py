@@ -4,12 +4,10 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import os
 import re
 import uuid
 from dataclasses import replace
 from functools import cache
-from pathlib import Path
 from typing import Any
 
 import jsonschema
@@ -24,12 +22,10 @@ from ci_scan.ignores import IgnoreEntry
 from ci_scan.models import Finding, RunResult, Severity, TargetResult, VulnerabilityDetails
 from ci_scan.vex import Product, VexStatement
 from tests.conftest import shared_path
+from tests.formats.helpers import assert_golden, image_target, only, single, vulnerability, with_target
 from tests.formats.helpers import decide as decide_at
-from tests.formats.helpers import image_target, only, single, vulnerability, with_target
 
-GOLDEN = Path(__file__).parent / "golden" / "gitlab-sample.json"
 # Read at import: the autouse _clean_env fixture removes every CI_SCAN_* variable before a test runs.
-UPDATE_GOLDEN = os.environ.get("CI_SCAN_UPDATE_GOLDEN") == "1"
 GITLAB_TIME = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}")
 RENDER = GitlabFormat().render
 
@@ -352,9 +348,4 @@ def test_the_registry_loads_this_renderer(sample_run: RunResult) -> None:
 
 def test_golden_sample(sample_run: RunResult) -> None:
     """The sample run's report, pinned. Regenerate with CI_SCAN_UPDATE_GOLDEN=1 (and review the diff)."""
-    text = RENDER(decide_at(sample_run))
-    if UPDATE_GOLDEN:
-        GOLDEN.parent.mkdir(exist_ok=True)
-        GOLDEN.write_text(text, encoding="utf-8")
-    assert GOLDEN.exists(), f"{GOLDEN} is missing: run with CI_SCAN_UPDATE_GOLDEN=1 to write it"
-    assert text == GOLDEN.read_text(encoding="utf-8")
+    assert_golden("gitlab-sample.json", RENDER(decide_at(sample_run)))

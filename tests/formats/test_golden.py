@@ -1,34 +1,19 @@
 """Golden files pin each report's exact bytes for the sample runs: any change to an output is a visible diff.
 
-Regenerate after an intended change with `CI_SCAN_UPDATE_GOLDEN=1 make test` and review the diff. (The
-variable is read at import: an autouse fixture clears every CI_SCAN_* variable before each test.)
+Regenerate after an intended change with `CI_SCAN_UPDATE_GOLDEN=1 make test` and review the diff.
 """
 
 from __future__ import annotations
-
-import os
-from pathlib import Path
 
 import pytest
 
 from ci_scan.formats import report
 from ci_scan.summary import render_summary
-from tests.formats.helpers import decide
+from tests.formats.helpers import assert_golden, decide
 
-GOLDEN = Path(__file__).parent / "golden"
-UPDATE_GOLDEN = os.environ.get("CI_SCAN_UPDATE_GOLDEN") == "1"
 FILES = {"junit": "junit.xml", "sarif": "sarif", "json": "json", "summary": "summary.txt"}
 CASES = [(output, fixture) for output in sorted(FILES) for fixture in ("sample_run", "multi_run")] + [
     ("summary", "nasty_run"), ("junit", "nasty_run")]  # hostile text, where a terminal or an XML parser meets it
-
-
-def assert_golden(name: str, text: str) -> None:
-    golden = GOLDEN / name
-    if UPDATE_GOLDEN:
-        golden.parent.mkdir(exist_ok=True)
-        golden.write_text(text, encoding="utf-8", newline="\n")
-    assert golden.exists(), f"no golden file {golden}: run with CI_SCAN_UPDATE_GOLDEN=1 to write it"
-    assert text == golden.read_text(encoding="utf-8"), f"{name} changed: run with CI_SCAN_UPDATE_GOLDEN=1 and review"
 
 
 @pytest.mark.parametrize(("output", "fixture"), CASES)

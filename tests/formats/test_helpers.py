@@ -91,3 +91,20 @@ def test_scores_are_named_for_what_they_are() -> None:
     assert "Exploitability score: none: the console has no CVSS data for it" in detail_lines(defaulted)
     secret = Finding("secret", "aws-access-key", Severity.HIGH, "", location="/app/.env", score=8.0)
     assert score_text(secret) == "score 8.0"
+
+
+def test_unique_names_number_repeats_in_one_step_each() -> None:
+    from ci_scan.formats.base import Unique
+
+    calls: list[int] = []
+
+    def numbered(number: int) -> str:
+        calls.append(number)
+        return f"a #{number}"
+
+    names = Unique("taken")
+    assert [names.take("a", numbered) for _ in range(1000)] == ["a", *(f"a #{n}" for n in range(2, 1001))]
+    assert len(calls) == 999, "each repeat is numbered once, not once per earlier repeat"
+    assert names.take("taken", lambda n: f"taken #{n}") == "taken #2"
+    names.reserve("b")
+    assert names.take("b", lambda n: f"b #{n}") == "b #2"

@@ -19,6 +19,18 @@ JSON_REPORT_SCHEMA = report_schema()
 VALIDATOR = jsonschema.Draft202012Validator(JSON_REPORT_SCHEMA)
 
 
+HIGH_POLICY = {
+    "fail_on": "high",
+    "criteria": ["--fail-on high"],
+    "sources": [{"criterion": "--fail-on high", "source": "option"}],
+    "narrowing": [],
+    "scoped": False,
+    "baseline": None,
+    "vex": [],
+}
+"""What the gate says of a policy of --fail-on high alone, set in code."""
+
+
 def report(run: RunResult, fail_on: str = "high") -> Any:
     return json.loads(RENDER(decide(run, fail_on)))
 
@@ -53,13 +65,7 @@ def test_sample_summary(sample_run: RunResult) -> None:
         "tool": {"name": "ci-scan", "version": __version__},
         "console_url": "https://console.example.com",
         "gate": {
-            "fail_on": "high",
-            "criteria": ["--fail-on high"],
-            "sources": [{"criterion": "--fail-on high", "source": "option"}],
-            "narrowing": [],
-            "scoped": False,
-            "baseline": None,
-            "vex": [],
+            **HIGH_POLICY,
             "verdict": "failed",
             "passed": False,
             "reason": reason,
@@ -215,13 +221,7 @@ def test_every_target_has_its_entry(multi_run: RunResult) -> None:
         "sha256:" + "1" * 64, "sha256:" + "2" * 64, "sha256:" + "3" * 64, None, "sha256:" + "4" * 64,
     ]
     assert document["gate"] == {
-        "fail_on": "high",
-        "criteria": ["--fail-on high"],
-        "sources": [{"criterion": "--fail-on high", "source": "option"}],
-        "narrowing": [],
-        "scoped": False,
-        "baseline": None,
-        "vex": [],
+        **HIGH_POLICY,
         "verdict": "failed",
         "passed": False,
         "reason": "5 targets: 1 passed, 2 failed, 1 could not be completed, 1 timed out",

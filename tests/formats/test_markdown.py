@@ -4,10 +4,8 @@ from __future__ import annotations
 
 import datetime as dt
 import html
-import os
 import re
 from dataclasses import replace
-from pathlib import Path
 
 import pytest
 
@@ -21,11 +19,9 @@ from ci_scan.models import RunResult, Severity, TargetResult
 from ci_scan.sanitize import for_log
 from ci_scan.summary import render_summary
 from ci_scan.vex import Product, VexStatement
-from tests.formats.helpers import LARGE_SIZE, image_target, only, vulnerability, with_target
+from tests.formats.helpers import LARGE_SIZE, assert_golden, image_target, only, vulnerability, with_target
 from tests.formats.helpers import decide as decide_at
 
-GOLDEN = Path(__file__).parent / "golden"
-UPDATE_GOLDEN = os.environ.get("CI_SCAN_UPDATE_GOLDEN") == "1"
 """Read at import: the autouse fixture that cleans the environment removes every CI_SCAN_ variable."""
 FIXTURES = ("sample_run", "multi_run", "nasty_run", "empty_run", "large_run", "many_repositories_run")
 ZWJ = "\u200d"
@@ -115,22 +111,9 @@ def test_the_registry_loads_it() -> None:
     assert renderer.name == spec.name and renderer.default_filename == spec.default_filename
 
 
-def test_golden_sample(sample_run: RunResult) -> None:
-    markdown = render(decide_at(sample_run, "high"))
-    golden = GOLDEN / "sample.md"
-    if UPDATE_GOLDEN:
-        golden.parent.mkdir(exist_ok=True)
-        golden.write_text(markdown, encoding="utf-8", newline="\n")
-    assert markdown == golden.read_text(encoding="utf-8"), "run with CI_SCAN_UPDATE_GOLDEN=1 to regenerate"
-
-
-def test_golden_multi(multi_run: RunResult) -> None:
-    markdown = render(decide_at(multi_run, "high"))
-    golden = GOLDEN / "multi.md"
-    if UPDATE_GOLDEN:
-        golden.parent.mkdir(exist_ok=True)
-        golden.write_text(markdown, encoding="utf-8", newline="\n")
-    assert markdown == golden.read_text(encoding="utf-8"), "run with CI_SCAN_UPDATE_GOLDEN=1 to regenerate"
+@pytest.mark.parametrize("fixture", ["sample_run", "multi_run"])
+def test_golden(fixture: str, request: pytest.FixtureRequest) -> None:
+    assert_golden(f"{fixture.removesuffix('_run')}.md", render(decide_at(request.getfixturevalue(fixture), "high")))
 
 
 def test_a_row_per_target_with_counts_and_verdict(multi_run: RunResult) -> None:

@@ -8,6 +8,17 @@ from ci_scan.models import RunResult, Severity, TargetResult
 from ci_scan.summary import render_summary
 from tests.formats.helpers import decide, image_target, only, vulnerability, with_target
 
+HINT = [
+    "To accept a finding, add an entry with a reason and an expiry to .ci-scan-ignore.yml, e.g.:",
+    "  ignore:",
+    "    - id: CVE-2024-0001",
+    "      package: openssl",
+    "      image: registry.example.com/team/app",
+    "      reason: <why this is acceptable>",
+    "      expires: <YYYY-MM-DD>",
+]
+"""The summary's last lines when CVE-2024-0001 in openssl is the most severe failing finding."""
+
 
 def test_one_target(sample_run: RunResult) -> None:
     result = only(sample_run)
@@ -22,13 +33,7 @@ def test_one_target(sample_run: RunResult) -> None:
         "Gate FAILED (--fail-on high): 3 finding(s) at or above high: 2 critical, 1 high; "
         "1 masked finding(s) not counted",
         "Policy: --fail-on high (option)",
-        "To accept a finding, add an entry with a reason and an expiry to .ci-scan-ignore.yml, e.g.:",
-        "  ignore:",
-        "    - id: CVE-2024-0001",
-        "      package: openssl",
-        "      image: registry.example.com/team/app",
-        "      reason: <why this is acceptable>",
-        "      expires: <YYYY-MM-DD>",
+        *HINT,
     ]
 
 
@@ -59,13 +64,7 @@ def test_a_line_per_target_then_findings_then_the_runs_verdict(multi_run: RunRes
         "Note: registry.example.com/team/app:1.5.0: reused a scan of this digest that finished 5 minutes earlier",
         "Warning: quay.io/acme/api:2.0: the console returned 1 duplicate row",
         "Warning: the console did not report its version",
-        "To accept a finding, add an entry with a reason and an expiry to .ci-scan-ignore.yml, e.g.:",
-        "  ignore:",
-        "    - id: CVE-2024-0001",
-        "      package: openssl",
-        "      image: registry.example.com/team/app",
-        "      reason: <why this is acceptable>",
-        "      expires: <YYYY-MM-DD>",
+        *HINT,
     ]
 
 
