@@ -82,8 +82,21 @@ class TargetDecision:
             return "failing"
         return "expired" if finding in self.expired else "passing"
 
+    @cached_property
+    def _reasons(self) -> dict[int, tuple[Finding, str]]:
+        """Each finding's reason once worked out, by object: every report asks for it again."""
+        return {}
+
     def reason_for(self, finding: Finding) -> str:
         """Why the finding fails the gate, or why it does not."""
+        known = self._reasons.get(id(finding))
+        if known is not None and known[0] is finding:
+            return known[1]
+        reason = self._reason(finding)
+        self._reasons[id(finding)] = (finding, reason)
+        return reason
+
+    def _reason(self, finding: Finding) -> str:
         disposition = self.disposition(finding)
         if disposition == "vex":
             return wording.vex_reason(self.vexed[finding])

@@ -189,6 +189,11 @@ class Policy:
                 if getattr(self, field)]
 
     def _criteria(self) -> list[tuple[str, str]]:
+        return list(self._criteria_in_force)
+
+    @cached_property
+    def _criteria_in_force(self) -> tuple[tuple[str, str], ...]:
+        """Asked for every finding of every report: worked out once per policy (which is frozen)."""
         found = [("fail_on", f"--fail-on {self.threshold_label}")] if self.fail_on is not None else []
         found += [(f"max_{key}", f"--max-{key} {n}") for key, n in self.max_counts]
         for key, n in self.at_least_counts:
@@ -200,7 +205,7 @@ class Policy:
         found += [("fail_on_exploit", "--fail-on-exploit")] * self.fail_on_exploit
         if self.fail_on_epss is not None:
             found.append(("fail_on_epss", f"--fail-on-epss {self.fail_on_epss:g}"))
-        return found
+        return tuple(found)
 
     def describe(self) -> str:
         return ", ".join(self.criteria()) or "--fail-on none"

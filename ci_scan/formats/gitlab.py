@@ -56,7 +56,7 @@ from urllib.parse import quote
 from ci_scan import __version__
 from ci_scan.decision import Decision, Disposition, TargetDecision
 from ci_scan.formats.base import Unique, dump_json, finding_fingerprint, report_order, target_labels, utc_datetime
-from ci_scan.formats.text import shorten
+from ci_scan.formats.text import clean, shorten
 from ci_scan.models import Finding, Severity, Target
 
 SCHEMA_VERSION = "15.2.1"
@@ -84,8 +84,8 @@ _CVE = re.compile(r"CVE-\d{4}-\d{4,}")
 _GHSA = re.compile(r"GHSA(?:-[0-9a-z]{4}){3}", re.IGNORECASE)
 _URL_START = re.compile(r"(https?|ftp)://", re.IGNORECASE)
 _URL_SAFE = "/?#[]@!$&'()*+,;=:%~-._"
-# C0 controls but tab and line feed, DEL, C1 controls, bidi embeddings/overrides/isolates, lone surrogates.
-_UNWANTED = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069\ud800-\udfff]")
+_URL_PLAIN = re.compile(r"[A-Za-z0-9/?#\[\]@!$&'()*+,;=:~._-]*")
+"""URL text that percent-encoding would leave as it is (`%` is left out: it may need encoding)."""
 
 
 class GitlabFormat:
@@ -112,20 +112,15 @@ class GitlabFormat:
         return dump_json(document, indent=None)  # machines read it; indenting makes json 3x slower
 
 
-def clean(text: str, limit: int, *, multiline: bool = False) -> str:
-    """Console text without control characters, bidi controls or lone surrogates, cut to `limit`."""
-    text = _UNWANTED.sub("", text.replace("\r\n", "\n").replace("\r", "\n"))
-    text = text.strip() if multiline else " ".join(text.split())
-    return shorten(text, limit)
-
-
 def url(text: str) -> str | None:
     """`text` as an http(s) or ftp URL the schema accepts, percent-encoded where needed; None if it is none."""
     text = clean(text, 2048)
     start = _URL_START.match(text)
     if start is None or len(text) == start.end():
         return None
-    rest = quote(text[start.end():], safe=_URL_SAFE)
+    rest = text[start.end():]
+    if not _URL_PLAIN.fullmatch(rest):
+        rest = quote(rest, safe=_URL_SAFE)
     return f"{start.group(1).lower()}://{rest}"
 
 

@@ -1,9 +1,9 @@
 """ci-scan's own JSON report. Its shape is a public contract, versioned by `schema_version`, and its JSON
 Schema ships in the package (`ci_scan/schemas/report.schema.json`, `report_schema()`).
 
-Version 2 (keys in this order; indent 2; UTF-8; trailing newline). Unknown target and scan values
-are `null`; a finding's text fields are always strings, "" when the console gives none, and its
-scores are 0.0 when unknown.
+Version 2 (keys in this order; indent 2, each finding on one line; UTF-8; trailing newline). Unknown
+target and scan values are `null`; a finding's text fields are always strings, "" when the console
+gives none, and its scores are 0.0 when unknown.
 
     schema_version  2
     tool            {name: "ci-scan", version}
@@ -82,7 +82,7 @@ from typing import Any
 
 from ci_scan import __version__
 from ci_scan.decision import Decision, Disposition, Policy, TargetDecision
-from ci_scan.formats.base import dump_json, finding_fingerprint, iso_utc, report_order
+from ci_scan.formats.base import dump_json_rows, finding_fingerprint, iso_utc, report_order
 from ci_scan.models import Finding, Severity, Target, VulnerabilityDetails
 
 SCHEMA_VERSION = 2
@@ -127,7 +127,7 @@ class JsonFormat:
             "targets": [_target_entry(target) for target in decision.targets],
             "warnings": [*decision.run.warnings, *decision.warnings],
         }
-        return dump_json(document)
+        return dump_json_rows(document, rows="findings")
 
 
 def _error(decision: Decision) -> str | None:

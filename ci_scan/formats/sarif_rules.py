@@ -1,11 +1,13 @@
-"""SARIF rules: one per vulnerability id (or secret/malware rule), with the severity and help text GitHub shows."""
+"""SARIF rules: one per vulnerability id (or secret/malware rule), with the severity and help text GitHub shows.
+
+Built as plain SARIF JSON, in the property order sarif-om writes (mandatory first, then by name): a big
+log has one rule per finding, and as sarif-om objects they cost more to build and convert than to write.
+"""
 
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-
-import sarif_om as om
 
 from ci_scan.formats.text import component_text, fix_text, one_line, shorten
 from ci_scan.models import Finding, Severity
@@ -63,8 +65,9 @@ class _RuleFacts:
 
 
 def sarif_rule(rule: str, findings: list[tuple[str, Finding]], scope: str,
-               help_limit: int = HELP_DESCRIPTION_LIMIT) -> om.ReportingDescriptor:
-    """The rule for `findings` (each with the name of its image), which all share the id `rule`."""
+               help_limit: int = HELP_DESCRIPTION_LIMIT) -> dict[str, object]:
+    """The rule (a reportingDescriptor, as SARIF JSON) for `findings` (each with the name of its
+    image), which all share the id `rule`."""
     unique = list({(image, *f.key): (image, f) for image, f in findings}.values())
     plain = [f for _, f in findings]
     described = next((one_line(f.description) for f in plain if f.description.strip()), "")
@@ -83,16 +86,17 @@ def sarif_rule(rule: str, findings: list[tuple[str, Finding]], scope: str,
     kind = plain[0].kind
     packages = ", ".join(sorted({f.component for f in plain if f.component})) or component_text(plain[0])
     title = f"{rule}: {facts.severity.label} {kind} in {packages}"
-    return om.ReportingDescriptor(
-        id=rule,
-        short_description=om.MultiformatMessageString(text=shorten(title, TITLE_LIMIT)),
-        full_description=om.MultiformatMessageString(
-            text=shorten(facts.description, DESCRIPTION_LIMIT) or f"{rule}: the console gives no description."
-        ),
-        help=om.MultiformatMessageString(text=_help_text(facts), markdown=_help_markdown(facts)),
-        help_uri=facts.link,
-        properties=_rule_properties(facts.severity, plain),
-    )
+    descriptor: dict[str, object] = {
+        "id": rule,
+        "fullDescription": {
+            "text": shorten(facts.description, DESCRIPTION_LIMIT) or f"{rule}: the console gives no description."
+        },
+        "help": {"text": _help_text(facts), "markdown": _help_markdown(facts)},
+        "helpUri": facts.link,
+        "properties": _rule_properties(facts.severity, plain),
+        "shortDescription": {"text": shorten(title, TITLE_LIMIT)},
+    }
+    return {key: value for key, value in descriptor.items() if value is not None}
 
 
 def _rule_properties(severity: Severity, findings: list[Finding]) -> dict[str, object]:

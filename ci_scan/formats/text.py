@@ -5,7 +5,12 @@ Nothing here words a verdict or a disposition: that is `ci_scan.wording`.
 
 from __future__ import annotations
 
+import re
+
 from ci_scan.models import Finding, FindingKind
+
+# C0 controls but tab and line feed, DEL, C1 controls, bidi embeddings/overrides/isolates, lone surrogates.
+_UNWANTED = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069\ud800-\udfff]")
 
 UNNAMED_COMPONENT: dict[FindingKind, str] = {
     "vulnerability": "an unnamed package",
@@ -19,6 +24,17 @@ COMPONENT_LABEL: dict[FindingKind, str] = {"vulnerability": "Package", "secret":
 def shorten(text: str, limit: int) -> str:
     """`text` cut to at most `limit` characters, an ellipsis marking the cut."""
     return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
+
+
+def clean(text: str, limit: int, *, multiline: bool = False) -> str:
+    """Console text for a machine-read report: without control characters, bidi controls or lone
+    surrogates, on one line (or with its line breaks, trimmed), cut to `limit`."""
+    if not (text.isascii() and text.isprintable()):  # printable ASCII (most text) has none of them
+        text = _UNWANTED.sub("", text.replace("\r\n", "\n").replace("\r", "\n"))
+        text = text.strip() if multiline else " ".join(text.split())
+    elif "  " in text or text[:1] == " " or text[-1:] == " ":
+        text = text.strip() if multiline else " ".join(text.split())
+    return shorten(text, limit)
 
 
 def one_line(text: str) -> str:

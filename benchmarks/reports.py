@@ -1,0 +1,117 @@
+"""Rendering every report for 1k, 10k and 100k findings: time and memory against a floor of the same run.
+
+The floor is the same findings as plain dicts serialised with `json.dumps` plus an ElementTree document
+of one element per finding, both made from dicts built beforehand (as the reports' decision is). Each
+measurement runs in a process of its own (`python benchmarks/reports.py --one PATH NAME`): a timed
+render, then one under tracemalloc for the peak of memory allocated while rendering.
+
+The findings are the sample console's 20,000-finding scan (`team/big`), fetched once through the real
+client; past 20,000 the scan is repeated with other package versions, so rules repeat as in big images.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import pickle
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import tracemalloc
+import xml.etree.ElementTree as ET
+from collections.abc import Callable
+from pathlib import Path
+
+from ci_scan.decision import Policy, decide
+from ci_scan.formats import REPORTS
+from ci_scan.models import RunResult
+
+SIZES = (1_000, 10_000, 100_000)
+FLOOR = "floor"
+
+
+def scaled(run: RunResult, size: int) -> RunResult:
+    """`run` with exactly `size` findings: its first ones, or it repeated with other package versions."""
+    target = run.targets[0]
+    findings = list(target.findings)
+    copies, repeat = list(findings[:size]), 1
+    while len(copies) < size:
+        repeat += 1
+        copies += [dataclasses.replace(f, component=f"{f.component}+r{repeat}",
+                                       result_id=f"{f.result_id}-r{repeat}") for f in findings[: size - len(copies)]]
+    return dataclasses.replace(run, targets=(dataclasses.replace(target, findings=tuple(copies)),))
+
+
+def element_tree(plain: list[dict[str, object]]) -> str:
+    root = ET.Element("findings")
+    for finding in plain:
+        ET.SubElement(root, "finding", {k: str(v) for k, v in finding.items() if isinstance(v, str)})
+    return ET.tostring(root, encoding="unicode")
+
+
+def measure_one(path: Path, name: str) -> dict[str, float]:
+    """In this process: render `name` (or the floor) for the pickled run at `path`; seconds and MiB."""
+    run: RunResult = pickle.loads(path.read_bytes())
+    action: Callable[[], object]
+    if name == FLOOR:
+        plain = [dataclasses.asdict(f) for t in run.targets for f in t.findings]
+
+        def action() -> object:
+            return json.dumps(plain), element_tree(plain)
+    else:
+        fmt = next(spec for spec in REPORTS if spec.name == name).load()
+        decision = decide(run, Policy())  # the decision is made before any report, as in a run
+
+        def action() -> object:
+            return fmt.render(decision)
+    started = time.perf_counter()
+    action()
+    seconds = time.perf_counter() - started
+    tracemalloc.start()
+    action()
+    _, peak = tracemalloc.get_traced_memory()
+    tracemalloc.stop()
+    return {"seconds": seconds, "mib": peak / 2**20}
+
+
+def measure(path: Path, name: str, repeats: int) -> dict[str, float]:
+    """The median of `repeats` runs, each in a fresh process."""
+    runs = []
+    for _ in range(repeats):
+        out = subprocess.run([sys.executable, __file__, "--one", str(path), name], check=True,
+                             capture_output=True, text=True).stdout
+        runs.append(json.loads(out))
+    return {key: statistics.median(r[key] for r in runs) for key in runs[0]}
+
+
+def report(run: RunResult, sizes: tuple[int, ...] = SIZES, repeats: int = 3) -> None:
+    names = [spec.name for spec in REPORTS]
+    with tempfile.TemporaryDirectory() as folder:
+        for size in sizes:
+            path = Path(folder) / f"run-{size}.pickle"
+            path.write_bytes(pickle.dumps(scaled(run, size)))
+            floor = measure(path, FLOOR, repeats)
+            print(f"{size:>7,} findings: floor {floor['seconds']:.2f} s, {floor['mib']:.0f} MiB "
+                  f"(json.dumps + ElementTree of the findings as dicts); median of {repeats} processes")
+            total_s = total_mib = 0.0
+            for name in names:
+                got = measure(path, name, repeats)
+                total_s += got["seconds"]
+                total_mib = max(total_mib, got["mib"])
+                print(f"  {name:<14} {got['seconds']:7.2f} s = {got['seconds'] / floor['seconds']:5.1f}x   "
+                      f"{got['mib']:6.0f} MiB = {got['mib'] / max(floor['mib'], 1):4.1f}x   "
+                      f"{got['mib'] * 1024 / size:5.1f} KiB per finding")
+            print(f"  {'all formats':<14} {total_s:7.2f} s = {total_s / floor['seconds']:5.1f}x   "
+                  f"(peak of one format {total_mib:.0f} MiB = {total_mib / max(floor['mib'], 1):.1f}x)")
+
+
+if __name__ == "__main__":
+    if sys.argv[1:2] == ["--one"]:
+        print(json.dumps(measure_one(Path(sys.argv[2]), sys.argv[3])))
+    else:
+        sys.path.insert(0, str(Path(__file__).parent))
+        from run import scan_big
+
+        report(scan_big(), tuple(int(n) for n in sys.argv[1:]) or SIZES)
