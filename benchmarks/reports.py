@@ -114,4 +114,8 @@ if __name__ == "__main__":
         sys.path.insert(0, str(Path(__file__).parent))
         from run import scan_big
 
-        report(scan_big(), tuple(int(n) for n in sys.argv[1:]) or SIZES)
+        arguments = sys.argv[1:]
+        repeats = 3
+        if arguments[:1] == ["--repeats"]:
+            repeats, arguments = int(arguments[1]), arguments[2:]
+        report(scan_big(), tuple(int(n) for n in arguments) or SIZES, repeats)

@@ -57,9 +57,7 @@ def run(
 
     try:
         check_report_paths(settings.reports)
-        requests = [
-            (report(name).load(**settings.report_options.get(name, {})), path) for name, path in settings.reports
-        ]
+        requests = [(_renderer(name, settings), path) for name, path in settings.reports]
         from ci_scan.client import ConsoleClient
 
         with ConsoleClient(
@@ -78,7 +76,10 @@ def run(
             report_error, written = exc, exc.written
         _job_summary(decision, settings, progress)
         summary_stream = err if any(path == "-" for _, path in settings.reports) else out
-        summary_stream.write(render_summary(decision, colour=use_colour(summary_stream, os.environ)))
+        # A renderer that had to leave something out says what in its `shortened`.
+        shortened = [(str(path), note) for fmt, path in requests if (note := getattr(fmt, "shortened", ""))]
+        summary_stream.write(render_summary(decision, colour=use_colour(summary_stream, os.environ),
+                                            shortened=shortened))
         summary_stream.flush()
         for path in written:
             progress(f"Report written: {path}")
@@ -107,6 +108,12 @@ def run(
             _job_summary(ended_decision, settings, progress)
         say(f"ci-scan: error: {message}")
         return exc.exit_code
+
+
+def _renderer(name: str, settings: Settings) -> Format:
+    spec = report(name)
+    inputs = {field: getattr(settings, field) for field in spec.inputs}
+    return spec.load(**settings.report_options.get(name, {}), **inputs)
 
 
 def _job_summary(decision: Decision, settings: Settings, progress: Callable[[str], None]) -> None:

@@ -15,6 +15,8 @@ from urllib.parse import urlsplit
 from ci_scan.baseline import Baseline, BaselineRequest
 from ci_scan.choices import LANGUAGES, MAX_PAGE_SIZE, MAX_PARALLEL
 from ci_scan.decision import Policy
+from ci_scan.dockerfile import Dockerfile
+from ci_scan.dockerfile import load as load_dockerfile
 from ci_scan.errors import ConfigError
 from ci_scan.models import ImageRef, ImageRefError
 from ci_scan.policy_inputs import assemble
@@ -154,6 +156,8 @@ class Settings:
     """A baseline on the console, fetched when the run starts."""
     loaded_baseline: Baseline | None = None
     """A baseline read from an earlier report."""
+    dockerfile: Dockerfile | None = None
+    """The image's Dockerfile, which SARIF results point at."""
 
     @classmethod
     def build(
@@ -178,6 +182,7 @@ class Settings:
         insecure: bool = False,
         ca_bundle: str | None = None,
         given: Mapping[str, str] | None = None,
+        dockerfile: str | None = None,
     ) -> Settings:
         """`policy` holds the policy options by settings field (`fail_on`, `max_high`, `vex`...); `given`
         names the options given on the command line (`flag`) or in their variable (`env`)."""
@@ -201,6 +206,7 @@ class Settings:
             _check_ca_bundle(ca_bundle)
         poll = parse_duration(poll_interval)
         outputs = tuple((name, path) for name, path in (reports or {}).items() if path)
+        images = len(request.refs) if isinstance(request, ImageScan) else 0
         return cls(
             console_url=normalise_console_url(console_url or ""),
             api_token=token,
@@ -228,4 +234,5 @@ class Settings:
                 for name, options in (report_options or {}).items()
             },
             given=dict(given or {}),
+            dockerfile=load_dockerfile(dockerfile, image_count=images),
         )

@@ -151,6 +151,8 @@ IMAGES = (
            "input).", "FILE"),
     Option("registry", "The registry account (name or node id) to look the images up in.", "NAME_OR_NODE_ID",
            readme_default="matched by host"),
+    Option("dockerfile", "The Dockerfile the image was built from: SARIF results point at it, base-image packages "
+           "at its FROM line (one image only).", "PATH", readme_default="./Dockerfile if one image is scanned"),
     Option("reuse_within", "Gate on an image's latest COMPLETE scan when it is younger than this, instead of "
            "starting one.", "DURATION", readme_default="off"),
 )

@@ -22,7 +22,7 @@ run has more than one target.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 
 from ci_scan import wording
 from ci_scan.decision import Decision, TargetDecision
@@ -54,7 +54,10 @@ def _coloured(line: str) -> str:
     return f"\x1b[{_COLOURS[start]}m{start}\x1b[0m{line[len(start):]}"
 
 
-def render_summary(decision: Decision, top: int = TOP_FINDINGS, *, colour: bool = False) -> str:
+def render_summary(decision: Decision, top: int = TOP_FINDINGS, *, colour: bool = False,
+                   shortened: Sequence[tuple[str, str]] = ()) -> str:
+    """The terminal summary; `shortened` holds (report path, what it left out) for reports that had to
+    leave something out to fit their consumer's limits."""
     labels = target_labels([target.result.target for target in decision.targets])
     labelled = list(zip(labels, decision.targets, strict=True))
     several = len(labelled) > 1
@@ -87,6 +90,7 @@ def render_summary(decision: Decision, top: int = TOP_FINDINGS, *, colour: bool 
         lines += [f"Note: {label}: {n}" if several else f"Note: {n}" for n in target.result.notes]
         lines += [f"Warning: {label}: {w}" if several else f"Warning: {w}" for w in target.result.warnings]
     lines += [f"Warning: {w}" for w in (*decision.run.warnings, *decision.warnings)]
+    lines += [f"Warning: report {path} is shortened: {what}" for path, what in shortened]
     if decision.failing:  # last: how to accept the most severe failing finding
         target, finding = decision.failing[0]
         files = [entry.where.rpartition(" line ")[0] for entry in decision.policy.ignores]

@@ -26,6 +26,8 @@ class ReportSpec:
     """Whether the report may go to standard output (`-`)."""
     options: Mapping[str, str] = field(default_factory=dict)
     """The renderer's own options: option name -> help."""
+    inputs: tuple[str, ...] = ()
+    """The settings (`Settings` fields, read before the run) the renderer is also constructed with."""
 
     def load(self, **options: Any) -> Format:
         module, _, cls = self.renderer.partition(":")
@@ -37,7 +39,7 @@ REPORTS: tuple[ReportSpec, ...] = (
     ReportSpec("junit", "Write a JUnit XML report here (GitLab, Jenkins, Azure DevOps).", "ci-scan.junit.xml",
                "ci_scan.formats.junit:JunitFormat"),
     ReportSpec("sarif", "Write a SARIF 2.1.0 report here (GitHub code scanning).", "ci-scan.sarif",
-               "ci_scan.formats.sarif:SarifFormat",
+               "ci_scan.formats.sarif:SarifFormat", inputs=("dockerfile",),
                options={"sarif_category": "The prefix of each SARIF run's category (automationDetails.id), "
                                           "so that several jobs' uploads don't replace each other's alerts."}),
     ReportSpec("json", "Write the JSON report here ('-' for standard output).", "ci-scan.json",

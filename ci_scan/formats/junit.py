@@ -104,10 +104,14 @@ class JunitFormat:
                 break
         return text
 
+    shortened: str = ""
+    """After `render`: what the report left out to stay within its byte budget; "" when nothing."""
+
     def _render(self, decision: Decision, limit: int, *, details: bool) -> str:
         root = ET.Element("testsuites")
         labels = target_labels([target.result.target for target in decision.targets])
         note = "" if limit == DESCRIPTION_LIMIT else _shortened(limit, self.byte_budget, details=details)
+        self.shortened = note
         for index, (target, label) in enumerate(zip(decision.targets, labels, strict=True)):
             root.append(_suite(index, label, target, decision, limit, note, details=details))
         if not decision.targets:  # the run ended before it had a target: say why, as an error

@@ -27,7 +27,11 @@ Mapping:
   for a finding the baseline had and `new` for the others. A result's properties also hold `severity`, `image`, `digest`
   (when known), `repository` (in the merged run only), `component`, `location`, `fixedIn`, `score`,
   `epssScore`, `cisaKev`, `layer` and `resultId`, each left out when empty.
-- Location: an image has no source file, so each result points at the synthetic, URI-safe path
+- Location: with the image's Dockerfile (`--dockerfile`, or `./Dockerfile` when one image is scanned),
+  each result points at it, relative to the checkout: a package of the operating system (the
+  console's `cve_type` `base`, which comes with the base image) at the lines of the `FROM` its base
+  came from (`dockerfile.base`), any other at line 1; `run.properties.dockerfile` names the file.
+  Without one, an image has no source file, so each result points at the synthetic, URI-safe path
   `container/<registry-host>/<repository>[/<package path>]`, line 1 (no scheme, tag or digest;
   anything outside `A-Za-z0-9-._~` percent-encoded). The image and package are logical locations.
 - `partialFingerprints.primaryLocationLineHash` is `Finding.fingerprint` of the repository without
@@ -57,6 +61,7 @@ import sarif_om as om
 
 from ci_scan import __version__, wording
 from ci_scan.decision import Decision, Disposition, Policy, TargetDecision
+from ci_scan.dockerfile import Dockerfile
 from ci_scan.formats.attrs_json import to_json_data
 from ci_scan.formats.base import (
     dump_json,
@@ -90,6 +95,8 @@ _URI_SAFE = "/-._~"
 _AFTER_RULES = ("semanticVersion", "version")
 """The driver's properties that sarif-om orders after its rules."""
 _FIRST_LINE = {"endColumn": 1, "endLine": 1, "startColumn": 1, "startLine": 1}
+BASE_PACKAGES = "base"
+"""The console's `cve_type` of the operating system's packages, which come with the base image."""
 """There is no source line: every result points at the first. Shared, never changed."""
 
 
@@ -149,7 +156,7 @@ class SarifFormat:
 
     def __init__(
         self, max_results: int = MAX_RESULTS_PER_RUN, max_runs: int = MAX_RUNS, sarif_category: str | None = None,
-        upload_limit: int = UPLOAD_LIMIT,
+        upload_limit: int = UPLOAD_LIMIT, dockerfile: Dockerfile | None = None,
     ) -> None:
         if max_runs < 1:
             raise ValueError("max_runs must be at least 1")
@@ -158,10 +165,13 @@ class SarifFormat:
         self.upload_limit = upload_limit
         self.category = (sarif_category or DEFAULT_CATEGORY).strip("/") or DEFAULT_CATEGORY
         """The prefix of every run's `automationDetails.id`: `<category>/<repository>/`."""
+        self.dockerfile = dockerfile
+        """The scanned image's Dockerfile, which every result then points at."""
 
     def render(self, decision: Decision) -> str:
         """The log; past GitHub's upload limit (10 MB gzipped) the rules' help is shortened, then the
         least severe results dropped (gate-failing ones last), each step said in the runs' notifications."""
+        self.shortened = ""
         text = self._render(decision, _Cut(HELP_DESCRIPTION_LIMIT, self.max_results))
         for cut in (_Cut(500, self.max_results), _Cut(0, self.max_results), _Cut(0, self.max_results // 2),
                     _Cut(0, self.max_results // 5), _Cut(0, self.max_results // 25)):
@@ -170,8 +180,13 @@ class SarifFormat:
             text = self._render(decision, replace(cut, note=_cut_note(cut, self.upload_limit)))
         return text
 
+    shortened: str = ""
+    """After `render`: what the log left out to fit GitHub's limits, in words; "" when nothing."""
+
     def _render(self, decision: Decision, cut: _Cut) -> str:
-        built = [self._run(group, decision, cut) for group in self._groups(decision)]
+        groups = self._groups(decision)
+        built = [self._run(group, decision, cut) for group in groups]
+        self.shortened = _shortened(groups, built, cut)
         log = to_json_data(om.SarifLog(version="2.1.0", schema_uri=SCHEMA_URI, runs=[run for run, _, _ in built]))
         # Rules and results join the converted log as the plain dicts they were built as: as sarif-om
         # objects, building and converting them took half of a big log's time.
@@ -233,7 +248,8 @@ class SarifFormat:
         known_starts = [i.decision.result.started_at_ms for i in group.images if i.decision.result.started_at_ms > 0]
         known_ends = [i.decision.result.finished_at_ms for i in group.images if i.decision.result.finished_at_ms > 0]
         rules = [sarif_rule(rule, findings, scope, cut.help_limit) for rule, findings in by_rule.items()]
-        results = [_result(finding, rule_index[rule_id(finding)], image, decision, group) for image, finding in kept]
+        anchor = _Anchor.of(self.dockerfile)
+        results = [_result(finding, rule_index[rule_id(finding)], image, group, anchor) for image, finding in kept]
         run = om.Run(
             tool=om.Tool(driver=om.ToolComponent(name="ci-scan", version=__version__, semantic_version=__version__)),
             automation_details=om.RunAutomationDetails(id=f"{self.category}/{group.category}/"),
@@ -249,7 +265,8 @@ class SarifFormat:
                     or None,
                 )
             ],
-            properties=_run_properties(group, decision, total=len(entries), reported=len(kept)),
+            properties=_run_properties(group, decision, total=len(entries), reported=len(kept),
+                                       dockerfile=anchor.uri if anchor else None),
         )
         return run, rules, results
 
@@ -282,6 +299,18 @@ class SarifFormat:
         return notes
 
 
+def _shortened(groups: list[_Group], built: list[tuple[om.Run, list[dict[str, object]], list[dict[str, object]]]],
+               cut: _Cut) -> str:
+    """What the log leaves out, for the terminal summary: results dropped (per run) and the cut's note."""
+    dropped = []
+    for group, (run, _, results) in zip(groups, built, strict=True):
+        total = run.properties["results"]["total"]
+        if len(results) < total:
+            dropped.append(f"{total - len(results):,} of {total:,} results of {_scope(group)}")
+    parts = [f"left out {', '.join(dropped)} (the least severe; gate-failing ones are kept first)"] if dropped else []
+    return "; ".join([*parts, cut.note] if cut.note else parts)
+
+
 def _severity_rank(repository: str, images: list[_Image]) -> tuple[tuple[int, int, float], tuple[int, int, float], str]:
     """Most severe first: by the worst gate-failing finding, then the worst finding, then name."""
 
@@ -303,7 +332,7 @@ def _scope(group: _Group) -> str:
     return group.category
 
 
-def _result(finding: Finding, index: int, image: _Image, decision: Decision, group: _Group) -> dict[str, object]:
+def _result(finding: Finding, index: int, image: _Image, group: _Group, anchor: _Anchor | None) -> dict[str, object]:
     """A result as SARIF JSON, properties in sarif-om's order (mandatory first, then by name)."""
     disposition = image.decision.disposition(finding)
     reason = image.decision.reason_for(finding)
@@ -312,7 +341,7 @@ def _result(finding: Finding, index: int, image: _Image, decision: Decision, gro
         "message": {"text": f"{headline(finding)}{where}; {fix_text(finding)}; {reason}."},
         "baselineState": _baseline_state(disposition, image.decision),
         "level": _level(disposition, finding.severity),
-        "locations": [_location(finding, image)],
+        "locations": [_location(finding, image, anchor)],
         "partialFingerprints": {"primaryLocationLineHash": finding_fingerprint(finding, image.target)},
         "properties": _result_properties(finding, disposition, image.target, merged=bool(group.merged)),
         "ruleId": rule_id(finding),
@@ -368,7 +397,30 @@ def _uri_path(segments: list[str]) -> str:
     return quote(without_surrogates(kept), safe=_URI_SAFE)
 
 
-def _location(finding: Finding, image: _Image) -> dict[str, object]:
+@dataclass(frozen=True)
+class _Anchor:
+    """Where results point in the image's Dockerfile: its FROM line for base-image packages, else line 1."""
+
+    uri: str
+    base: dict[str, int]
+    other: dict[str, int]
+
+    @classmethod
+    def of(cls, dockerfile: Dockerfile | None) -> _Anchor | None:
+        if dockerfile is None:
+            return None
+        base = dockerfile.base
+        region = _FIRST_LINE if base is None else {
+            "endColumn": base.end_column, "endLine": base.end_line, "startColumn": 1, "startLine": base.start_line,
+        }
+        return cls(dockerfile.uri, region, _FIRST_LINE)
+
+    def region(self, finding: Finding) -> dict[str, int]:
+        from_base = finding.details is not None and finding.details.cve_type.lower() == BASE_PACKAGES
+        return self.base if from_base else self.other
+
+
+def _location(finding: Finding, image: _Image, anchor: _Anchor | None = None) -> dict[str, object]:
     logical = [image.location]
     if finding.component:
         logical.append({
@@ -379,8 +431,8 @@ def _location(finding: Finding, image: _Image) -> dict[str, object]:
     return {
         "logicalLocations": logical,
         "physicalLocation": {
-            "artifactLocation": {"uri": artifact_uri(image.target, finding.location)},
-            "region": _FIRST_LINE,
+            "artifactLocation": {"uri": anchor.uri if anchor else artifact_uri(image.target, finding.location)},
+            "region": anchor.region(finding) if anchor else _FIRST_LINE,
         },
     }
 
@@ -414,7 +466,8 @@ def _result_properties(
     return {key: value for key, value in values.items() if value or key == "disposition"}
 
 
-def _run_properties(group: _Group, decision: Decision, *, total: int, reported: int) -> dict[str, object]:
+def _run_properties(group: _Group, decision: Decision, *, total: int, reported: int,
+                    dockerfile: str | None = None) -> dict[str, object]:
     properties: dict[str, object] = {}
     if group.merged:
         properties["merged"] = {"repositories": list(group.merged), "reason": group.merge_reason}
@@ -422,6 +475,8 @@ def _run_properties(group: _Group, decision: Decision, *, total: int, reported: 
         properties["repository"] = group.category
     if decision.run.console_url:
         properties["consoleUrl"] = decision.run.console_url
+    if dockerfile:
+        properties["dockerfile"] = dockerfile
     properties["gate"] = {
         "failOn": decision.gate_policy.threshold_label,
         "criteria": _criteria(decision.gate_policy),

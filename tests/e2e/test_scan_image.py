@@ -293,3 +293,28 @@ def test_in_github_actions_the_summary_goes_to_the_job_summary(simulator: Simula
     # A summary file that cannot be written is a warning, never a different verdict.
     broken = simulator.run("scan", "image", f"{REG}/app:1.4.2", env={"GITHUB_STEP_SUMMARY": str(tmp_path)})
     assert broken.code == 1 and "Warning: could not add the summary to the GitHub job summary" in broken.stderr
+
+
+def test_the_dockerfile_in_the_checkout_anchors_the_sarif(simulator: Simulator, tmp_path: Path) -> None:
+    (tmp_path / "Dockerfile").write_text("# the app\nFROM ubuntu:22.04 AS base\nRUN apt-get update\nFROM base\n",
+                                         encoding="utf-8")
+    run = simulator.run("scan", "image", f"{REG}/app:1.4.2", "--sarif", "out.sarif", cwd=tmp_path)
+    assert run.code == 1, run.output
+    sarif = json.loads((tmp_path / "out.sarif").read_text())
+    (sarif_run,) = sarif["runs"]
+    assert sarif_run["properties"]["dockerfile"] == "Dockerfile"
+    locations = [r["locations"][0]["physicalLocation"] for r in sarif_run["results"]]
+    assert {p["artifactLocation"]["uri"] for p in locations} == {"Dockerfile"}
+    # Packages of the operating system at FROM ubuntu (the base of the last stage), the others at line 1.
+    assert {p["region"]["startLine"] for p in locations} == {1, 2}
+    # Two images: the default Dockerfile is not theirs, so it is left alone...
+    two = simulator.run("scan", "image", f"{REG}/app:1.4.2", f"{REG}/clean:1.0", "--sarif", "two.sarif",
+                        cwd=tmp_path)
+    assert two.code == 1, two.output
+    assert "dockerfile" not in json.loads((tmp_path / "two.sarif").read_text())["runs"][0]["properties"]
+    # ...and naming one for them is a usage error, before anything is scanned.
+    named = simulator.run("scan", "image", f"{REG}/app:1.4.2", f"{REG}/clean:1.0", "--dockerfile", "Dockerfile",
+                          "--sarif", "named.sarif", cwd=tmp_path)
+    assert named.code == 2, named.output
+    assert_one_line_error(named, "--dockerfile", "2 images are scanned")
+    assert not (tmp_path / "named.sarif").exists()

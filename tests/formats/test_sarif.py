@@ -14,6 +14,7 @@ import jsonschema
 import pytest
 
 from ci_scan import __version__
+from ci_scan.dockerfile import parse as parse_dockerfile
 from ci_scan.formats.sarif import MAX_RESULTS_PER_RUN, MAX_RUNS, SarifFormat, artifact_uri
 from ci_scan.formats.sarif_rules import security_severity
 from ci_scan.models import Finding, ImageRef, RunResult, Severity, Target, TargetResult
@@ -208,8 +209,10 @@ def test_fingerprints_are_unique_and_survive_a_new_tag(sample_run: RunResult) ->
 
 
 def test_truncation_keeps_failing_then_most_severe(sample_run: RunResult) -> None:
-    log = sarif(sample_run, "critical", SarifFormat(max_results=3))
+    fmt = SarifFormat(max_results=3)
+    log = sarif(sample_run, "critical", fmt)
     assert_valid(log)
+    assert fmt.shortened.startswith("left out 4 of 7 results of registry.example.com/team/app:1.4.2")
     run = log["runs"][0]
     assert [r["properties"]["resultId"] for r in run["results"]] == ["r1", "r7", "r6"]
     assert [rule["id"] for rule in run["tool"]["driver"]["rules"]] == ["CVE-2024-0001", "CVE-2024-0005"]
@@ -491,6 +494,8 @@ def test_a_log_over_githubs_upload_limit_is_cut_and_says_so(sample_run: RunResul
     limit = len(gzip.compress(whole.encode())) // 3
     cut = SarifFormat(upload_limit=limit).render(decide(run))
     assert len(gzip.compress(cut.encode())) <= limit
+    fmt = SarifFormat(upload_limit=limit)
+    assert fmt.render(decide(run)) == cut and "to stay under GitHub's upload limit" in fmt.shortened
     log = json.loads(cut)
     notes = [n["message"]["text"] for r in log["runs"]
              for n in r["invocations"][0].get("toolExecutionNotifications", [])]
@@ -498,3 +503,33 @@ def test_a_log_over_githubs_upload_limit_is_cut_and_says_so(sample_run: RunResul
     failing = [r for run_ in log["runs"] for r in run_["results"] if r["level"] == "error"]
     assert len(failing) == len(decide(run).failing), "gate-failing results are the last to go"
     assert_valid(log)
+
+
+def test_results_point_at_the_dockerfile_base_packages_at_its_from_line(sample_run: RunResult) -> None:
+    text = ("# build\nFROM golang:1.22 AS build\nRUN make\nFROM debian:12-slim \\\n    AS runtime\n"
+            "COPY --from=build /app /app\n")
+    dockerfile = parse_dockerfile(text, "docker/app.Dockerfile")
+    log = sarif(sample_run, "high", SarifFormat(dockerfile=dockerfile))
+    assert_valid(log)
+    run = log["runs"][0]
+    assert run["properties"]["dockerfile"] == "docker/app.Dockerfile"
+    by_type: dict[str, set[tuple[tuple[str, int], ...]]] = {}
+    for result in run["results"]:
+        finding = next(f for f in only(sample_run).findings if f.result_id == result["properties"]["resultId"])
+        physical = result["locations"][0]["physicalLocation"]
+        assert physical["artifactLocation"] == {"uri": "docker/app.Dockerfile"}
+        by_type.setdefault(finding.details.cve_type if finding.details else "", set()).add(
+            tuple(sorted(physical["region"].items())))
+    from_line = (("endColumn", 15), ("endLine", 5), ("startColumn", 1), ("startLine", 4))
+    assert by_type.pop("base") == {from_line}
+    assert by_type and all(regions == {(("endColumn", 1), ("endLine", 1), ("startColumn", 1), ("startLine", 1))}
+                           for regions in by_type.values())
+    # The fingerprints follow the repository, not the file: alerts survive adding or moving the Dockerfile.
+    plain = results_by_id(sarif(sample_run, "high"))
+    assert all(r["partialFingerprints"] == plain[key]["partialFingerprints"] for key, r in results_by_id(log).items())
+
+
+def test_a_dockerfile_from_scratch_puts_every_result_on_line_one(sample_run: RunResult) -> None:
+    dockerfile = parse_dockerfile("FROM golang AS b\nFROM scratch\nCOPY --from=b /x /x\n", "Dockerfile")
+    log = sarif(sample_run, "high", SarifFormat(dockerfile=dockerfile))
+    assert {r["locations"][0]["physicalLocation"]["region"]["startLine"] for r in log["runs"][0]["results"]} == {1}
