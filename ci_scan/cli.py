@@ -49,7 +49,7 @@ def scan_image(image_refs: tuple[str, ...], **values: Any) -> None:
 
     refs = list(image_refs) or os.environ.get("CI_SCAN_IMAGE", "").split()
     request = read_image_refs(refs, values.pop("images_from"))
-    _run(request, values)
+    _run(request, {**values, "default_dockerfile": True})  # ./Dockerfile, when one image is scanned
 
 
 @scan.command("registry")

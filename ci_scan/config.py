@@ -15,7 +15,7 @@ from urllib.parse import urlsplit
 from ci_scan.baseline import Baseline, BaselineRequest
 from ci_scan.choices import LANGUAGES, MAX_PAGE_SIZE, MAX_PARALLEL
 from ci_scan.decision import Policy
-from ci_scan.dockerfile import Dockerfile
+from ci_scan.dockerfile import Dockerfile, find_default
 from ci_scan.dockerfile import load as load_dockerfile
 from ci_scan.errors import ConfigError
 from ci_scan.models import ImageRef, ImageRefError
@@ -183,9 +183,11 @@ class Settings:
         ca_bundle: str | None = None,
         given: Mapping[str, str] | None = None,
         dockerfile: str | None = None,
+        default_dockerfile: bool = False,
     ) -> Settings:
         """`policy` holds the policy options by settings field (`fail_on`, `max_high`, `vex`...); `given`
-        names the options given on the command line (`flag`) or in their variable (`env`)."""
+        names the options given on the command line (`flag`) or in their variable (`env`).
+        `default_dockerfile` looks for `./Dockerfile` when `dockerfile` is not given (`scan image` does)."""
         token = (api_token or "").strip()
         if not token:
             raise ConfigError("no API token: pass --api-token or set DEEPFENCE_API_TOKEN")
@@ -234,5 +236,6 @@ class Settings:
                 for name, options in (report_options or {}).items()
             },
             given=dict(given or {}),
-            dockerfile=load_dockerfile(dockerfile, image_count=images),
+            dockerfile=(load_dockerfile(dockerfile, image_count=images) if dockerfile
+                        else find_default(image_count=images) if default_dockerfile else None),
         )

@@ -11,7 +11,9 @@ instruction are skipped, and heredoc bodies (`RUN <<EOF` ... `EOF`) are not inst
 
 from __future__ import annotations
 
+import os
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import quote
@@ -19,11 +21,16 @@ from urllib.parse import quote
 from ci_scan.errors import ConfigError
 
 DEFAULT_NAME = "Dockerfile"
+_WORKSPACE_VARIABLES = ("GITHUB_WORKSPACE", "CI_PROJECT_DIR", "BUILD_SOURCESDIRECTORY", "WORKSPACE")
+"""Where GitHub Actions, GitLab CI, Azure Pipelines and Jenkins check the repository out."""
 MAX_BYTES = 1_000_000
 """A Dockerfile is a few kilobytes; anything this big is not one."""
 
+_DIRECTIVES = frozenset({"syntax", "escape", "check"})
 _DIRECTIVE = re.compile(r"#\s*([A-Za-z]+)\s*=\s*(\S*)\s*$")
-_HEREDOC = re.compile(r"<<(-?)([\"']?)([A-Za-z0-9_]+)\2")
+_HEREDOC = re.compile(r"\d*<<(-?)([^<]+)")
+"""A heredoc word of RUN, COPY or ADD, as BuildKit reads one: `<<EOF`, `<<-EOT`, `<<"app.conf"`."""
+_HEREDOC_INSTRUCTIONS = frozenset({"RUN", "COPY", "ADD"})
 _FROM_FLAG = re.compile(r"--[A-Za-z-]+(=\S*)?$")
 
 
@@ -41,7 +48,7 @@ class Instruction:
 @dataclass(frozen=True)
 class Dockerfile:
     uri: str
-    """Relative to the working directory (the checkout) when inside it, else a `file://` URI."""
+    """Relative to the checkout's root (`checkout_root`), percent-encoded."""
     line_count: int
     base: Instruction | None
     """The `FROM` the image's base packages came from; None for `FROM scratch`."""
@@ -49,7 +56,7 @@ class Dockerfile:
 
 def instructions(text: str) -> list[Instruction]:
     """The instructions of a Dockerfile, with the lines each spans."""
-    lines = text.splitlines()
+    lines = _lines(text)
     escape = _escape_character(lines)
     found: list[Instruction] = []
     number = 0
@@ -72,15 +79,36 @@ def instructions(text: str) -> list[Instruction]:
             continued = following.endswith(escape)
         parts = [part[: -len(escape)] if part.endswith(escape) else part for part in parts]
         joined = " ".join(part.strip() for part in parts if part.strip())
-        keyword, _, arguments = joined.partition(" ")
-        found.append(Instruction(keyword.upper(), arguments.strip(), first + 1, last + 1, len(last_text.rstrip()) + 1))
-        for heredoc in _HEREDOC.finditer(arguments):  # skip each body to its closing word
-            strip_tabs, word = heredoc.group(1) == "-", heredoc.group(3)
+        keyword, *rest = joined.split(None, 1)
+        arguments = rest[0].strip() if rest else ""
+        found.append(Instruction(keyword.upper(), arguments, first + 1, last + 1, len(last_text.rstrip()) + 1))
+        for strip_tabs, word in _heredocs(keyword.upper(), arguments):  # skip each body to its closing word
             while number < len(lines):
                 body = lines[number].lstrip("\t") if strip_tabs else lines[number]
                 number += 1
                 if body.rstrip() == word:
                     break
+    return found
+
+
+def _lines(text: str) -> list[str]:
+    """The lines as Docker counts them: split at line feeds only (not at form feeds or U+2028)."""
+    return [line.removesuffix("\r") for line in text.removesuffix("\n").split("\n")] if text else []
+
+
+def _heredocs(keyword: str, arguments: str) -> list[tuple[bool, str]]:
+    """(strip tabs, closing word) of each heredoc an instruction opens, in order."""
+    if keyword not in _HEREDOC_INSTRUCTIONS:
+        return []
+    found = []
+    for word in arguments.split():
+        match = _HEREDOC.fullmatch(word)
+        if match:
+            name = match.group(2)
+            if len(name) >= 2 and name[0] == name[-1] and name[0] in "\"'":
+                name = name[1:-1]
+            if name:
+                found.append((match.group(1) == "-", name))
     return found
 
 
@@ -106,28 +134,47 @@ def parse(text: str, uri: str) -> Dockerfile:
     found = instructions(text)
     if not any(i.keyword == "FROM" for i in found):
         raise ConfigError(f"--dockerfile {uri} has no FROM instruction: is it a Dockerfile?")
-    return Dockerfile(uri=uri, line_count=max(1, len(text.splitlines())), base=base_instruction(found))
+    return Dockerfile(uri=uri, line_count=max(1, len(_lines(text))), base=base_instruction(found))
 
 
-def load(path: str | None, *, image_count: int, working_directory: Path | None = None) -> Dockerfile | None:
-    """The Dockerfile to point reports at: `path` if given (ConfigError if it cannot be used), else
-    `Dockerfile` in the working directory when it is a readable Dockerfile and one image is scanned."""
-    cwd = working_directory or Path.cwd()
-    if path is None:
-        default = cwd / DEFAULT_NAME
-        if image_count != 1 or not default.is_file():
-            return None
-        try:
-            return _read(default, cwd)
-        except ConfigError:
-            return None  # not asked for: a file that is no Dockerfile is simply not used
+def load(path: str, *, image_count: int, working_directory: Path | None = None,
+         environ: Mapping[str, str] | None = None) -> Dockerfile:
+    """The Dockerfile named by `--dockerfile`; ConfigError when it cannot be used."""
     if image_count != 1:
         raise ConfigError(f"--dockerfile points at one image's Dockerfile, but {image_count} images are "
                           "scanned: scan one image, or leave --dockerfile out")
-    return _read(cwd / path, cwd)
+    cwd = working_directory or Path.cwd()
+    return _read(cwd / path, checkout_root(cwd, os.environ if environ is None else environ))
 
 
-def _read(path: Path, cwd: Path) -> Dockerfile:
+def find_default(*, image_count: int, working_directory: Path | None = None,
+                 environ: Mapping[str, str] | None = None) -> Dockerfile | None:
+    """`Dockerfile` in the working directory, when one image is scanned and it is a readable Dockerfile
+    inside the checkout; None otherwise (it was not asked for, so nothing about it is an error)."""
+    cwd = working_directory or Path.cwd()
+    default = cwd / DEFAULT_NAME
+    if image_count != 1 or not default.is_file():
+        return None
+    try:
+        return _read(default, checkout_root(cwd, os.environ if environ is None else environ))
+    except ConfigError:
+        return None
+
+
+def checkout_root(cwd: Path, environ: Mapping[str, str]) -> Path:
+    """The repository's root, which code scanning resolves paths against: the CI's workspace variable,
+    else the nearest directory up from `cwd` with a `.git`, else `cwd`."""
+    for name in _WORKSPACE_VARIABLES:
+        value = environ.get(name, "").strip()
+        if value:
+            return Path(value)
+    for folder in (cwd, *cwd.parents):
+        if (folder / ".git").exists():
+            return folder
+    return cwd
+
+
+def _read(path: Path, root: Path) -> Dockerfile:
     try:
         with path.open("rb") as handle:
             data = handle.read(MAX_BYTES + 1)
@@ -139,25 +186,27 @@ def _read(path: Path, cwd: Path) -> Dockerfile:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError:
         raise ConfigError(f"--dockerfile {path} is not UTF-8 text: is it a Dockerfile?") from None
-    return parse(text, _uri(path, cwd))
+    return parse(text, _uri(path, root))
 
 
-def _uri(path: Path, cwd: Path) -> str:
-    """Relative to the checkout, as code scanning needs (symlinks resolved, as it also needs)."""
+def _uri(path: Path, root: Path) -> str:
+    """Relative to the checkout's root, as code scanning needs (symlinks resolved, as it also needs)."""
     resolved = path.resolve()
     try:
-        relative = resolved.relative_to(cwd.resolve())
+        relative = resolved.relative_to(root.resolve())
     except ValueError:
-        return resolved.as_uri()
-    return quote(relative.as_posix(), safe="/-._~")
+        raise ConfigError(f"--dockerfile {path} is outside the checkout {root}: code scanning can only point "
+                          "at files inside it") from None
+    # A name that is not valid UTF-8 reaches Python as surrogate escapes: percent-encode its bytes.
+    return quote(os.fsencode(relative.as_posix()), safe="/-._~")
 
 
 def _escape_character(lines: list[str]) -> str:
     """The escape character: `\\`, or the one an `# escape=` parser directive at the top names."""
     for line in lines:
         directive = _DIRECTIVE.match(line.strip())
-        if directive is None:
-            break  # directives come first; anything else ends them
+        if directive is None or directive.group(1).lower() not in _DIRECTIVES:
+            break  # directives come first; anything else, an unknown one included, ends them
         if directive.group(1).lower() == "escape" and directive.group(2) in ("\\", "`"):
             return directive.group(2)
     return "\\"

@@ -150,10 +150,10 @@ def _layout(value: object, indent: str, rows: str, parts: list[str], *, one_per_
     if isinstance(value, dict) and value:
         parts.append("{")
         for number, (key, item) in enumerate(value.items()):
-            parts.append(f"{',' if number else ''}\n{inner}{json.dumps(str(key), ensure_ascii=False)}: ")
+            parts.append(f"{',' if number else ''}\n{inner}{json.dumps({key: 0}, ensure_ascii=False)[1:-4]}: ")
             _layout(item, inner, rows, parts, one_per_line=key == rows)
         parts.append(f"\n{indent}}}")
-    elif isinstance(value, list) and value:
+    elif isinstance(value, (list, tuple)) and value:
         parts.append("[")
         for number, item in enumerate(value):
             parts.append(f"{',' if number else ''}\n{inner}")

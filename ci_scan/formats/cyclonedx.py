@@ -49,6 +49,7 @@ import re
 import uuid
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 from ci_scan import __version__
@@ -391,7 +392,8 @@ def _vulnerability(finding: Finding, target: TargetDecision, package_ref: str, p
     rule = clean(finding.rule_id, 500) or "unknown"
     rating: dict[str, Any] = {"severity": SEVERITIES[finding.severity]}
     if finding.score > 0:
-        rating = {"justification": SCORE_NOTE, "method": "other", "score": finding.score, **rating}
+        score = float(format(Decimal(str(finding.score)), ".1f"))  # one decimal, as the library writes it
+        rating = {"justification": SCORE_NOTE, "method": "other", "score": score, **rating}
     package = clean(finding.package_name, TEXT_LIMIT) or "the package"
     fixed_in = clean(finding.fixed_in, 500)
     disposition = target.disposition(finding)

@@ -95,9 +95,9 @@ _URI_SAFE = "/-._~"
 _AFTER_RULES = ("semanticVersion", "version")
 """The driver's properties that sarif-om orders after its rules."""
 _FIRST_LINE = {"endColumn": 1, "endLine": 1, "startColumn": 1, "startLine": 1}
+"""There is no source line: every result points at the first. Shared, never changed."""
 BASE_PACKAGES = "base"
 """The console's `cve_type` of the operating system's packages, which come with the base image."""
-"""There is no source line: every result points at the first. Shared, never changed."""
 
 
 @dataclass(frozen=True)

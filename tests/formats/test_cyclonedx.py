@@ -268,3 +268,12 @@ def test_render_time_is_reported(capsys: pytest.CaptureFixture[str]) -> None:
     assert len(document["vulnerabilities"]) == 400 and len(document["components"]) == 200
     with capsys.disabled():
         print(f"\nCycloneDX: 200 packages, 400 findings rendered and validated in {elapsed:.1f}s")
+
+
+@pytest.mark.parametrize(("score", "written"), [(5.55, 5.6), (0.30000000000000004, 0.3), (1e-7, 0.0), (3.9, 3.9)])
+def test_a_score_is_written_to_one_decimal_as_the_library_writes_it(score: float, written: float) -> None:
+    finding = vulnerability("CVE-2024-0001", Severity.HIGH, "openssl:3.0.2", score=score)
+    run = RunResult(targets=(TargetResult(target=image_target("registry.example.com/team/app:1.0"),
+                                          scan_id="s", findings=(finding,)),))
+    (entry,) = sbom(decide_at(run))["vulnerabilities"]
+    assert entry["ratings"][0]["score"] == written

@@ -524,7 +524,7 @@ def test_results_point_at_the_dockerfile_base_packages_at_its_from_line(sample_r
     assert by_type.pop("base") == {from_line}
     assert by_type and all(regions == {(("endColumn", 1), ("endLine", 1), ("startColumn", 1), ("startLine", 1))}
                            for regions in by_type.values())
-    # The fingerprints follow the repository, not the file: alerts survive adding or moving the Dockerfile.
+    # The fingerprints follow the repository, not the file (GitHub still matches alerts by path too).
     plain = results_by_id(sarif(sample_run, "high"))
     assert all(r["partialFingerprints"] == plain[key]["partialFingerprints"] for key, r in results_by_id(log).items())
 
