@@ -11,9 +11,11 @@ import os
 import sys
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
 from ci_scan import wording
+from ci_scan.ci_env import detect, failing_annotations, github_output_text, step_outputs, timestamped
 from ci_scan.config import ExistingScans, ImageScan, RegistryScan, Settings
 from ci_scan.decision import Decision, decide
 from ci_scan.errors import CiScanError, ExitCode, ScanTimeout, redact
@@ -46,15 +48,35 @@ def run(
     """
     out = stdout or sys.stdout
     err = stderr or sys.stderr
+    ci = detect(os.environ)
+    section = "unopened"  # the scan's collapsible log section: opened by the first progress line, closed once
 
     def say(line: str) -> None:
         # Our lines quote the console (ids, statuses, its error messages): neutralised, one write each.
         err.write(neutral_line_start(for_log(line)) + "\n")
         err.flush()
 
-    progress = say
-    requests: list[tuple[Format, str]] = []
+    def progress(line: str) -> None:
+        nonlocal section
+        if ci.in_ci:
+            if section == "unopened":
+                section = "open"
+                if opening := ci.section_start("ci-scan: scanning", wall_clock()):
+                    err.write(opening + "\n")
+            line = timestamped(line, wall_clock())
+        say(line)
 
+    def close_section() -> None:
+        nonlocal section
+        if section == "open" and (closing := ci.section_end(wall_clock())):
+            err.write(closing + "\n")
+            err.flush()
+        section = "closed"
+
+    requests: list[tuple[Format, str]] = []
+    decision: Decision | None = None
+    code = ExitCode.SCAN_INCOMPLETE
+    written: list[Path] = []
     try:
         check_report_paths(settings.reports)
         requests = [(_renderer(name, settings), path) for name, path in settings.reports]
@@ -69,18 +91,22 @@ def run(
         day = today() if today else dt.datetime.now(dt.timezone.utc).date()  # when ignore entries expire
         decision = decide(result, settings.policy, today=day, baseline=scanner.baseline or settings.loaded_baseline)
         report_error = None
-        written = []
         try:
             written = write_reports(requests, decision)
         except ReportsNotWritten as exc:
             report_error, written = exc, exc.written
         _job_summary(decision, settings, progress)
+        close_section()
         summary_stream = err if any(path == "-" for _, path in settings.reports) else out
         # A renderer that had to leave something out says what in its `shortened`.
         shortened = [(str(path), note) for fmt, path in requests if (note := getattr(fmt, "shortened", ""))]
         summary_stream.write(render_summary(decision, colour=use_colour(summary_stream, os.environ),
                                             shortened=shortened))
         summary_stream.flush()
+        if ci.name == "github":
+            for line in failing_annotations(decision, settings.dockerfile):
+                out.write(line + "\n")
+            out.flush()
         for path in written:
             progress(f"Report written: {path}")
         for target in decision.targets:
@@ -88,26 +114,43 @@ def run(
                 line = wording.problem_line(target.result.target.name, target.verdict, target.reason,
                                             settings.scan.timeout)
                 say(f"ci-scan: error: {redact(line, [settings.api_token])}")
+        code = decision.exit_code
         if report_error is not None:
             # The verdict stands; a missing report is tool trouble unless the gate failed anyway.
             code = ExitCode.GATE_FAILED if decision.exit_code == ExitCode.GATE_FAILED else ExitCode.SCAN_INCOMPLETE
             say(f"ci-scan: error: {redact(report_error.one_line(), [settings.api_token])}")
-            return code
-        return decision.exit_code
     except CiScanError as exc:
+        close_section()
         message = redact(exc.one_line(), [settings.api_token])
         if requests:  # the run ended before any verdict: the reports still say why
             ended = RunResult(targets=(), console_url=settings.console_url, error=message,
                               timed_out=isinstance(exc, ScanTimeout))
-            ended_decision = decide(ended, settings.policy)
+            decision = decide(ended, settings.policy)
             try:
-                for path in write_reports(requests, ended_decision):
+                written = write_reports(requests, decision)
+                for path in written:
                     progress(f"Report written: {path}")
             except ReportsNotWritten as not_written:
+                written = not_written.written
                 say(f"ci-scan: error: {redact(not_written.one_line(), [settings.api_token])}")
-            _job_summary(ended_decision, settings, progress)
+            _job_summary(decision, settings, progress)
         say(f"ci-scan: error: {message}")
-        return exc.exit_code
+        code = exc.exit_code
+    close_section()
+    if ci.github_output:
+        paths = {str(path) for path in written}
+        reports = [(name, path) for name, path in settings.reports if path != "-" and str(Path(path)) in paths]
+        _github_outputs(ci.github_output, step_outputs(decision, code, reports), say)
+    return code
+
+
+def _github_outputs(path: str, outputs: dict[str, str], say: Callable[[str], None]) -> None:
+    """Append the step's outputs to $GITHUB_OUTPUT; trouble here is only a warning."""
+    try:
+        with open(path, "a", encoding="utf-8") as file:
+            file.write(github_output_text(outputs))
+    except OSError as exc:
+        say(f"Warning: could not write the step outputs to {path}: {exc.strerror or exc}")
 
 
 def _renderer(name: str, settings: Settings) -> Format:

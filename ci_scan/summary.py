@@ -42,9 +42,14 @@ _COLOURS = {
 
 
 def use_colour(stream: object, environ: Mapping[str, str]) -> bool:
-    """Colour only for a person at a terminal: never in a CI log, a file or a pipe, nor with NO_COLOR set."""
+    """Colour only for a person at a terminal: never in a CI log, a file or a pipe, nor with NO_COLOR set;
+    FORCE_COLOR (set, and not 0) asks for it anywhere, for CI logs that show colour."""
+    if "NO_COLOR" in environ:
+        return False
+    if environ.get("FORCE_COLOR", "").strip() not in ("", "0"):
+        return True
     isatty = getattr(stream, "isatty", None)
-    return bool(isatty and isatty()) and "NO_COLOR" not in environ and environ.get("TERM") != "dumb"
+    return bool(isatty and isatty()) and environ.get("TERM") != "dumb"
 
 
 def _coloured(line: str) -> str:

@@ -54,8 +54,11 @@ class Simulator:
 
     def run(self, *args: str, env: dict[str, str] | None = None, token: str | None = ADMIN_TOKEN,
             cwd: Path | None = None, timeout: float = 120) -> Run:
+        # As on a developer's machine, whatever CI runs the tests: a test that wants a CI sets it in `env`.
         environ = {k: v for k, v in os.environ.items()
-                   if not k.startswith(("CI_SCAN_", "DEEPFENCE_", "GITHUB_", "GITLAB_"))}
+                   if not k.startswith(("CI_", "DEEPFENCE_", "GITHUB_", "GITLAB_", "RUNNER_"))
+                   and k not in ("CI", "JENKINS_URL", "WORKSPACE", "TF_BUILD", "BUILD_SOURCESDIRECTORY",
+                                 "FORCE_COLOR", "NO_COLOR")}
         environ["DEEPFENCE_CONSOLE_URL"] = self.url
         if token is not None:
             environ["DEEPFENCE_API_TOKEN"] = token

@@ -129,6 +129,9 @@ def test_colour_only_at_a_terminal_without_no_color(sample_run: RunResult) -> No
     assert use_colour(Terminal(), {"NO_COLOR": ""}) is False  # set, whatever its value
     assert use_colour(Terminal(), {"TERM": "dumb"}) is False
     assert use_colour(io.StringIO(), {}) is False  # a pipe, a file, a CI log
+    assert use_colour(io.StringIO(), {"FORCE_COLOR": "1"}) is True  # a CI log that shows colour
+    assert use_colour(io.StringIO(), {"FORCE_COLOR": "0"}) is False
+    assert use_colour(Terminal(), {"FORCE_COLOR": "1", "NO_COLOR": "1"}) is False
     plain = render_summary(decide(sample_run, "high"))
     coloured = render_summary(decide(sample_run, "high"), colour=True)
     assert "\x1b" not in plain
