@@ -2,7 +2,9 @@
 
 - start-up: `ci-scan --version` against `python -c pass`;
 - fetching 20,000 findings from the in-process simulator (21 pages of 1,000) through the real client;
-- rendering each report for those 20,000 findings, against `json.dumps` of the same findings as plain dicts.
+- requests and client time for many targets;
+- every report for 1k, 10k and 100k findings, time and memory against `json.dumps` plus an ElementTree of
+  the same findings (`benchmarks/reports.py`, which also runs alone: `python benchmarks/reports.py 10000`).
 """
 
 from __future__ import annotations
@@ -12,15 +14,12 @@ import json
 import subprocess
 import sys
 import time
-import xml.etree.ElementTree as ET
 from collections.abc import Callable
 from pathlib import Path
 
 import httpx
 
 from ci_scan.client import ConsoleClient
-from ci_scan.decision import Policy, decide
-from ci_scan.formats import REPORTS
 from ci_scan.models import ImageRef, RunResult
 from ci_scan.scan import Scanner, ScanOptions
 from ci_scan.simulator import ADMIN_TOKEN, ConsoleSimulator
@@ -91,13 +90,6 @@ def many_targets() -> None:
     measure("registry, 500 images", lambda scanner: scanner.scan_registry("bulk-registry", "all"), sim)
 
 
-def _element_tree(plain: list[dict[str, object]]) -> str:
-    root = ET.Element("findings")
-    for finding in plain:
-        ET.SubElement(root, "finding", {k: str(v) for k, v in finding.items() if isinstance(v, str)})
-    return ET.tostring(root, encoding="unicode")
-
-
 def main() -> None:
     bin_dir = Path(sys.executable).parent
     floor_start = best_of(lambda: subprocess.run([sys.executable, "-c", "pass"], check=True))
@@ -113,20 +105,10 @@ def main() -> None:
     print(f"fetch 20,000 findings (simulator in-process, 21 pages): {fetch:.2f} s = "
           f"{fetch / floor_json:.0f}x json.dumps of them ({floor_json * 1000:.0f} ms)")
 
-    decision = decide(run, Policy())
-    floor = best_of(lambda: (json.dumps(plain), _element_tree(plain)))
-    total = 0.0
-    for spec in REPORTS:
-        fmt = spec.load()
-        seconds = best_of(lambda fmt=fmt: fmt.render(decision))
-        total += seconds
-        size = len(fmt.render(decision).encode()) / 2**20
-        print(f"render {spec.name:<13}: {seconds:.2f} s = {seconds / floor_json:.1f}x json.dumps floor, "
-              f"{size:.1f} MiB")
-    print(f"render all {len(REPORTS)} formats: {total:.2f} s = {total / floor:.1f}x the floor of json.dumps plus an "
-          f"ElementTree of one element per finding ({floor * 1000:.0f} ms)")
-    print(f"(best of {REPEATS} runs each)")
     many_targets()
+    from reports import report  # every format at 1k, 10k and 100k findings, each in a process of its own
+
+    report(run)
 
 
 if __name__ == "__main__":
