@@ -109,7 +109,7 @@ def read_image_refs(arguments: Sequence[str], images_from: str | None, stdin: Te
         more = f" (and {len(problems) - 3} more)" if len(problems) > 3 else ""
         raise ConfigError("; ".join(problems[:3]) + more)
     if not refs:
-        raise ConfigError("no image to scan: give IMAGE_REF arguments or --images-from FILE")
+        raise ConfigError("no image to scan: give IMAGE_REF arguments, set CI_SCAN_IMAGE, or use --images-from FILE")
     return ImageScan(tuple(refs.values()))
 
 

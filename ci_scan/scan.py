@@ -388,12 +388,12 @@ class Scanner:
     def _missing_image_message(self, registry: Registry, name: str, ref: ImageRef, known: list[ImageNode]) -> str:
         if not known:
             return f"{ref} is not on the console: registry {for_log(registry.name)} has no repository {name!r}" + (
-                "" if self.options.sync else "; if it was pushed recently, pass --sync"
+                "" if self.options.sync else "; if it was pushed recently, pass --sync (CI_SCAN_SYNC=true)"
             )
         wanted = f"digest {ref.digest}" if ref.digest else f"tag {ref.tag!r}"
         tags = sorted({for_log(t) for i in known for t in i.tags})
         shown = ", ".join(tags[:10]) + (", ..." if len(tags) > 10 else "")
-        advice = "" if self.options.sync else "; a registry sync may be needed: pass --sync"
+        advice = "" if self.options.sync else "; a registry sync may be needed: pass --sync (CI_SCAN_SYNC=true)"
         return f"{ref} is not on the console: {name} has no {wanted} (known tags: {shown}){advice}"
 
     def _sync(self, registry: Registry) -> None:
