@@ -1,5 +1,7 @@
 """An in-memory Deepfence ThreatMapper console (API v2.5) for tests and demos. Standard library only.
 
+It runs vulnerability, secret and malware scans of registry images.
+
 `ConsoleSimulator()` serves the default dataset and is itself a WSGI app; `serve(sim)` puts it on real
 HTTP (127.0.0.1, a free port, see `.url`); `sim.inject(path, 503, times=2)` makes the console misbehave
 and `sim.requests` records what clients sent. `default_dataset(extra_images=500)` adds a registry of

@@ -18,8 +18,10 @@ from .bodies import (
     AUTH_REQUEST,
     IMAGES_REQUEST,
     LIST_REQUEST,
+    MALWARE_START_REQUEST,
     RESULTS_REQUEST,
     SBOM_REQUEST,
+    SECRET_START_REQUEST,
     START_REQUEST,
     STATUS_REQUEST,
     STOP_REQUEST,
@@ -95,10 +97,11 @@ def _bearer_token(headers: dict[str, str]) -> str | None:
 class ConsoleSimulator:
     """A ThreatMapper console (API v2.5) in memory. Call it as a WSGI app; it is thread-safe.
 
-    Scans move one step per status poll, so tests are deterministic; `clock` drives timestamps and
-    token expiry, `seed` the bulk ids and the shuffled order of unordered result pages. A scan that
-    reaches COMPLETE has no findings yet: they land over the next `matching_polls` status polls, after
-    which the runtime SBOM exists (0: all findings and the SBOM at the first COMPLETE).
+    Scans (vulnerability, secret, malware) move one step per status poll, so tests are deterministic;
+    `clock` drives timestamps and token expiry, `seed` the bulk ids and the shuffled order of unordered
+    result pages. A vulnerability scan that reaches COMPLETE has no findings yet: they land over the next
+    `matching_polls` status polls, after which the runtime SBOM exists (0: all findings and the SBOM at the
+    first COMPLETE). Secret and malware scans have all their findings at COMPLETE.
     """
 
     def __init__(
@@ -172,6 +175,8 @@ class ConsoleSimulator:
         def route(method: str, path: str, handler: Handler, **options: Any) -> Route:
             return Route(method, re.compile(f"/deepfence{path}"), handler, **options)
 
+        kind = "(?P<kind>vulnerability|secret|malware)"
+
         return [
             route("GET", "/ping", lambda state, call: Response(200, b"pong", "text/plain; charset=utf-8"),
                   auth="public"),
@@ -186,16 +191,17 @@ class ConsoleSimulator:
                   permission=Permission.REGISTRY_WRITE),
             route("POST", "/scan/start/vulnerability", scan.start_scan, permission=write_scans,
                   shape=START_REQUEST),
-            route("POST", "/scan/status/vulnerability", scan.scan_status, permission=read_scans,
-                  shape=STATUS_REQUEST),
-            route("POST", "/scan/results/vulnerability", scan.scan_results, permission=read_scans,
+            route("POST", "/scan/start/(?P<kind>secret)", scan.start_scan, permission=write_scans,
+                  shape=SECRET_START_REQUEST),
+            route("POST", "/scan/start/(?P<kind>malware)", scan.start_scan, permission=write_scans,
+                  shape=MALWARE_START_REQUEST),
+            route("POST", f"/scan/status/{kind}", scan.scan_status, permission=read_scans, shape=STATUS_REQUEST),
+            route("POST", f"/scan/results/{kind}", scan.scan_results, permission=read_scans,
                   shape=RESULTS_REQUEST),
-            route("POST", "/scan/results/count/vulnerability", scan.count_results, permission=read_scans,
+            route("POST", f"/scan/results/count/{kind}", scan.count_results, permission=read_scans,
                   shape=RESULTS_REQUEST),
-            route("POST", "/scan/stop/vulnerability", scan.stop_scan, permission=write_scans,
-                  shape=STOP_REQUEST),
-            route("POST", "/scan/list/vulnerability", scan.list_scans, permission=read_scans,
-                  shape=LIST_REQUEST),
+            route("POST", f"/scan/stop/{kind}", scan.stop_scan, permission=write_scans, shape=STOP_REQUEST),
+            route("POST", f"/scan/list/{kind}", scan.list_scans, permission=read_scans, shape=LIST_REQUEST),
             route("POST", "/scan/sbom", sbom.get_sbom, permission=read_scans, shape=SBOM_REQUEST),
         ]  # fmt: skip
 

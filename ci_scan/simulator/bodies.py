@@ -2,7 +2,8 @@
 
 Wrong JSON types fail like Go's decoder (400, the message says what could not be unmarshalled).
 Missing required fields and broken rules fail like the validator (400, `message: ""`, details in
-`error_fields`, array positions in `error_index`).
+`error_fields`, array positions in `error_index`). Secret and malware starts are only decoded: the
+console runs no validator on them.
 """
 
 from __future__ import annotations
@@ -45,6 +46,19 @@ def _optional(shape: Shape) -> Shape:
     return replace(shape, required=False)
 
 
+def _decoded_only(shape: Shape) -> Shape:
+    """What Go's decoder alone checks: the JSON types. Nothing is required and null is fine anywhere."""
+    return replace(
+        shape,
+        required=False,
+        nullable=True,
+        non_empty=False,
+        choices=(),
+        fields={name: _decoded_only(inner) for name, inner in shape.fields.items()},
+        items=_decoded_only(shape.items) if shape.items else None,
+    )
+
+
 STRING = Shape("string")
 _CONTAINS = _obj("reporters.ContainsFilter", filter_in=Shape("map", nullable=True))
 _MATCH = _obj("reporters.MatchFilter", filter_in=Shape("map", nullable=True))
@@ -80,17 +94,18 @@ IMAGES_REQUEST = _obj(
     image_stub_filter=FIELDS_FILTERS,
     window=WINDOW,
 )
+_SCAN_FILTER = _obj(
+    "model.ScanFilter",
+    image_scan_filter=_CONTAINS,
+    container_scan_filter=_CONTAINS,
+    host_scan_filter=_CONTAINS,
+    cloud_account_scan_filter=_CONTAINS,
+    kubernetes_cluster_scan_filter=_CONTAINS,
+)
 START_REQUEST = _obj(
     "model.VulnerabilityScanTriggerReq",
     node_ids=Shape("array", nullable=True, non_empty=True, items=_NODE),
-    filters=_obj(
-        "model.ScanFilter",
-        image_scan_filter=_CONTAINS,
-        container_scan_filter=_CONTAINS,
-        host_scan_filter=_CONTAINS,
-        cloud_account_scan_filter=_CONTAINS,
-        kubernetes_cluster_scan_filter=_CONTAINS,
-    ),
+    filters=_SCAN_FILTER,
     scan_config=Shape(
         "array",
         nullable=True,
@@ -100,6 +115,21 @@ START_REQUEST = _obj(
     is_priority=Shape("boolean", required=False),
     deepfence_system_scan=Shape("boolean", required=False),
 )
+
+def _file_scan_start(go_type: str) -> Shape:
+    return _decoded_only(
+        _obj(
+            go_type,
+            node_ids=Shape("array", items=_NODE),
+            filters=_SCAN_FILTER,
+            is_priority=Shape("boolean"),
+            deepfence_system_scan=Shape("boolean"),
+        )
+    )
+
+
+SECRET_START_REQUEST = _file_scan_start("model.SecretScanTriggerReq")
+MALWARE_START_REQUEST = _file_scan_start("model.MalwareScanTriggerReq")
 STATUS_REQUEST = _obj("model.ScanStatusReq", scan_ids=Shape("array", nullable=True, items=STRING), bulk_scan_id=STRING)
 RESULTS_REQUEST = _obj(
     "model.ScanResultsReq",

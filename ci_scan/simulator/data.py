@@ -9,6 +9,8 @@ from typing import Any, Literal
 
 from .findings import generate_findings
 from .hostile import make_hostile
+from .malware_findings import generate_malware
+from .secret_findings import generate_secrets
 from .tokens import ApiUser, default_users
 
 Scenario = Literal[
@@ -20,6 +22,10 @@ will not scan, "never_matched" an image without a registry id (COMPLETE, but nev
 "contradictory" a results reply with `vulnerabilities: null` beside non-zero counts, "hostile_text"
 findings and messages with terminal escapes, lone surrogates and a 400-digit score, "slow_matching"
 IN_PROGRESS again between the first and the final COMPLETE."""
+
+LatestScan = tuple[str, str, int]
+"""An image's latest scan of one kind: status, scan id and the findings it has counted."""
+NOT_SCANNED: LatestScan = ("", "", 0)
 
 EPOCH_MS = 1_732_000_000_000  # 2024-11-19, the "now" the sample data was pushed at
 
@@ -62,7 +68,9 @@ class Image:
 
     `repository` is `docker_image_name` as the console stores it: the path without the registry host
     for private registries and Quay ("team/app"), the bare name for Docker Hub ("app" for acme/app),
-    host included for ECR. An empty `tags` list is an untagged ("<none>") image.
+    host included for ECR. An empty `tags` list is an untagged ("<none>") image. `severities` and `masked`
+    count vulnerabilities by severity, `secrets` and `malware` (and their `masked_*`) the secret and malware
+    findings by level (high, medium or low); the scenario applies to every kind where it makes sense.
     """
 
     repository: str
@@ -77,7 +85,13 @@ class Image:
     """e.g. "linux/arm64" for one image of a multi-architecture tag; not a console field."""
     pushed_at: int = EPOCH_MS
     latest_scan_id: str = ""
+    """The latest vulnerability scan."""
+    secrets: dict[str, int] = field(default_factory=dict)
+    masked_secrets: dict[str, int] = field(default_factory=dict)
+    malware: dict[str, int] = field(default_factory=dict)
+    masked_malware: dict[str, int] = field(default_factory=dict)
     _findings: list[dict[str, Any]] | None = field(default=None, repr=False)
+    _file_findings: dict[str, list[dict[str, Any]]] = field(default_factory=dict, repr=False)
 
     @property
     def node_id(self) -> str:
@@ -104,8 +118,26 @@ class Image:
                 make_hostile(self._findings)
         return self._findings
 
-    def record(self, scan_status: str, vulnerabilities_count: int = 0) -> dict[str, Any]:
-        """`ModelContainerImage` for this image; the count only shows while the scan is COMPLETE."""
+    def findings_of(self, kind: str) -> list[dict[str, Any]]:
+        """The findings of a complete scan of this kind (vulnerability, secret or malware); built once."""
+        if kind == "vulnerability":
+            return self.findings()
+        if kind not in self._file_findings:
+            if kind == "secret":
+                made = generate_secrets(self.digest, self.secrets, self.masked_secrets, self.pushed_at)
+            else:
+                made = generate_malware(self.digest, self.malware, self.masked_malware)
+            self._file_findings[kind] = made
+        return self._file_findings[kind]
+
+    def record(
+        self,
+        scan_status: str,
+        vulnerabilities_count: int = 0,
+        secret: LatestScan = NOT_SCANNED,
+        malware: LatestScan = NOT_SCANNED,
+    ) -> dict[str, Any]:
+        """`ModelContainerImage` for this image; each count only shows while its scan is COMPLETE."""
         complete = scan_status == "COMPLETE"
         return {
             "node_id": self.node_id,
@@ -124,12 +156,12 @@ class Image:
             "vulnerability_scan_status": scan_status,
             "vulnerability_latest_scan_id": self.latest_scan_id,
             "vulnerabilities_count": vulnerabilities_count if complete else 0,
-            "secret_scan_status": "",
-            "secret_latest_scan_id": "",
-            "secrets_count": 0,
-            "malware_scan_status": "",
-            "malware_latest_scan_id": "",
-            "malwares_count": 0,
+            "secret_scan_status": secret[0],
+            "secret_latest_scan_id": secret[1],
+            "secrets_count": secret[2] if secret[0] == "COMPLETE" else 0,
+            "malware_scan_status": malware[0],
+            "malware_latest_scan_id": malware[1],
+            "malwares_count": malware[2] if malware[0] == "COMPLETE" else 0,
         }
 
 

@@ -39,7 +39,7 @@ def _matching_images(state: ConsoleState, body: dict[str, Any]) -> list[Record]:
     registry = find_registry(state, body["registry_id"])
     stub_filter = FieldsFilter(body["image_stub_filter"])
     candidates = [
-        state.scans.image_record(image) for image in registry.visible_images() if stub_filter.matches(_stub(image))
+        state.image_record(image) for image in registry.visible_images() if stub_filter.matches(_stub(image))
     ]
     selected = FieldsFilter(body["image_filter"]).select(candidates, labels=IMAGE_LABELS)
     return apply_window(selected, body["window"])

@@ -1,4 +1,8 @@
-"""The default dataset: one image per behaviour a CI gate has to cope with."""
+"""The default dataset: one image per behaviour a CI gate has to cope with.
+
+Secret and malware findings (high, medium or low) are on a few images only; every other image, and
+team/clean above all, has none of either.
+"""
 
 from __future__ import annotations
 
@@ -10,23 +14,34 @@ _MINUTE_MS = 60_000
 
 def _private_images() -> list[Image]:
     images = [
-        # The demo image: fails a critical gate (3 critical; a 4th critical is masked).
+        # The demo image: fails a critical gate (3 critical; a 4th critical is masked). Five secrets (an AWS
+        # key in /app/.env, a private key in /root/.ssh/id_rsa, a GitHub token...; a sixth is masked) and one
+        # malware finding (the EICAR test file).
         Image(
             "team/app",
             ["1.4.2", "latest"],
             {"critical": 3, "high": 9, "medium": 15, "low": 11, "unknown": 6},
             masked={"critical": 1},
+            secrets={"high": 3, "medium": 1, "low": 1},
+            masked_secrets={"medium": 1},
+            malware={"high": 1},
         ),
-        # Only masked criticals/highs: passes --fail-on critical and --fail-on high.
+        # Only masked criticals/highs: passes --fail-on critical and --fail-on high; so do its secrets and
+        # malware (a masked high secret, a masked medium malware finding).
         Image(
             "team/app",
             ["1.4.1"],
             {"medium": 12, "low": 10, "unknown": 4},
             masked={"critical": 2, "high": 1},
+            secrets={"low": 1},
+            masked_secrets={"high": 1},
+            masked_malware={"medium": 1},
         ),
         Image("team/clean", ["1.0"]),
-        Image("team/flaky", ["1.0"], {"high": 4, "medium": 7, "low": 5}, scenario="flaky"),
-        Image("team/broken", ["1.0"], {"high": 2, "medium": 4}, scenario="error"),
+        Image("team/flaky", ["1.0"], {"high": 4, "medium": 7, "low": 5}, scenario="flaky", secrets={"medium": 1}),
+        # Every kind of scan of it ends in ERROR, the secret and malware ones with half their findings in.
+        Image("team/broken", ["1.0"], {"high": 2, "medium": 4}, scenario="error", secrets={"high": 1, "low": 1},
+              malware={"medium": 1}),
         Image("team/cancelled", ["1.0"], {"medium": 3}, scenario="cancelled"),
         Image("team/deleted", ["1.0"], {"low": 2}, scenario="delete_pending"),
         Image("team/stuck", ["1.0"], {"medium": 2}, scenario="stuck"),
@@ -77,7 +92,8 @@ def default_dataset(extra_images: int = 0) -> Dataset:
                 "acme-hub",
                 "docker_hub",
                 {"docker_hub_namespace": "acme", "docker_hub_username": "acme-ci"},
-                [Image("app", ["2.0"], {"high": 2, "medium": 3, "low": 1})],
+                [Image("app", ["2.0"], {"high": 2, "medium": 3, "low": 1}, secrets={"high": 1, "medium": 2},
+                       malware={"high": 2, "medium": 1, "low": 1})],
             ),
             Registry(
                 3,

@@ -1,8 +1,9 @@
-"""Vulnerability scans and how they progress: one step per status poll, never by wall clock.
+"""Scans and how they progress: one step per status poll, never by wall clock.
 
-A registry image scan runs two worker tasks under one scan id (API_NOTES §5.1): the SBOM task ends
-in COMPLETE before any vulnerability is matched, then the matching task lands the findings in batches
-over the following polls and writes the runtime SBOM last, ending in COMPLETE for good.
+A registry image vulnerability scan runs two worker tasks under one scan id (API_NOTES §5.1): the SBOM
+task ends in COMPLETE before any vulnerability is matched, then the matching task lands the findings in
+batches over the following polls and writes the runtime SBOM last, ending in COMPLETE for good. A secret
+or malware scan is one task that streams its findings while it runs: all of them are in by its COMPLETE.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from typing import Any
 from .data import Image, Scenario
 from .findings import SEVERITIES
 from .hostile import ANSI_STATUS_MESSAGE
+from .kinds import VULNERABILITY, ScanKind
 
 STARTING = "STARTING"
 IN_PROGRESS = "IN_PROGRESS"
@@ -47,6 +49,8 @@ TIMELINES: dict[str, tuple[str, ...]] = {
 }
 # What the polls between the first and the final COMPLETE report (COMPLETE unless named here).
 _WHILE_MATCHING = {"slow_matching": IN_PROGRESS}
+# The scenarios about the scan as a whole; the others are about vulnerability matching and findings.
+SHARED_SCENARIOS = frozenset({"normal", "flaky", "error", "cancelled", "stuck", "delete_pending", "skipped"})
 
 
 @dataclass(frozen=True)
@@ -86,6 +90,14 @@ def build_steps(scenario: Scenario, matching_polls: int) -> tuple[Step, ...]:
     return tuple(steps)
 
 
+def steps_for(kind: ScanKind, scenario: Scenario, matching_polls: int) -> tuple[Step, ...]:
+    """A new scan's steps: a secret or malware scan has half its findings by its first IN_PROGRESS and all at
+    COMPLETE, and follows the image's scenario only where that is about the scan as a whole."""
+    if kind is VULNERABILITY:
+        return build_steps(scenario, matching_polls)
+    return build_steps(scenario if scenario in SHARED_SCENARIOS else "normal", 0)
+
+
 @dataclass
 class Scan:
     scan_id: str
@@ -94,6 +106,7 @@ class Scan:
     created_at: int
     updated_at: int
     polls: int = 0
+    kind: ScanKind = VULNERABILITY
 
     @property
     def step(self) -> Step:
@@ -133,19 +146,19 @@ class Scan:
 
     def ingested_findings(self) -> list[dict[str, Any]]:
         """What the scan has stored so far, masked findings included."""
-        findings = self.image.findings()
+        findings = self.image.findings_of(self.kind.name)
         return findings[: int(len(findings) * self.step.landed)]
 
     def severity_counts(self) -> dict[str, int]:
         """The list reply's counts: unmasked findings stored so far, for COMPLETE scans only."""
         if self.status != COMPLETE:
             return {}
-        return count_severities(self.ingested_findings())
+        return count_severities(self.ingested_findings(), self.kind.severity_field)
 
     def info(self, severity_counts: dict[str, int] | None) -> dict[str, Any]:
         """`ModelScanInfo`."""
         message = FAILURE_MESSAGE if self.status == ERROR else ""
-        if self.image.scenario == "hostile_text":
+        if self.image.scenario == "hostile_text" and self.kind is VULNERABILITY:
             message = ANSI_STATUS_MESSAGE
         return {
             "scan_id": self.scan_id,
@@ -160,19 +173,20 @@ class Scan:
         }
 
 
-def count_severities(findings: Iterable[Mapping[str, Any]]) -> dict[str, int]:
+def count_severities(findings: Iterable[Mapping[str, Any]], severity_field: str = "cve_severity") -> dict[str, int]:
     """Unmasked findings per severity; severities with none are left out."""
-    counts = Counter(f["cve_severity"] for f in findings if not f["masked"])
+    counts = Counter(f[severity_field] for f in findings if not f["masked"])
     return {severity: counts[severity] for severity in SEVERITIES if counts[severity]}
 
 
 @dataclass
 class ScanBook:
-    """Every scan started so far, and which bulk request started which scans."""
+    """Every scan of one kind started so far, and which bulk request started which scans."""
 
     scans: dict[str, Scan] = field(default_factory=dict)
     bulks: dict[str, list[str]] = field(default_factory=dict)
     by_node: dict[str, list[Scan]] = field(default_factory=dict)
+    kind: ScanKind = VULNERABILITY
 
     def unfinished_for(self, node_id: str) -> Scan | None:
         return next((s for s in self.by_node.get(node_id, ()) if not s.finished), None)
@@ -182,15 +196,15 @@ class ScanBook:
         seconds = now_ms // 1000
         while f"{image.node_id}-{seconds}" in self.scans:
             seconds += 1
-        scan = Scan(f"{image.node_id}-{seconds}", image, steps, now_ms, now_ms)
+        scan = Scan(f"{image.node_id}-{seconds}", image, steps, now_ms, now_ms, kind=self.kind)
         self.scans[scan.scan_id] = scan
         self.by_node.setdefault(image.node_id, []).append(scan)
-        image.latest_scan_id = scan.scan_id
+        if self.kind is VULNERABILITY:
+            image.latest_scan_id = scan.scan_id
         return scan
 
-    def image_record(self, image: Image) -> dict[str, Any]:
-        """`ModelContainerImage`, with the latest scan's status and what it has counted so far."""
-        scan = self.scans.get(image.latest_scan_id)
-        if scan is None:
-            return image.record("")
-        return image.record(scan.status, sum(scan.severity_counts().values()))
+    def latest(self, image: Image) -> Scan | None:
+        if self.kind is VULNERABILITY:
+            return self.scans.get(image.latest_scan_id)
+        scans = self.by_node.get(image.node_id)
+        return scans[-1] if scans else None
