@@ -11,11 +11,12 @@ import os
 import sys
 import time
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
 from ci_scan import wording
-from ci_scan.ci_env import detect, failing_annotations, github_output_text, step_outputs, timestamped
+from ci_scan.ci_env import detect, failing_annotations, step_outputs, timestamped, write_github_outputs
 from ci_scan.config import ExistingScans, ImageScan, RegistryScan, Settings
 from ci_scan.decision import Decision, decide
 from ci_scan.errors import CiScanError, ExitCode, ScanTimeout, redact
@@ -24,7 +25,7 @@ from ci_scan.models import RunResult
 from ci_scan.report_paths import check_report_paths
 from ci_scan.reports import ReportsNotWritten, write_reports
 from ci_scan.sanitize import for_log, neutral_line_start
-from ci_scan.scan import Scanner
+from ci_scan.scan import Scanner, merge_kinds
 from ci_scan.summary import render_summary, use_colour
 
 if TYPE_CHECKING:
@@ -85,11 +86,16 @@ def run(
         with ConsoleClient(
             settings.console_url, settings.api_token, transport=transport, verify=settings.verify, sleep=sleep
         ) as client:
-            scanner = Scanner(client, settings.scan, progress, clock=clock, sleep=sleep, wall_clock=wall_clock,
-                              baseline=settings.baseline)
-            result = _scan(scanner, settings)
+            scanners = [
+                Scanner(client, replace(settings.scan, kind=kind), progress, clock=clock, sleep=sleep,
+                        wall_clock=wall_clock, baseline=settings.baseline if kind.name == "vulnerability" else None)
+                for kind in settings.scan.kinds
+            ]  # one per --scan-type; the baseline is of vulnerabilities
+            started = [(scanner, _start(scanner, settings)) for scanner in scanners]
+            result = merge_kinds([scanner.finish(scans) for scanner, scans in started])
+            baseline = scanners[0].baseline
         day = today() if today else dt.datetime.now(dt.timezone.utc).date()  # when ignore entries expire
-        decision = decide(result, settings.policy, today=day, baseline=scanner.baseline or settings.loaded_baseline)
+        decision = decide(result, settings.policy, today=day, baseline=baseline or settings.loaded_baseline)
         report_error = None
         try:
             written = write_reports(requests, decision)
@@ -103,10 +109,10 @@ def run(
         summary_stream.write(render_summary(decision, colour=use_colour(summary_stream, os.environ),
                                             shortened=shortened))
         summary_stream.flush()
-        if ci.name == "github":
+        if ci.name == "github":  # beside the summary: standard output may be the JSON report (--json -)
             for line in failing_annotations(decision, settings.dockerfile):
-                out.write(line + "\n")
-            out.flush()
+                summary_stream.write(line + "\n")
+            summary_stream.flush()
         for path in written:
             progress(f"Report written: {path}")
         for target in decision.targets:
@@ -140,17 +146,9 @@ def run(
     if ci.github_output:
         paths = {str(path) for path in written}
         reports = [(name, path) for name, path in settings.reports if path != "-" and str(Path(path)) in paths]
-        _github_outputs(ci.github_output, step_outputs(decision, code, reports), say)
+        if problem := write_github_outputs(ci.github_output, step_outputs(decision, code, reports)):
+            say(f"Warning: {problem}")
     return code
-
-
-def _github_outputs(path: str, outputs: dict[str, str], say: Callable[[str], None]) -> None:
-    """Append the step's outputs to $GITHUB_OUTPUT; trouble here is only a warning."""
-    try:
-        with open(path, "a", encoding="utf-8") as file:
-            file.write(github_output_text(outputs))
-    except OSError as exc:
-        say(f"Warning: could not write the step outputs to {path}: {exc.strerror or exc}")
 
 
 def _renderer(name: str, settings: Settings) -> Format:
@@ -173,12 +171,12 @@ def _job_summary(decision: Decision, settings: Settings, progress: Callable[[str
         progress(f"Warning: could not add the summary to the GitHub job summary {path}: {exc.strerror or exc}")
 
 
-def _scan(scanner: Scanner, settings: Settings) -> RunResult:
+def _start(scanner: Scanner, settings: Settings) -> list[Any]:
     request = settings.request
     if isinstance(request, ImageScan):
-        return scanner.scan_images(request.refs)
+        return scanner.start_images(request.refs)
     if isinstance(request, RegistryScan):
-        return scanner.scan_registry(request.registry, request.tags, request.repositories)
+        return scanner.start_registry(request.registry, request.tags, request.repositories)
     if isinstance(request, ExistingScans):
-        return scanner.gate_existing(request.scan_ids)
+        return scanner.start_existing(request.scan_ids)
     raise AssertionError(f"unknown request {request!r}")

@@ -117,14 +117,24 @@ def github_output_text(outputs: Mapping[str, str]) -> str:
     return "\n".join(lines) + "\n"
 
 
+def write_github_outputs(path: str, outputs: Mapping[str, str]) -> str:
+    """Append the step's outputs to $GITHUB_OUTPUT; "" when written, else why not (only a warning)."""
+    try:
+        with open(path, "a", encoding="utf-8") as file:
+            file.write(github_output_text(outputs))
+    except OSError as exc:
+        return f"could not write the step outputs to {path}: {exc.strerror or exc}"
+    return ""
+
+
 def failing_annotations(decision: Decision, dockerfile: Dockerfile | None) -> list[str]:
     """An `::error` line for each of the first MAX_ANNOTATIONS gate-failing findings, most severe first,
     then one `::warning` for the rest."""
     failing = decision.failing
     lines = []
     where = ""
-    if dockerfile is not None and not dockerfile.uri.startswith("file:"):
-        where = f"file={_property(dockerfile.uri)},"
+    if dockerfile is not None:
+        where = f"file={_property(dockerfile.path)},"
     for target, finding in failing[:MAX_ANNOTATIONS]:
         place = where
         if place:

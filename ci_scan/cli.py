@@ -150,10 +150,21 @@ def main() -> None:
     except CiScanError as exc:
         _say(f"ci-scan: error: {exc.one_line()}")
         code = exc.exit_code
-    except SystemExit as exc:
-        code = exc.code if isinstance(exc.code, int) else ExitCode.SCAN_INCOMPLETE
+    except SystemExit as exc:  # a run: it wrote its own step outputs
+        sys.exit(int(exc.code if isinstance(exc.code, int) else ExitCode.SCAN_INCOMPLETE))
     except Exception as exc:  # a bug must never read as "findings" (exit 1)
         detail = _scrub(f"{type(exc).__name__}: {exc}")
         _say(f"ci-scan: internal error: {detail} (please report this)")
         code = ExitCode.SCAN_INCOMPLETE
+    _outputs_without_a_run(ExitCode(int(code or 0)))
     sys.exit(int(code or 0))
+
+
+def _outputs_without_a_run(code: ExitCode) -> None:
+    """In GitHub Actions, the step outputs of a command that ended before any run (bad options: exit 2)."""
+    from ci_scan.ci_env import detect, step_outputs, write_github_outputs
+
+    ci = detect(os.environ)
+    if ci.github_output and code != ExitCode.PASSED:
+        if problem := write_github_outputs(ci.github_output, step_outputs(None, code, [])):
+            _say(f"Warning: {problem}")

@@ -18,6 +18,7 @@ from ci_scan.decision import Policy
 from ci_scan.dockerfile import Dockerfile, find_default
 from ci_scan.dockerfile import load as load_dockerfile
 from ci_scan.errors import ConfigError
+from ci_scan.kinds import SCAN_KINDS, ScanKind
 from ci_scan.models import ImageRef, ImageRefError
 from ci_scan.policy_inputs import assemble
 from ci_scan.scan import ScanOptions
@@ -138,6 +139,16 @@ def read_scan_ids(arguments: Sequence[str]) -> ExistingScans:
     return ExistingScans(ids)
 
 
+def parse_scan_types(text: str) -> tuple[ScanKind, ...]:
+    """`--scan-type vulnerability,secret`: the kinds, each once, in the console's order."""
+    chosen = {part.strip().lower() for part in text.split(",") if part.strip()}
+    unknown = sorted(chosen - set(SCAN_KINDS))
+    if unknown or not chosen:
+        raise ConfigError(f"unknown --scan-type {', '.join(unknown) or '(none given)'}; choose from "
+                          f"{', '.join(SCAN_KINDS)} (comma separated)")
+    return tuple(kind for name, kind in SCAN_KINDS.items() if name in chosen)
+
+
 @dataclass(frozen=True)
 class Settings:
     console_url: str
@@ -184,6 +195,7 @@ class Settings:
         given: Mapping[str, str] | None = None,
         dockerfile: str | None = None,
         default_dockerfile: bool = False,
+        scan_type: str = "vulnerability",
     ) -> Settings:
         """`policy` holds the policy options by settings field (`fail_on`, `max_high`, `vex`...); `given`
         names the options given on the command line (`flag`) or in their variable (`env`).
@@ -207,6 +219,9 @@ class Settings:
         if ca_bundle:
             _check_ca_bundle(ca_bundle)
         poll = parse_duration(poll_interval)
+        kinds = parse_scan_types(scan_type)
+        if isinstance(request, ExistingScans) and len(kinds) > 1:
+            raise ConfigError("`results` gates scans of one kind: give --scan-type one kind (the kind of those scans)")
         outputs = tuple((name, path) for name, path in (reports or {}).items() if path)
         images = len(request.refs) if isinstance(request, ImageScan) else 0
         return cls(
@@ -228,6 +243,8 @@ class Settings:
                 max_parallel=max_parallel,
                 reuse_within=parse_duration(reuse_within) if reuse_within else None,
                 settle_time=parse_duration(settle_time, allow_zero=True),
+                kind=kinds[0],
+                kinds=kinds,
             ),
             reports=outputs,
             verify=False if insecure else (ca_bundle or True),

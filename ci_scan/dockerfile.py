@@ -48,10 +48,12 @@ class Instruction:
 @dataclass(frozen=True)
 class Dockerfile:
     uri: str
-    """Relative to the checkout's root (`checkout_root`), percent-encoded."""
+    """Relative to the checkout's root (`checkout_root`), percent-encoded (SARIF's artifact URI)."""
     line_count: int
     base: Instruction | None
     """The `FROM` the image's base packages came from; None for `FROM scratch`."""
+    path: str = ""
+    """The same path as it is, for a CI's annotations; `uri` when parsed from text alone."""
 
 
 def instructions(text: str) -> list[Instruction]:
@@ -129,12 +131,12 @@ def base_instruction(found: list[Instruction]) -> Instruction | None:
     return current
 
 
-def parse(text: str, uri: str) -> Dockerfile:
-    """`text` read as a Dockerfile at `uri`; ConfigError when it has no `FROM`."""
+def parse(text: str, uri: str, path: str = "") -> Dockerfile:
+    """`text` read as a Dockerfile at `uri` (`path`); ConfigError when it has no `FROM`."""
     found = instructions(text)
     if not any(i.keyword == "FROM" for i in found):
         raise ConfigError(f"--dockerfile {uri} has no FROM instruction: is it a Dockerfile?")
-    return Dockerfile(uri=uri, line_count=max(1, len(_lines(text))), base=base_instruction(found))
+    return Dockerfile(uri=uri, line_count=max(1, len(_lines(text))), base=base_instruction(found), path=path or uri)
 
 
 def load(path: str, *, image_count: int, working_directory: Path | None = None,
@@ -186,11 +188,13 @@ def _read(path: Path, root: Path) -> Dockerfile:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError:
         raise ConfigError(f"--dockerfile {path} is not UTF-8 text: is it a Dockerfile?") from None
-    return parse(text, _uri(path, root))
+    uri, plain = _uri(path, root)
+    return parse(text, uri, plain)
 
 
-def _uri(path: Path, root: Path) -> str:
-    """Relative to the checkout's root, as code scanning needs (symlinks resolved, as it also needs)."""
+def _uri(path: Path, root: Path) -> tuple[str, str]:
+    """Relative to the checkout's root, as code scanning needs (symlinks resolved, as it also needs):
+    percent-encoded, and as it is."""
     resolved = path.resolve()
     try:
         relative = resolved.relative_to(root.resolve())
@@ -198,7 +202,8 @@ def _uri(path: Path, root: Path) -> str:
         raise ConfigError(f"--dockerfile {path} is outside the checkout {root}: code scanning can only point "
                           "at files inside it") from None
     # A name that is not valid UTF-8 reaches Python as surrogate escapes: percent-encode its bytes.
-    return quote(os.fsencode(relative.as_posix()), safe="/-._~")
+    plain = relative.as_posix()
+    return quote(os.fsencode(plain), safe="/-._~"), plain.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
 
 
 def _escape_character(lines: list[str]) -> str:

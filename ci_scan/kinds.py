@@ -36,4 +36,22 @@ VULNERABILITY = ScanKind(
     has_languages=True,
     has_sbom=True,
 )
-SCAN_KINDS: dict[FindingKind, ScanKind] = {kind.name: kind for kind in (VULNERABILITY,)}
+SECRET = ScanKind(
+    name="secret",
+    path="secret",
+    scan_type="SecretScan",
+    results_field="secrets",
+    order_fields=("rule_id", "node_id"),
+    has_languages=False,
+    has_sbom=False,
+)
+MALWARE = ScanKind(
+    name="malware",
+    path="malware",
+    scan_type="MalwareScan",
+    results_field="malwares",
+    order_fields=("rule_id", "node_id"),
+    has_languages=False,
+    has_sbom=False,
+)
+SCAN_KINDS: dict[FindingKind, ScanKind] = {kind.name: kind for kind in (VULNERABILITY, SECRET, MALWARE)}

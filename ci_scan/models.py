@@ -296,6 +296,11 @@ class Finding:
     details: VulnerabilityDetails | None = None
 
     @property
+    def place(self) -> str:
+        """The location, unless it only repeats the component (a secret's or malware's file is both)."""
+        return "" if self.location == self.component else self.location
+
+    @property
     def package_name(self) -> str:
         return _split_component(self.component)[0]
 
@@ -386,7 +391,8 @@ class RunResult:
 
     targets: tuple[TargetResult, ...]
     console_url: str = ""
-    scan_kind: FindingKind = "vulnerability"
+    scan_kinds: tuple[FindingKind, ...] = ("vulnerability",)
+    """What the run scanned for (`--scan-type`)."""
     warnings: tuple[str, ...] = ()
     error: str = ""
     """Why the run ended before it had any target to gate (the console unreachable, an image missing...)."""

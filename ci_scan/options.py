@@ -81,6 +81,9 @@ CONSOLE = (
     Option("ca_bundle", "Verify the console with these CA certificates (PEM).", "PATH", readme_default="system CAs"),
 )
 WAITING = (
+    Option("scan_type", "What to scan for, comma separated: vulnerability, secret, malware; each kind is its own "
+           "scan on the console, and all are gated together.", "LIST", default="vulnerability",
+           readme_default="vulnerability"),
     Option("timeout", "How long to wait for the registry sync and the scans (90s, 30m, 1h30m).", "DURATION",
            default="30m", readme_default="30m"),
     Option("poll_interval", "The longest pause between status checks (they start at 2s and back off).", "DURATION",
@@ -104,6 +107,10 @@ POLICY = (
     *(Option(f"max_{key}", f"Fail when more than N {key} findings count (N itself passes).", "N", integer=True)
       for key in ("critical", "high", "medium", "low")),
     Option("max_total", "Fail when more than N findings count, of any severity.", "N", integer=True),
+    Option("max_secrets", "Fail when more than N secrets count (a --scan-type secret scan's findings; 0: any "
+           "secret fails).", "N", integer=True),
+    Option("max_malware", "Fail when more than N malware findings count (a --scan-type malware scan's; 0: any "
+           "fails).", "N", integer=True),
     Option("fail_on_count", "package-scanner's -fail-on-count: fail when N or more findings count (0 or -1: off).",
            "N", integer=True),
     *(Option(f"fail_on_{key}_count", f"package-scanner's -fail-on-{key}-count: fail when N or more {key} findings "

@@ -17,8 +17,11 @@ SCORE_DIVISOR = 50.0
 """package-scanner's cumulative score: the sum of `cve_overall_score` divided by 50, capped at 10."""
 MAX_SCORE = 10.0
 
+KIND_LIMITS = {"secrets": "secret", "malware": "malware"}
+"""`--max-secrets` and `--max-malware`: limits on the findings of one scan kind, of any severity."""
+MAX_KEYS = (*COUNTED_SEVERITIES, "total", *KIND_LIMITS)
 CRITERIA = (
-    "fail_on", *(f"max_{key}" for key in (*COUNTED_SEVERITIES, "total")), "fail_on_count",
+    "fail_on", *(f"max_{key}" for key in MAX_KEYS), "fail_on_count",
     *(f"fail_on_{key}_count" for key in COUNTED_SEVERITIES), "fail_on_score", "fail_on_kev", "fail_on_exploit",
     "fail_on_epss",
 )
@@ -35,7 +38,7 @@ class Policy:
     fail_on: Severity | None = Severity.CRITICAL
     """Fail on any counted finding at or above this severity; None switches the threshold off."""
     max_counts: tuple[tuple[str, int], ...] = ()
-    """(`critical`…`low` or `total`, N): fail when the count exceeds N."""
+    """(`critical`…`low`, `total`, `secrets` or `malware`, N): fail when the count exceeds N."""
     at_least_counts: tuple[tuple[str, int], ...] = ()
     """package-scanner's `-fail-on-*-count`: (`critical`…`low` or `total`, N), fail when the count is ≥ N."""
     fail_on_score: float | None = None
@@ -87,7 +90,7 @@ class Policy:
         fail_on = values.get("fail_on")
         policy = cls.build(
             fail_on=str(fail_on) if fail_on else None,
-            max_counts={key: whole(f"max_{key}") for key in (*COUNTED_SEVERITIES, "total")},
+            max_counts={key: whole(f"max_{key}") for key in MAX_KEYS},
             at_least_counts={"total": whole("fail_on_count"),
                              **{key: whole(f"fail_on_{key}_count") for key in COUNTED_SEVERITIES}},
             fail_on_score=number("fail_on_score"),
@@ -151,7 +154,7 @@ class Policy:
         threshold = parse_fail_on(fail_on) if fail_on else (None if others else Severity.CRITICAL)
         return cls(
             fail_on=threshold,
-            max_counts=tuple((k, limits[k]) for k in (*COUNTED_SEVERITIES, "total") if k in limits),
+            max_counts=tuple((k, limits[k]) for k in MAX_KEYS if k in limits),
             at_least_counts=tuple((k, at_least[k]) for k in (*COUNTED_SEVERITIES, "total") if k in at_least),
             fail_on_score=score,
             fail_on_kev=fail_on_kev,
@@ -268,6 +271,8 @@ def measure(policy: Policy, counted: Sequence[Finding]) -> tuple[RuleOutcome, ..
     ordered = sorted(counted, key=lambda f: f.sort_key)
 
     def by_severity(key: str) -> tuple[Finding, ...]:
+        if key in KIND_LIMITS:
+            return tuple(f for f in ordered if f.kind == KIND_LIMITS[key])
         return tuple(ordered) if key == "total" else tuple(f for f in ordered if f.severity.label == key)
 
     outcomes = []

@@ -29,7 +29,7 @@ from ci_scan.errors import (
     TargetNotFound,
 )
 from ci_scan.kinds import VULNERABILITY, ScanKind
-from ci_scan.models import Finding, ImageRef, Package, RunResult, Target, TargetKind, TargetResult
+from ci_scan.models import Finding, FindingKind, ImageRef, Package, RunResult, Target, TargetKind, TargetResult
 from ci_scan.sanitize import for_log
 from ci_scan.wire import (
     TERMINAL_FAILED,
@@ -91,6 +91,9 @@ class ScanOptions:
     """How long a finished scan's findings must stay unchanged before they are gated: the console
     writes findings in 10 s batches, and its runtime SBOM names only one CVE per package."""
     kind: ScanKind = VULNERABILITY
+    """What this scanner scans for; a run of several kinds has a scanner per kind (`scan_kinds`)."""
+    kinds: tuple[ScanKind, ...] = (VULNERABILITY,)
+    """Every kind the run scans for (`--scan-type`)."""
 
 
 @dataclass
@@ -166,24 +169,43 @@ class Scanner:
 
     def scan_images(self, refs: Sequence[ImageRef]) -> RunResult:
         """Scan every image (each once), after making sure all of them are on the console."""
-        return self._run(lambda: self._start_targets(self._resolve_all(refs)))
+        return self.finish(self.start_images(refs))
 
     def scan_registry(self, wanted: str, tags: str = "latest", repositories: Sequence[str] = ()) -> RunResult:
         """Scan a registry's images, chosen by tag keyword and repository, with one start request."""
-        return self._run(lambda: self._start_registry(wanted, tags, repositories))
+        return self.finish(self.start_registry(wanted, tags, repositories))
 
     def gate_existing(self, scan_ids: Sequence[str]) -> RunResult:
         """Gate scans that already exist (waiting for them if they still run); starts nothing."""
-        return self._run(lambda: self._existing(scan_ids))
+        return self.finish(self.start_existing(scan_ids))
 
-    def _run(self, begin: Callable[[], list[_Scan]]) -> RunResult:
+    # A run of several kinds starts each kind's scans, then waits for each kind in turn: the console
+    # runs them all at once, so the run takes about as long as the slowest.
+
+    def start_images(self, refs: Sequence[ImageRef]) -> list[_Scan]:
+        return self._begin(lambda: self._start_targets(self._resolve_all(refs)))
+
+    def start_registry(self, wanted: str, tags: str = "latest", repositories: Sequence[str] = ()) -> list[_Scan]:
+        return self._begin(lambda: self._start_registry(wanted, tags, repositories))
+
+    def start_existing(self, scan_ids: Sequence[str]) -> list[_Scan]:
+        return self._begin(lambda: self._existing(scan_ids))
+
+    def _begin(self, begin: Callable[[], list[_Scan]]) -> list[_Scan]:
         self._deadline = self.clock() + self.options.timeout
         self.client.wait_until(self._deadline, self.clock)
         try:
             self.client.authenticate()
             if self.baseline_request is not None:
                 self.baseline = self._fetch_baseline(self.baseline_request)
-            scans = begin()
+            return begin()
+        finally:
+            self.client.wait_until(None)
+
+    def finish(self, scans: list[_Scan]) -> RunResult:
+        """Wait for the scans started, and fetch their findings."""
+        self.client.wait_until(self._deadline, self.clock)
+        try:
             try:
                 self._wait(scans)
             except ScanTimeout:
@@ -191,7 +213,7 @@ class Scanner:
         finally:
             self.client.wait_until(None)
         results = tuple(s.result for s in scans if s.result is not None)
-        return RunResult(targets=results, console_url=self.client.console_url, scan_kind=self.kind.name)
+        return RunResult(targets=results, console_url=self.client.console_url, scan_kinds=(self.kind.name,))
 
     def _time_out(self, pending: list[_Scan]) -> None:
         self.client.wait_until(self.clock() + STOP_GRACE, self.clock)  # the stop may not hang the run either
@@ -812,6 +834,45 @@ class Scanner:
         except (NotFound, ConsoleResponseError) as exc:
             warnings.append(f"could not count the findings to check paging: {exc}")
             return None
+
+
+def merge_kinds(runs: Sequence[RunResult]) -> RunResult:
+    """One run of several scan kinds' runs: a target's results of each kind as one result.
+
+    Its findings are every kind's; its scan id, status and SBOM the first kind's (the other kinds' ids
+    are notes); an error or a time-out of any kind makes the target incomplete, saying which kind."""
+    if len(runs) == 1:
+        return runs[0]
+    kinds = tuple(kind for run in runs for kind in run.scan_kinds)
+    by_target: dict[tuple[str, str], list[tuple[FindingKind, TargetResult]]] = {}
+    for run in runs:
+        for result in run.targets:
+            by_target.setdefault((result.target.node_id, result.target.name), []).append((run.scan_kinds[0], result))
+    merged = tuple(_merged_target(parts) for parts in by_target.values())
+    return RunResult(targets=merged, console_url=runs[0].console_url, scan_kinds=kinds,
+                     warnings=tuple(w for run in runs for w in run.warnings))
+
+
+def _merged_target(parts: list[tuple[FindingKind, TargetResult]]) -> TargetResult:
+    (_, first), rest = parts[0], parts[1:]
+    errors = [f"{kind} scan: {result.error}" for kind, result in parts if result.error]
+    counts: dict[str, int] = {}
+    for _, result in parts:
+        for key, value in result.console_counts.items():
+            counts[key] = counts.get(key, 0) + value
+    starts = [r.started_at_ms for _, r in parts if r.started_at_ms > 0]
+    return replace(
+        first,
+        findings=tuple(f for _, result in parts for f in result.findings),
+        console_counts=counts,
+        started_at_ms=min(starts, default=0),
+        finished_at_ms=max((r.finished_at_ms for _, r in parts), default=0),
+        error="; ".join(errors),
+        timed_out=any(r.timed_out for _, r in parts) and not errors,
+        warnings=tuple(w if kind == parts[0][0] else f"{kind} scan: {w}" for kind, r in parts for w in r.warnings),
+        notes=(*first.notes, *(f"{kind} scan {r.scan_id or '(not started)'}" for kind, r in rest),
+               *(f"{kind} scan: {n}" for kind, r in rest for n in r.notes)),
+    )
 
 
 def _packages(sbom: Sequence[SbomEntry]) -> tuple[Package, ...]:

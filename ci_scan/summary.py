@@ -27,6 +27,7 @@ from collections.abc import Mapping, Sequence
 from ci_scan import wording
 from ci_scan.decision import Decision, TargetDecision
 from ci_scan.formats.base import report_key, target_labels
+from ci_scan.formats.text import REMEDY
 from ci_scan.models import Finding
 from ci_scan.sanitize import for_log, neutral_line_start
 
@@ -127,7 +128,7 @@ def _target_line(target: TargetDecision) -> str:
 
 
 def _finding_line(finding: Finding, label: str) -> str:
-    fixed = f"fixed in {finding.fixed_in}" if finding.fixed_in else "no fix yet"
-    where = f" {finding.location}" if finding.location else ""
+    fixed = REMEDY.get(finding.kind) or (f"fixed in {finding.fixed_in}" if finding.fixed_in else "no fix yet")
+    where = f" {finding.place}" if finding.place else ""
     image = f"  [{label}]" if label else ""
     return f"  {finding.severity.name:<8} {finding.rule_id:<20} {finding.component}{where}  ({fixed}){image}"

@@ -243,7 +243,46 @@ def parse_vulnerability(item: Any) -> Finding:
     )
 
 
-_FINDING_PARSERS = {"vulnerability": parse_vulnerability}
+def parse_secret(item: Any) -> Finding:
+    """A secret the console found. Its `matched_content` is the secret itself: it is never read, so it
+    can reach no report, log or terminal."""
+    what = "a secret"
+    filename = _require(item, "full_filename", str, what)
+    offset = _opt(item, "starting_index", int, 0)
+    return Finding(
+        kind="secret",
+        rule_id=_require(item, "rule_id", str, what),
+        severity=Severity.parse(_require(item, "level", str, what)),
+        component=filename,
+        location=filename,
+        score=_opt(item, "score", float, 0.0),
+        description=f"a secret at offset {offset} of {filename} (its value is left out of every report)",
+        masked=_require(item, "masked", bool, what),
+        result_id=_opt(item, "node_id", str, ""),
+    )
+
+
+def parse_malware(item: Any) -> Finding:
+    what = "a malware finding"
+    filename = _require(item, "complete_filename", str, what)
+    rule_name = _opt(item, "rule_name", str, "")
+    summary = _opt(item, "summary", str, "") or _opt(item, "description", str, "")
+    kind = _opt(item, "class", str, "")
+    return Finding(
+        kind="malware",
+        rule_id=_require(item, "rule_id", str, what) or rule_name,
+        severity=Severity.parse(_require(item, "file_severity", str, what)),
+        component=filename,
+        location=filename,
+        score=float(_opt(item, "file_sev_score", int, 0)),
+        description="; ".join(part for part in (rule_name, kind, summary) if part),
+        link=_opt(item, "reference", str, ""),
+        masked=_require(item, "masked", bool, what),
+        result_id=_opt(item, "node_id", str, ""),
+    )
+
+
+_FINDING_PARSERS = {"vulnerability": parse_vulnerability, "secret": parse_secret, "malware": parse_malware}
 
 
 def parse_results(data: Any, kind: ScanKind) -> ResultsPage:

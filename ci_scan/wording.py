@@ -140,6 +140,8 @@ _RISKS = {
 def _findings_of(rule: RuleOutcome) -> str:
     """`critical findings` for max-critical and fail-on-critical-count; `findings` for the total ones."""
     key = rule.rule.removeprefix("max-").removeprefix("fail-on-").removesuffix("-count").removesuffix("count")
+    if key == "secrets":
+        return "secrets"
     return "findings" if key in ("total", "") else f"{key} findings"
 
 

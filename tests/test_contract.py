@@ -42,6 +42,9 @@ def gate(image: str | Request, contract: SpecContract, sim: ConsoleSimulator | N
         ("registry.example.com/team/broken:1.0", {}, ExitCode.SCAN_INCOMPLETE),
         ("registry.example.com/team/stuck:1.0", {"timeout": "20s", "cancel_on_timeout": True}, ExitCode.TIMED_OUT),
         ("acme/app:2.0", {}, ExitCode.PASSED),
+        ("registry.example.com/team/app:1.4.2", {"scan_type": "vulnerability,secret,malware", "fail_on": "none"},
+         ExitCode.PASSED),
+        ("registry.example.com/team/broken:1.0", {"scan_type": "secret,malware"}, ExitCode.SCAN_INCOMPLETE),
     ],
 )
 def test_conversations_follow_the_spec(contract: SpecContract, image: str, options: dict[str, Any],
@@ -51,6 +54,10 @@ def test_conversations_follow_the_spec(contract: SpecContract, image: str, optio
     assert result == code
     assert contract.checked - before == len(transport.paths)
     assert {"/deepfence/auth/token", "/deepfence/registryaccount"} <= set(transport.paths)
+    for kind in str(options.get("scan_type", "")).split(","):
+        if kind:  # each kind is started; a completed one's findings are fetched
+            fetched = {f"/deepfence/scan/results/{kind}"} if code == ExitCode.PASSED else set()
+            assert {f"/deepfence/scan/start/{kind}", *fetched} <= set(transport.paths)
 
 
 def test_digest_lookup_and_token_refresh_follow_the_spec(contract: SpecContract) -> None:

@@ -244,7 +244,7 @@ def _finding_cases(label: str, target: TargetDecision, limit: int, *, details: b
         version = f"@{finding.package_version}" if finding.package_version else ""
         name = f"{finding.rule_id} {finding.package_name or component_text(finding)}{version}"
         case = TestCase(
-            name=xml_text(one_line(f"{name} ({finding.location})" if finding.location else name)),
+            name=xml_text(one_line(f"{name} ({finding.place})" if finding.place else name)),
             classname=xml_text(one_line(f"{label} / {finding.package_name or finding.kind}")),
         )
         if disposition in _PASSED:  # counted, and no criterion that tripped counted it

@@ -68,10 +68,19 @@ def headline(finding: Finding) -> str:
     """`CVE-2024-0001 (critical, exploitability 3.9) in openssl:3.0.2 at /usr/lib/libssl.so.3`."""
     score = score_text(finding)
     text = f"{finding.rule_id} ({finding.severity.label}{', ' + score if score else ''}) in {component_text(finding)}"
-    return f"{text} at {finding.location}" if finding.location else text
+    return f"{text} at {finding.place}" if finding.place else text
+
+
+REMEDY: dict[FindingKind, str] = {
+    "secret": "rotate the secret and remove it from the image",
+    "malware": "remove the file from the image",
+}
+"""What to do about a finding that no package upgrade fixes."""
 
 
 def fix_text(finding: Finding) -> str:
+    if finding.kind in REMEDY:
+        return REMEDY[finding.kind]
     return f"fixed in {finding.fixed_in}" if finding.fixed_in else "no fixed version known"
 
 

@@ -57,8 +57,10 @@ def test_every_input_is_an_option_and_every_option_an_input() -> None:
     (scan,) = [s for s in steps() if s.get("id") == "scan"]
     env = scan["env"]
     for name, option in by_input.items():
-        assert env[option.envvars[0]] == f"${{{{ inputs.{name} }}}}", name
-    assert env["CI_SCAN_IMAGE"] == "${{ inputs.image }}"
+        variable = option.envvars[0].removeprefix("CI_SCAN_")
+        assert env[f"ACTION_INPUT_{variable}"] == f"${{{{ inputs.{name} }}}}", name
+    assert env["ACTION_INPUT_IMAGE"] == "${{ inputs.image }}"
+    assert not [name for name in env if name.startswith("CI_SCAN_")], "an empty input must not hide the job's"
 
 
 def test_no_input_is_spliced_into_a_script() -> None:
@@ -172,7 +174,8 @@ def console() -> Iterator[Simulator]:
         yield sim
 
 
-def gate(tmp_path: Path, runner_dirs: tuple[Path, Path], console_url: str, **inputs: str) -> Runner:
+def gate(tmp_path: Path, runner_dirs: tuple[Path, Path], console_url: str, inputs: dict[str, str],
+         job_env: dict[str, str] | None = None) -> Runner:
     temp, home = runner_dirs
     workspace = tmp_path / "workspace"
     workspace.mkdir(parents=True, exist_ok=True)
@@ -184,6 +187,7 @@ def gate(tmp_path: Path, runner_dirs: tuple[Path, Path], console_url: str, **inp
         "DEEPFENCE_CONSOLE_URL": console_url, "CI_SCAN_POLL_INTERVAL": "0.1s", "CI_SCAN_SETTLE_TIME": "0.3s",
         "PIP_DISABLE_PIP_VERSION_CHECK": "1",
         **{k: v for k, v in os.environ.items() if k.startswith("PIP_") or k.endswith(("_CA_BUNDLE", "SSL_CERT_FILE"))},
+        **(job_env or {}),
     }
     runner = Runner(workspace, temp, home, {"api-token": ADMIN_TOKEN, **inputs}, env)
     runner.run()
@@ -194,8 +198,8 @@ def test_a_failing_image_fails_the_step_after_the_reports_and_the_upload(
         tmp_path: Path, runner_dirs: tuple[Path, Path], console: Simulator) -> None:
     (tmp_path / "workspace").mkdir()
     (tmp_path / "workspace" / "Dockerfile").write_text("FROM ubuntu:22.04\n")
-    runner = gate(tmp_path, runner_dirs, console.url, image="registry.example.com/team/app:1.4.2",
-                  **{"upload-sarif": "true", "json": "reports/ci-scan.json"})
+    runner = gate(tmp_path, runner_dirs, console.url, {"image": "registry.example.com/team/app:1.4.2",
+                                                       "upload-sarif": "true", "json": "reports/ci-scan.json"})
     assert f"::add-mask::{ADMIN_TOKEN}" in runner.log[0], "the token is masked before anything runs"
     assert f"ci-scan, version {__version__}" in runner.text
     outputs = runner.outputs["scan"]
@@ -212,8 +216,8 @@ def test_a_failing_image_fails_the_step_after_the_reports_and_the_upload(
 
 def test_a_passing_image_passes_and_names_its_digest(tmp_path: Path, runner_dirs: tuple[Path, Path],
                                                     console: Simulator) -> None:
-    runner = gate(tmp_path, runner_dirs, console.url, image="registry.example.com/team/app:1.4.1",
-                  **{"fail-on": "high"})
+    runner = gate(tmp_path, runner_dirs, console.url, {"image": "registry.example.com/team/app:1.4.1"},
+                  job_env={"CI_SCAN_FAIL_ON": "high"})  # the job's variable stands where the input is empty
     outputs = runner.outputs["scan"]
     assert outputs["verdict"] == "passed" and outputs["exit-code"] == "0", runner.text
     assert outputs["digests"].startswith("registry.example.com/team/app@sha256:")
@@ -221,9 +225,24 @@ def test_a_passing_image_passes_and_names_its_digest(tmp_path: Path, runner_dirs
     assert not [uses for uses, _ in runner.used if "upload-sarif" in uses], "no upload unless asked"
 
 
+def test_a_registry_name_is_never_read_as_an_option(tmp_path: Path, runner_dirs: tuple[Path, Path],
+                                                     console: Simulator) -> None:
+    runner = gate(tmp_path, runner_dirs, console.url, {"scan-registry": "--help"})
+    assert runner.outputs["scan"]["exit-code"] == "3", runner.text  # no such registry: not help and exit 0
+    assert runner.exit_codes[-1] == 3
+
+
+def test_a_usage_error_is_exit_2_with_the_verdict_error(tmp_path: Path, runner_dirs: tuple[Path, Path],
+                                                        console: Simulator) -> None:
+    runner = gate(tmp_path, runner_dirs, console.url, {"image": "registry.example.com/team/app:1.4.1",
+                                                       "fail-on": "bogus"})
+    outputs = runner.outputs["scan"]
+    assert (outputs["verdict"], outputs["exit-code"]) == ("error", "2") and runner.exit_codes[-1] == 2
+
+
 def test_a_console_that_is_down_is_exit_3_not_findings(tmp_path: Path, runner_dirs: tuple[Path, Path]) -> None:
     runner = gate(tmp_path, runner_dirs, f"http://127.0.0.1:{free_port()}",
-                  image="registry.example.com/team/app:1.4.2", timeout="20s")
+                  {"image": "registry.example.com/team/app:1.4.2", "timeout": "20s"})
     outputs = runner.outputs["scan"]
     assert outputs["verdict"] == "incomplete" and outputs["exit-code"] == "3"
     assert runner.exit_codes[-1] == 3

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import json
 from pathlib import Path
 
 import httpx
@@ -164,3 +165,19 @@ def test_outside_ci_nothing_changes(tmp_path: Path, monkeypatch: pytest.MonkeyPa
     code, stdout, stderr = gate(tmp_path, monkeypatch, "registry.example.com/team/app:1.4.2")
     assert code == ExitCode.GATE_FAILED
     assert "::" not in stdout + stderr and not stderr.startswith(("0", "1", "2"))
+
+
+def test_annotations_never_mix_into_a_json_report_on_standard_output(
+        monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    for name in ("GITLAB_CI", "JENKINS_URL", "TF_BUILD", "CI", "GITHUB_STEP_SUMMARY", "GITHUB_OUTPUT"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("GITHUB_ACTIONS", "true")
+    settings = Settings.build(console_url="http://console.test", api_token=ADMIN_TOKEN,
+                              request=ImageScan((ImageRef.parse("registry.example.com/team/app:1.4.2"),)),
+                              reports={"json": "-"})
+    time = FakeTime()
+    code = run(settings, transport=httpx.WSGITransport(app=ConsoleSimulator()), clock=time.clock, sleep=time.sleep)
+    assert code == ExitCode.GATE_FAILED
+    captured = capsys.readouterr()
+    assert json.loads(captured.out)["gate"]["verdict"] == "failed"
+    assert "::error " in captured.err, "the annotations go beside the summary instead"

@@ -103,6 +103,8 @@ scopes:
     fail-on: none
     max-critical: 5
     ignore-unfixed: false
+max-secrets: 0
+max-malware: 1
 """
 COMPLETE_VALUES: list[tuple[str, object, int]] = [
     ("fail_on", "high", 2), ("max_critical", 0, 3), ("max_high", 1, 4), ("max_medium", 2, 5), ("max_low", 3, 6),
@@ -111,6 +113,7 @@ COMPLETE_VALUES: list[tuple[str, object, int]] = [
     ("fail_on_score", 7.5, 13), ("fail_on_kev", True, 14), ("fail_on_exploit", True, 15),
     ("fail_on_epss", 0.25, 16), ("only_network", True, 17), ("only_live", False, 18), ("ignore_unfixed", True, 19),
     ("baseline_scan_id", "abc-1732752000", 22), ("baseline_image", "registry.example.com/team/app:production", 23),
+    ("max_secrets", 0, 42), ("max_malware", 1, 43),
 ]
 
 

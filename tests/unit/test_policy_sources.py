@@ -20,6 +20,8 @@ VALUES = {
     "max_medium": ("4", "--max-medium 4"),
     "max_low": ("5", "--max-low 5"),
     "max_total": ("6", "--max-total 6"),
+    "max_secrets": ("0", "--max-secrets 0"),
+    "max_malware": ("1", "--max-malware 1"),
     "fail_on_count": ("7", "--fail-on-count 7"),
     "fail_on_critical_count": ("1", "--fail-on-critical-count 1"),
     "fail_on_high_count": ("2", "--fail-on-high-count 2"),
