@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any, TextIO
 
 from ci_scan import wording
 from ci_scan.ci_env import detect, failing_annotations, step_outputs, timestamped, write_github_outputs
-from ci_scan.config import ExistingScans, ImageScan, RegistryScan, Settings
+from ci_scan.config import ExistingScans, ImageScan, NodeScan, RegistryScan, Settings, Sweep
 from ci_scan.decision import Decision, decide
 from ci_scan.errors import CiScanError, ExitCode, ScanTimeout, redact
 from ci_scan.formats import report
@@ -179,4 +179,8 @@ def _start(scanner: Scanner, settings: Settings) -> list[Any]:
         return scanner.start_registry(request.registry, request.tags, request.repositories)
     if isinstance(request, ExistingScans):
         return scanner.start_existing(request.scan_ids)
+    if isinstance(request, NodeScan):
+        return scanner.start_nodes(request.node_type, request.names, request.wait_for)
+    if isinstance(request, Sweep):
+        return scanner.start_all(request.node_types, request.tags)
     raise AssertionError(f"unknown request {request!r}")

@@ -35,6 +35,7 @@ def scan() -> None:
 IMAGE_OPTIONS = (*options.COMMON, *options.STARTING, *options.IMAGES)
 REGISTRY_OPTIONS = (*options.COMMON, *options.STARTING, *options.REGISTRY)
 RESULTS_OPTIONS = options.COMMON
+NODE_OPTIONS = (*options.COMMON, *options.STARTING, *options.NODES)
 
 
 @scan.command("image")
@@ -63,6 +64,108 @@ def scan_registry(registry: str, **values: Any) -> None:
     _run(request, values)
 
 
+@scan.command("all")
+@options.apply((*options.COMMON, *options.STARTING, *options.SWEEPING))
+def scan_all(**values: Any) -> None:
+    """The sweep: scan every host whose agent runs, every container and each registry's images (by --tags),
+    one start request per type, and gate on them all with one verdict."""
+    from ci_scan.config import read_sweep
+
+    _run(read_sweep(values.pop("type") or "host,container,image", values.pop("tags") or "latest"), values)
+
+
+@scan.command("host")
+@click.argument("names", nargs=-1, required=True, metavar="HOST...")
+@options.apply(NODE_OPTIONS)
+def scan_host(names: tuple[str, ...], **values: Any) -> None:
+    """Scan each HOST (its host name or node id) that the console's agent reports, and gate on them all.
+
+    A host is scanned only while its agent runs. With --wait-for-node, a host that has not registered yet
+    (a freshly started instance) is waited for.
+    """
+    _scan_nodes("host", names, values)
+
+
+@scan.command("container")
+@click.argument("names", nargs=-1, required=True, metavar="CONTAINER...")
+@options.apply(NODE_OPTIONS)
+def scan_container(names: tuple[str, ...], **values: Any) -> None:
+    """Scan each running CONTAINER (its name or node id) that the console's agents report, and gate on them all."""
+    _scan_nodes("container", names, values)
+
+
+def _scan_nodes(node_type: str, names: tuple[str, ...], values: dict[str, Any]) -> None:
+    from ci_scan.config import read_node_names
+
+    _run(read_node_names(node_type, names, values.pop("wait_for_node")), values)
+
+
+WATCH_OPTIONS = (*options.CONSOLE, *options.POLICY, *options.WAITING, *options.STARTING, *options.WATCHING)
+
+
+@cli.command()
+@options.apply(WATCH_OPTIONS)
+def watch(**values: Any) -> None:
+    """Gate new hosts and containers as they register with the console, one JSON line per node decided.
+
+    For a node that fails the gate, --on-fail-exec runs your command (e.g. a cloud CLI call that
+    terminates the instance); ci-scan itself never deletes anything. Stops on SIGTERM or after --duration.
+    """
+    from ci_scan.config import NodeScan, Settings, parse_duration
+    from ci_scan.watch import WatchOptions, node_types
+    from ci_scan.watch import watch as run_watch
+
+    types = node_types(values.pop("node_type") or "host")
+    command = values.pop("on_fail_exec") or ""
+    duration = values.pop("duration")
+    watching = WatchOptions(node_types=types, on_fail_exec=command,
+                            duration=parse_duration(duration) if duration else None,
+                            interval=parse_duration(values.get("poll_interval") or "15s"))
+    policy = {option.field: values.pop(option.field) for option in options.POLICY}
+    settings = Settings.build(request=NodeScan(types[0], ()), policy=policy, given=_given(values), **values)
+    sys.exit(run_watch(settings, watching, out=sys.stdout, say=_say))
+
+
+@cli.group()
+def nodes() -> None:
+    """What the console knows: images, hosts, containers, registries."""
+
+
+@nodes.command("list")
+@click.option("--type", "node_type", type=click.Choice(("image", "host", "container", "registry")),
+              default="host", envvar=_env("NODE_TYPE"), show_envvar=True, help="Which nodes to list.")
+@click.option("--json", "as_json", is_flag=True, help="Print a JSON list instead of a table.")
+@options.apply(options.CONSOLE)
+def nodes_list(node_type: str, as_json: bool, **values: Any) -> None:
+    """List the console's nodes of one type (every page), for a periodic job to choose what to sweep."""
+    _inventory(node_type, as_json, values)
+
+
+@cli.group()
+def registries() -> None:
+    """The console's registry accounts."""
+
+
+@registries.command("list")
+@click.option("--json", "as_json", is_flag=True, help="Print a JSON list instead of a table.")
+@options.apply(options.CONSOLE)
+def registries_list(as_json: bool, **values: Any) -> None:
+    """List the console's registry accounts: name, type, whether it is syncing, node id."""
+    _inventory("registry", as_json, values)
+
+
+def _inventory(node_type: str, as_json: bool, values: dict[str, Any]) -> None:
+    from ci_scan.client import ConsoleClient
+    from ci_scan.config import connection
+    from ci_scan.inventory import COLUMNS, node_rows, render
+
+    url, token, verify = connection(**values)
+    with ConsoleClient(url, token, verify=verify) as client:
+        client.authenticate()
+        rows = node_rows(client, node_type)
+    click.echo(render(rows, COLUMNS[node_type], as_json=as_json), nl=False)
+
+
 @cli.command("results")
 @click.argument("scan_ids", nargs=-1, required=True, metavar="SCAN_ID...")
 @options.apply(RESULTS_OPTIONS)
@@ -73,15 +176,19 @@ def results(scan_ids: tuple[str, ...], **values: Any) -> None:
     _run(read_scan_ids(scan_ids), values)
 
 
+def _given(values: dict[str, Any]) -> dict[str, str]:
+    """Which options were given, each by `flag` or `env` (its variable); the rest are defaults."""
+    context = click.get_current_context()
+    sources = {click.core.ParameterSource.COMMANDLINE: "flag", click.core.ParameterSource.ENVIRONMENT: "env"}
+    return {name: sources[source] for name in values if (source := context.get_parameter_source(name)) in sources}
+
+
 def _run(request: Any, values: dict[str, Any]) -> None:
     from ci_scan.app import run
     from ci_scan.config import Settings
     from ci_scan.formats import REPORTS
 
-    context = click.get_current_context()
-    sources = {click.core.ParameterSource.COMMANDLINE: "flag", click.core.ParameterSource.ENVIRONMENT: "env"}
-    given = {name: sources[source] for name in values
-             if (source := context.get_parameter_source(name)) in sources}
+    given = _given(values)
     reports = {spec.name: values.pop(spec.name) for spec in REPORTS}
     renderer_options = {spec.name: {name: values.pop(name) for name in spec.options} for spec in REPORTS}
     policy = {option.field: values.pop(option.field) for option in options.POLICY}

@@ -29,12 +29,15 @@ from ci_scan.errors import (
 )
 from ci_scan.kinds import ScanKind
 from ci_scan.wire import (
+    AgentNode,
     ImageNode,
     Registry,
     ResultsPage,
     SbomEntry,
     ScanStatus,
     StartReply,
+    TopologyDelta,
+    parse_agent_nodes,
     parse_count,
     parse_images,
     parse_registries,
@@ -44,6 +47,7 @@ from ci_scan.wire import (
     parse_scan_trigger,
     parse_statuses,
     parse_tokens,
+    parse_topology_delta,
 )
 
 RETRIED_STATUSES = frozenset({409, 429, 502, 503, 504})
@@ -56,6 +60,8 @@ _SCAN_FILTERS = (
     "image_scan_filter",
     "kubernetes_cluster_scan_filter",
 )
+NODE_PAGE = 500
+"""Hosts or containers per search request."""
 MAX_BODY_BYTES = 900_000
 """The console refuses request bodies over about 1 MB; starts are split below this."""
 
@@ -195,6 +201,35 @@ class ConsoleClient:
             "window": {"offset": offset, "size": size},
         }
         return parse_images(self._call("POST", "/deepfence/registryaccount/images", body, what="list images"))
+
+    # -- agent-discovered nodes --------------------------------------------------------------------
+
+    def search_nodes(self, node_type: str, contains: Mapping[str, list[Any]] | None = None, offset: int = 0,
+                     size: int = NODE_PAGE) -> list[AgentNode]:
+        """Hosts or containers (`node_type`) whose fields are in the lists given, one page."""
+        body = {
+            "node_filter": {"filters": fields_filter(contains=contains, order=[("node_id", False)]),
+                            "in_field_filter": None, "window": {"offset": 0, "size": 0}},
+            "window": {"offset": offset, "size": size},
+        }
+        path = f"/deepfence/search/{node_type}s"
+        return parse_agent_nodes(self._call("POST", path, body, what=f"search the {node_type}s"), node_type)
+
+    def all_nodes(self, node_type: str, contains: Mapping[str, list[Any]] | None = None) -> list[AgentNode]:
+        """Every host or container that matches, page by page."""
+        found: list[AgentNode] = []
+        while True:
+            page = self.search_nodes(node_type, contains, offset=len(found))
+            found += page
+            if len(page) < NODE_PAGE:
+                return found
+
+    def topology_delta(self, cursor: tuple[int, int], entity_types: Sequence[str]) -> TopologyDelta:
+        """Nodes added and removed since `cursor` (addition, deletion timestamps in ms)."""
+        body = {"addition": True, "addition_timestamp": cursor[0], "deletion": True,
+                "deletion_timestamp": cursor[1], "entity_types": list(entity_types)}
+        data = self._call("POST", "/deepfence/graph/topology/delta", body, what="read the topology delta")
+        return parse_topology_delta(data, cursor)
 
     # -- scans ------------------------------------------------------------------------------------
 

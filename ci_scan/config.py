@@ -88,7 +88,48 @@ class ExistingScans:
     scan_ids: tuple[str, ...]
 
 
-Request = ImageScan | RegistryScan | ExistingScans
+@dataclass(frozen=True)
+class NodeScan:
+    """Hosts or containers the console's agents discovered, by name or node id."""
+
+    node_type: str
+    """`host` or `container`."""
+    names: tuple[str, ...]
+    wait_for: float | None = None
+    """`--wait-for-node`: seconds to wait for a node to register with a running agent."""
+
+
+def read_node_names(node_type: str, names: Sequence[str], wait_for_node: str | None) -> NodeScan:
+    cleaned = tuple(dict.fromkeys(name.strip() for name in names if name.strip()))
+    bad = [name for name in cleaned if not name.isprintable()]
+    if bad:
+        raise ConfigError(f"{bad[0]!r} is not a {node_type} name")
+    if not cleaned:
+        raise ConfigError(f"no {node_type} to scan: give its name or node id")
+    return NodeScan(node_type, cleaned, parse_duration(wait_for_node) if wait_for_node else None)
+
+
+@dataclass(frozen=True)
+class Sweep:
+    """`scan all`: every node of these types."""
+
+    node_types: tuple[str, ...]
+    tags: str = "latest"
+
+
+SWEEP_TYPES = ("host", "container", "image")
+
+
+def read_sweep(types: str, tags: str) -> Sweep:
+    chosen = [part.strip().lower() for part in types.split(",") if part.strip()]
+    unknown = [t for t in chosen if t not in SWEEP_TYPES]
+    if unknown or not chosen:
+        raise ConfigError(f"unknown --type {', '.join(unknown) or '(none given)'}; choose from "
+                          f"{', '.join(SWEEP_TYPES)}")
+    return Sweep(tuple(dict.fromkeys(chosen)), tags.lower())
+
+
+Request = ImageScan | RegistryScan | ExistingScans | NodeScan | Sweep
 """What a run gates on."""
 
 
@@ -147,6 +188,19 @@ def parse_scan_types(text: str) -> tuple[ScanKind, ...]:
         raise ConfigError(f"unknown --scan-type {', '.join(unknown) or '(none given)'}; choose from "
                           f"{', '.join(SCAN_KINDS)} (comma separated)")
     return tuple(kind for name, kind in SCAN_KINDS.items() if name in chosen)
+
+
+def connection(*, console_url: str | None, api_token: str | None, insecure: bool = False,
+               ca_bundle: str | None = None) -> tuple[str, str, bool | str]:
+    """The console URL, token and TLS verification of a command that only reads from the console."""
+    token = (api_token or "").strip()
+    if not token:
+        raise ConfigError("no API token: pass --api-token or set DEEPFENCE_API_TOKEN")
+    if insecure and ca_bundle:
+        raise ConfigError("--insecure and --ca-bundle contradict each other: choose one")
+    if ca_bundle:
+        _check_ca_bundle(ca_bundle)
+    return normalise_console_url(console_url or ""), token, False if insecure else (ca_bundle or True)
 
 
 @dataclass(frozen=True)

@@ -23,6 +23,10 @@ class ExitCode(IntEnum):
     USAGE = 2
     SCAN_INCOMPLETE = 3
     TIMED_OUT = 4
+    INTERRUPTED = 130
+    """SIGINT (128 + 2), as shells report it."""
+    TERMINATED = 143
+    """SIGTERM (128 + 15): a cancelled CI job."""
 
 
 class CiScanError(Exception):

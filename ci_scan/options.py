@@ -169,6 +169,24 @@ REGISTRY = (
     Option("repository", "Only these repositories, as the console names them (repeat the option).", "REPO",
            multiple=True, readme_default="all"),
 )
+NODES = (
+    Option("wait_for_node", "Wait this long for a freshly started node to register with a running agent, then "
+           "scan it (a provisioning pipeline keeps or tears down the node by the exit code).", "DURATION",
+           readme_default="no wait"),
+)
+SWEEPING = (
+    Option("type", "What the sweep scans, comma separated: host, container, image (each registry's images, by "
+           "--tags).", "LIST", default="host,container,image", readme_default="host,container,image"),
+    REGISTRY[0],
+)
+WATCHING = (
+    Option("node_type", "Which new nodes to gate, comma separated: host, container.", "LIST", default="host",
+           readme_default="host"),
+    Option("on_fail_exec", "Run this shell command for each node that fails the gate; the node's id, name, type, "
+           "verdict and cloud instance id are in its environment (CI_SCAN_NODE_ID...), never in its text.", "CMD",
+           readme_default="none"),
+    Option("duration", "Watch this long, then exit 0.", "DURATION", readme_default="until stopped"),
+)
 COMMON = (*CONSOLE, *POLICY, *WAITING, *REPORT_OPTIONS)
 """The options of every command that gates."""
 
@@ -180,5 +198,5 @@ def apply(options: tuple[Option, ...]) -> Callable[[Callable[..., Any]], Callabl
             command = option.click_option()(command)
         return command
     return decorate
-EVERY_OPTION = tuple(dict.fromkeys((*COMMON, *STARTING, *IMAGES, *REGISTRY)))
+EVERY_OPTION = tuple(dict.fromkeys((*COMMON, *STARTING, *IMAGES, *REGISTRY, *NODES, *SWEEPING, *WATCHING)))
 """Each option once, in README order."""

@@ -191,6 +191,54 @@ class Scanner:
     def start_existing(self, scan_ids: Sequence[str]) -> list[_Scan]:
         return self._begin(lambda: self._existing(scan_ids))
 
+    def start_nodes(self, node_type: str, names: Sequence[str], wait_for: float | None = None) -> list[_Scan]:
+        """Scan hosts or containers the console's agents discovered, by name or node id."""
+        return self._begin(lambda: self._start_nodes(node_type, names, wait_for))
+
+    def start_all(self, node_types: Sequence[str], tags: str = "latest") -> list[_Scan]:
+        """The sweep: every host whose agent runs, every container, and each registry's images by tag."""
+        return self._begin(lambda: self._start_all(node_types, tags))
+
+    def _start_all(self, node_types: Sequence[str], tags: str) -> list[_Scan]:
+        from ci_scan.nodes import node_target
+
+        scans: list[_Scan] = []
+        for node_type in node_types:
+            if node_type == "image":
+                for registry in self._registry_list():
+                    scans += self._sweep_registry(registry, tags)
+                continue
+            nodes = self.client.all_nodes(node_type)
+            running = [node_target(n) for n in nodes if n.agent_running]
+            scans += self._start_targets(running) if running else []
+            for node in nodes:
+                if not node.agent_running:
+                    skipped = _Scan(node_target(node), "")
+                    skipped.fail("its agent is not running, so the console cannot scan it")
+                    scans.append(skipped)
+            self.progress(f"Selected {len(running)} {node_type}(s) of {len(nodes)}")
+        return scans
+
+    def _sweep_registry(self, registry: Registry, tags: str) -> list[_Scan]:
+        try:
+            return self._start_registry(registry.node_id, tags, ())
+        except TargetNotFound as exc:  # an empty registry is no reason to stop the sweep
+            self.progress(f"Registry {for_log(registry.name)}: {exc.one_line()}")
+            return []
+
+    def _start_nodes(self, node_type: str, names: Sequence[str], wait_for: float | None) -> list[_Scan]:
+        from ci_scan.nodes import resolve
+
+        wait = min(wait_for, max(0.0, self._deadline - self.clock())) if wait_for else None
+        found = resolve(self.client, node_type, names, wait_for=wait, progress=self.progress, clock=self.clock,
+                        sleep=self.sleep)
+        skipped = []
+        for target, why in found.unscannable:
+            scan = _Scan(target, "")
+            scan.fail(why)
+            skipped.append(scan)
+        return (self._start_targets(list(found.targets)) if found.targets else []) + skipped
+
     def _begin(self, begin: Callable[[], list[_Scan]]) -> list[_Scan]:
         self._deadline = self.clock() + self.options.timeout
         self.client.wait_until(self._deadline, self.clock)

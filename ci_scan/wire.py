@@ -157,6 +157,82 @@ def parse_images(data: Any) -> list[ImageNode]:
     return images
 
 
+@dataclass(frozen=True)
+class AgentNode:
+    """A host or container the console's agents discovered (`ModelHost`, `ModelContainer`)."""
+
+    node_id: str
+    node_type: str
+    """`host` or `container`."""
+    name: str
+    """The host name, or the container's name."""
+    agent_running: bool = True
+    """Hosts only: a host whose agent is not running cannot be scanned (its start is skipped)."""
+    host_name: str = ""
+    image: str = ""
+    """A container's image, `name:tag`."""
+    instance_id: str = ""
+    """A cloud host's instance id, for a pipeline that keeps or tears it down."""
+    cloud_provider: str = ""
+
+
+def parse_agent_nodes(data: Any, node_type: str) -> list[AgentNode]:
+    nodes = []
+    what = f"a {node_type}"
+    for item in _list(data, f"the {node_type} search reply"):
+        if not isinstance(item, Mapping):
+            raise ConsoleResponseError(f"malformed reply from the console: {what} is not an object")
+        node_id = _require(item, "node_id", str, what)
+        if node_type == "host":
+            name = _opt(item, "host_name", str, "") or _opt(item, "node_name", str, "") or node_id
+        else:
+            name = _opt(item, "docker_container_name", str, "") or _opt(item, "node_name", str, "") or node_id
+        nodes.append(AgentNode(
+            node_id=node_id,
+            node_type=node_type,
+            name=name,
+            agent_running=_opt(item, "agent_running", bool, True) if node_type == "host" else True,
+            host_name=_opt(item, "host_name", str, ""),
+            image=_opt(item, "docker_image_name_with_tag", str, ""),
+            instance_id=_opt(item, "instance_id", str, ""),
+            cloud_provider=_opt(item, "cloud_provider", str, ""),
+        ))
+    return nodes
+
+
+@dataclass(frozen=True)
+class TopologyDelta:
+    """What the topology delta reports since the cursor, and the cursor to send next."""
+
+    additions: tuple[tuple[str, str], ...]
+    """(node_id, node_type) of each node that became active."""
+    deletions: tuple[tuple[str, str], ...]
+    addition_timestamp: int
+    deletion_timestamp: int
+
+
+def parse_topology_delta(data: Any, previous: tuple[int, int]) -> TopologyDelta:
+    """`additons` is spelled so by the console; a missing timestamp keeps the previous cursor."""
+    if not isinstance(data, Mapping):
+        raise ConsoleResponseError("malformed reply from the console: the topology delta is not an object")
+
+    def identifiers(key: str) -> tuple[tuple[str, str], ...]:
+        found = []
+        for item in _list(data.get(key), key):
+            if isinstance(item, Mapping):
+                node_id, node_type = _opt(item, "node_id", str, ""), _opt(item, "node_type", str, "")
+                if node_id:
+                    found.append((node_id, node_type))
+        return tuple(found)
+
+    return TopologyDelta(
+        additions=identifiers("additons"),
+        deletions=identifiers("deletions"),
+        addition_timestamp=max(previous[0], _opt(data, "addition_timestamp", int, previous[0])),
+        deletion_timestamp=max(previous[1], _opt(data, "deletion_timestamp", int, previous[1])),
+    )
+
+
 def parse_scan_trigger(data: Any) -> tuple[list[str], str]:
     scan_ids = [clean_text(s) for s in _list(_require(data, "scan_ids", (list, type(None)), "the scan start reply"),
                                              "scan_ids") if isinstance(s, str) and s]

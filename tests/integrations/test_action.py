@@ -26,8 +26,9 @@ pytestmark = pytest.mark.e2e
 ACTION = ROOT / "action.yml"
 EXTRA_INPUTS = {"image", "scan-registry", "upload-sarif"}
 """Inputs that are not options: the images (the command's arguments), a registry to scan, the upload."""
-NOT_INPUTS = {"images_from"}
-"""Options the action does not offer: `image` takes the references themselves."""
+NOT_INPUTS = {"images_from", "node_type", "on_fail_exec", "duration", "type"}
+"""Options the action does not offer: `image` takes the references themselves, and `watch` (a long-running
+service, not a step) and `scan all` (`type`) have the others."""
 _EXPRESSION = re.compile(r"\$\{\{\s*(.*?)\s*\}\}")
 
 

@@ -126,7 +126,9 @@ def test_readme_documents_every_option_and_variable() -> None:
     from tests.conftest import ROOT
 
     readme = (ROOT / "README.md").read_text()
-    commands = {"scan image": cli.scan_image, "scan registry": cli.scan_registry, "results": cli.results}
+    commands = {"scan image": cli.scan_image, "scan registry": cli.scan_registry, "results": cli.results,
+                "scan host": cli.scan_host, "scan container": cli.scan_container, "watch": cli.watch,
+                "scan all": cli.scan_all}
     declared: set[str] = set()
     for command in commands.values():
         declared |= {opt for param in command.params for opt in param.opts if opt.startswith("--")}
