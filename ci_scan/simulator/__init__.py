@@ -1,17 +1,20 @@
 """An in-memory Deepfence ThreatMapper console (API v2.5) for tests and demos. Standard library only.
 
-It runs vulnerability, secret and malware scans of registry images.
+It runs vulnerability, secret and malware scans of registry images and of the hosts and containers its
+agents report (search, counts and the topology delta included).
 
 `ConsoleSimulator()` serves the default dataset and is itself a WSGI app; `serve(sim)` puts it on real
 HTTP (127.0.0.1, a free port, see `.url`); `sim.inject(path, 503, times=2)` makes the console misbehave
 and `sim.requests` records what clients sent. `default_dataset(extra_images=500)` adds a registry of
-500 more images (`scale_registry`).
+500 more images (`scale_registry`). `sim.register_node("new-node-7")` makes the late host register now,
+`sim.deregister_node(name)` makes a node go inactive.
 """
 
 from __future__ import annotations
 
 from .app import ConsoleSimulator, RecordedRequest
 from .data import Dataset, Image, Registry, Scenario
+from .nodes import Container, Host
 from .samples import default_dataset
 from .scale import scale_registry
 from .server import RunningServer, serve, serve_forever
@@ -23,7 +26,9 @@ __all__ = [
     "STANDARD_TOKEN",
     "ApiUser",
     "ConsoleSimulator",
+    "Container",
     "Dataset",
+    "Host",
     "Image",
     "RecordedRequest",
     "Registry",

@@ -13,14 +13,16 @@ from dataclasses import dataclass
 from http.cookies import CookieError, SimpleCookie
 from typing import TYPE_CHECKING, Any, Literal, NamedTuple
 
-from . import registry_api, sbom, scan_api
+from . import node_api, registry_api, sbom, scan_api
 from .bodies import (
     AUTH_REQUEST,
+    DELTA_REQUEST,
     IMAGES_REQUEST,
     LIST_REQUEST,
     MALWARE_START_REQUEST,
     RESULTS_REQUEST,
     SBOM_REQUEST,
+    SEARCH_REQUEST,
     SECRET_START_REQUEST,
     START_REQUEST,
     STATUS_REQUEST,
@@ -29,6 +31,7 @@ from .bodies import (
     parse_body,
 )
 from .data import Dataset
+from .nodes import AgentNode, Host
 from .responses import ApiError, Response, empty, error_response, json_response, plain_text
 from .samples import default_dataset
 from .state import Call, ConsoleState
@@ -102,6 +105,9 @@ class ConsoleSimulator:
     result pages. A vulnerability scan that reaches COMPLETE has no findings yet: they land over the next
     `matching_polls` status polls, after which the runtime SBOM exists (0: all findings and the SBOM at the
     first COMPLETE). Secret and malware scans have all their findings at COMPLETE.
+
+    Hosts and containers exist from `registered_at_ms` after the simulator is built (console time, by
+    `clock`); `register_node` makes one register now and `deregister_node` makes one go inactive.
     """
 
     def __init__(
@@ -120,6 +126,7 @@ class ConsoleSimulator:
         if matching_polls < 0:
             raise ValueError(f"matching_polls must not be negative, not {matching_polls}")
         self.state = ConsoleState(self.dataset, clock, random.Random(seed), sync_polls, matching_polls)
+        self.state.started_ms = self.state.now_ms()
         self.requests: list[RecordedRequest] = []
         self._issuer = TokenIssuer(clock, access_token_ttl, refresh_token_ttl)
         self._access_token_uses = access_token_uses
@@ -132,6 +139,30 @@ class ConsoleSimulator:
         """Each access token then works for this many authenticated requests (None: no limit)."""
         with self._lock:
             self._access_token_uses = requests
+
+    def register_node(self, name: str) -> None:
+        """The agent of this host or container (by name or node_id) reports now: a node not registered yet
+        appears (created now, so the topology delta reports it); an inactive one is active again, keeping its
+        `created_at` as the console does."""
+        with self._lock:
+            node, now = self.dataset.node(name), self.state.now_ms()
+            if self.state.created_at(node) > now:
+                node.registered_at_ms = now - self.state.started_ms
+            node.active = True
+
+    def deregister_node(self, name: str) -> None:
+        """This registered host or container (by name or node_id) goes inactive now, as when its agent stops
+        reporting; a host takes its containers with it."""
+        with self._lock:
+            node, now = self.dataset.node(name), self.state.now_ms()
+            if self.state.created_at(node) > now:
+                raise ValueError(f"{name} has not registered yet")
+            gone: list[AgentNode] = [node]
+            if isinstance(node, Host):
+                gone += [c for c in self.dataset.containers if c.host_name == node.name]
+            for each in gone:
+                if each.active and self.state.created_at(each) <= now:
+                    each.active, each.deactivated_at = False, now
 
     def inject(
         self,
@@ -176,6 +207,7 @@ class ConsoleSimulator:
             return Route(method, re.compile(f"/deepfence{path}"), handler, **options)
 
         kind = "(?P<kind>vulnerability|secret|malware)"
+        nodes = "(?P<nodes>hosts|containers)"
 
         return [
             route("GET", "/ping", lambda state, call: Response(200, b"pong", "text/plain; charset=utf-8"),
@@ -203,6 +235,10 @@ class ConsoleSimulator:
             route("POST", f"/scan/stop/{kind}", scan.stop_scan, permission=write_scans, shape=STOP_REQUEST),
             route("POST", f"/scan/list/{kind}", scan.list_scans, permission=read_scans, shape=LIST_REQUEST),
             route("POST", "/scan/sbom", sbom.get_sbom, permission=read_scans, shape=SBOM_REQUEST),
+            route("POST", f"/search/{nodes}", node_api.search_nodes, shape=SEARCH_REQUEST),
+            route("POST", f"/search/count/{nodes}", node_api.count_nodes, shape=SEARCH_REQUEST),
+            route("GET", "/search/count/nodes", node_api.count_every_type),
+            route("POST", "/graph/topology/delta", node_api.topology_delta, shape=DELTA_REQUEST),
         ]  # fmt: skip
 
     def _respond(self, request: RecordedRequest) -> Response:

@@ -2,8 +2,8 @@
 
 Wrong JSON types fail like Go's decoder (400, the message says what could not be unmarshalled).
 Missing required fields and broken rules fail like the validator (400, `message: ""`, details in
-`error_fields`, array positions in `error_index`). Secret and malware starts are only decoded: the
-console runs no validator on them.
+`error_fields`, array positions in `error_index`). Secret and malware starts, searches and the topology
+delta are only decoded: the console runs no validator on them.
 """
 
 from __future__ import annotations
@@ -148,6 +148,38 @@ LIST_REQUEST = _obj(
     node_ids=Shape("array", nullable=True, items=_NODE),
     fields_filter=FIELDS_FILTERS,
     window=WINDOW,
+)
+
+_SEARCH_FILTER = _obj(
+    "reporters_search.SearchFilter",
+    in_field_filter=Shape("array", items=STRING),
+    filters=FIELDS_FILTERS,
+    window=WINDOW,
+)
+SEARCH_REQUEST = _decoded_only(
+    _obj(
+        "reporters_search.SearchNodeReq",
+        node_filter=_SEARCH_FILTER,
+        extended_node_filter=_SEARCH_FILTER,
+        related_node_filter=_obj(
+            "reporters_search.ChainedSearchFilter",
+            node_filter=_SEARCH_FILTER,
+            relation_ship=STRING,
+            next_filter=Shape("any"),
+        ),
+        window=WINDOW,
+    )
+)
+_TIMESTAMP = Shape("integer", go_type="int64")
+DELTA_REQUEST = _decoded_only(
+    _obj(
+        "model.TopologyDeltaReq",
+        addition=Shape("boolean"),
+        addition_timestamp=_TIMESTAMP,
+        deletion=Shape("boolean"),
+        deletion_timestamp=_TIMESTAMP,
+        entity_types=Shape("array", items=STRING),
+    )
 )
 
 _PYTHON_KIND = {"string": str, "boolean": bool, "array": list, "object": dict, "map": dict}

@@ -1,17 +1,21 @@
-"""The console's inventory: users, registries, the images they host and each image's findings."""
+"""The console's inventory: users, registries, the images they host and each image's findings, and the
+hosts and containers agents report (nodes.py)."""
 
 from __future__ import annotations
 
 import hashlib
 import time
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from .findings import generate_findings
 from .hostile import make_hostile
 from .malware_findings import generate_malware
 from .secret_findings import generate_secrets
 from .tokens import ApiUser, default_users
+
+if TYPE_CHECKING:
+    from .nodes import Container, Host
 
 Scenario = Literal[
     "normal", "flaky", "error", "cancelled", "stuck", "delete_pending", "skipped",
@@ -230,6 +234,8 @@ class Dataset:
 
     registries: list[Registry]
     users: list[ApiUser] = field(default_factory=default_users)
+    hosts: list[Host] = field(default_factory=list)
+    containers: list[Container] = field(default_factory=list)
 
     def registry(self, node_id: str) -> Registry | None:
         return next((r for r in self.registries if r.node_id == node_id), None)
@@ -253,6 +259,28 @@ class Dataset:
     def images(self, repository: str, tag: str) -> list[Image]:
         """Every image node carrying this tag (two for a multi-architecture tag); for tests."""
         return [i for r in self.registries for i in r.images if i.repository == repository and tag in i.tags]
+
+    def host(self, name: str) -> Host:
+        """Look a host up by name, which is its node_id (registered or not); for tests."""
+        found = next((h for h in self.hosts if h.name == name), None)
+        if found is None:
+            raise KeyError(name)
+        return found
+
+    def container(self, name: str) -> Container:
+        """Look a container up by its `docker_container_name` (registered or not); for tests."""
+        found = next((c for c in self.containers if c.name == name), None)
+        if found is None:
+            raise KeyError(name)
+        return found
+
+    def node(self, name: str) -> Host | Container:
+        """A host or container by name or node_id (registered or not); for tests."""
+        every: list[Host | Container] = [*self.hosts, *self.containers]
+        found = next((n for n in every if name in (n.name, n.node_id)), None)
+        if found is None:
+            raise KeyError(name)
+        return found
 
     def user(self, api_token: str) -> ApiUser | None:
         return next((u for u in self.users if u.api_token == api_token), None)

@@ -68,7 +68,7 @@ def _compares(value: Any, limit: Any, greater: bool) -> bool:
 
 def order_fields(filters: Mapping[str, Any]) -> list[dict[str, Any]]:
     order = filters.get("order_filter") or {}
-    return [spec for spec in order.get("order_fields") or [] if spec.get("field_name")]
+    return [spec for spec in order.get("order_fields") or [] if isinstance(spec, dict) and spec.get("field_name")]
 
 
 Predicate = Callable[[Record, frozenset[str]], bool]
@@ -127,7 +127,7 @@ def _not_null(key: str) -> Predicate:
 
 
 def _compare(spec: Mapping[str, Any]) -> Predicate:
-    key, limit, greater = spec["field_name"], spec["field_value"], spec["greater_than"]
+    key, limit, greater = str(spec.get("field_name") or ""), spec.get("field_value"), bool(spec.get("greater_than"))
     return lambda record, labels: _compares(record.get(key), limit, greater)
 
 
@@ -144,7 +144,7 @@ class FieldsFilter:
             *(_text_matches(k, _regex(v)) for k, v in _filter_in(filters, "match_filter").items()),
             *(_array_matches(k, _regex(v)) for k, v in _filter_in(filters, "match_in_array_filter").items()),
             *(_not_null(spec["field_name"]) for spec in self.order),
-            *(_compare(spec) for spec in filters.get("compare_filter") or []),
+            *(_compare(spec) for spec in filters.get("compare_filter") or [] if isinstance(spec, Mapping)),
         ]
 
     def matches(self, record: Record, labels: frozenset[str] = frozenset()) -> bool:
@@ -169,7 +169,7 @@ class FieldsFilter:
             chosen.sort(key=lambda record: record.get(tie_breaker) or "")
         for spec in reversed(self.order):
             name = spec["field_name"]
-            chosen.sort(key=partial(_sort_key, name=name), reverse=bool(spec["descending"]))
+            chosen.sort(key=partial(_sort_key, name=name), reverse=bool(spec.get("descending")))
         limits = [spec["size"] for spec in self.order if spec.get("size")]
         return chosen[: min(limits)] if limits else chosen
 

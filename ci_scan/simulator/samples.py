@@ -1,12 +1,13 @@
 """The default dataset: one image per behaviour a CI gate has to cope with.
 
 Secret and malware findings (high, medium or low) are on a few images only; every other image, and
-team/clean above all, has none of either.
+team/clean above all, has none of either. The hosts and containers agents report are in node_samples.py.
 """
 
 from __future__ import annotations
 
 from .data import EPOCH_MS, Dataset, Image, Registry
+from .node_samples import default_containers, default_hosts
 from .scale import scale_registry
 
 _MINUTE_MS = 60_000
@@ -104,6 +105,8 @@ def default_dataset(extra_images: int = 0) -> Dataset:
             ),
         ]
     )
+    dataset.hosts = default_hosts()
+    dataset.containers = default_containers(dataset.image("team/app", "1.4.2"))
     if extra_images > 0:
         dataset.registries.append(scale_registry(extra_images))
     return dataset

@@ -70,4 +70,4 @@ def get_sbom(state: ConsoleState, call: Call) -> Response:
     scan = find_scan(state, call.body["scan_id"])
     if not scan.matched:
         raise ApiError(error_response(500, MISSING_OBJECT))
-    return json_response(200, runtime_sbom(scan.image.findings()))
+    return json_response(200, runtime_sbom(scan.node.findings()))

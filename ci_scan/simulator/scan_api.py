@@ -1,21 +1,27 @@
 """Scan endpoints of every kind (vulnerability, secret, malware): start, status, results (and count), stop, list.
 
 The kind comes from the path (`call.params["kind"]`), except for stop, which goes by the body's `scan_type`
-whatever the path says, as the console does.
+whatever the path says, as the console does. Scans run on images, hosts and containers alike.
 """
 
 from __future__ import annotations
 
+import functools
 import uuid
+from collections.abc import Callable
 from typing import Any
 
 from .data import Image
 from .filters import IMAGE_LABELS, FieldsFilter, Record, apply_window
 from .kinds import BY_SCAN_TYPE, KINDS, VULNERABILITY, ScanKind
+from .node_records import RESULTS_COMMON_FIELDS
+from .nodes import NODE_LABELS, AgentNode, Container, Host, ScanTarget, label_of
 from .registry_api import find_registry
 from .responses import ApiError, Response, empty, error_response, json_response, node_not_found
-from .scans import COMPLETE, Scan, count_severities, steps_for
+from .scans import COMPLETE, UNCLAIMED, Scan, ScanBook, count_severities, steps_for
 from .state import Call, ConsoleState
+
+AGENT_NODE_LABELS = {"host": "Node", "container": "Container"}
 
 
 def kind_of(call: Call) -> ScanKind:
@@ -52,42 +58,81 @@ def _registry_images(state: ConsoleState, registry_id: str, filter_in: dict[str,
     return chosen
 
 
-def _targets(state: ConsoleState, body: dict[str, Any]) -> list[Image]:
-    """The images the start request names; fields may be missing or null where no validator ran."""
-    targets: dict[str, Image] = {}
+def _targets(state: ConsoleState, body: dict[str, Any], now: Callable[[], int]) -> list[ScanTarget]:
+    """The nodes the start request names (hosts and containers once registered); fields may be missing or
+    null where no validator ran."""
+    targets: dict[tuple[str, str], ScanTarget] = {}
     for node in body.get("node_ids") or []:
         node_id, node_type = (node or {}).get("node_id") or "", (node or {}).get("node_type") or ""
+        nodes: list[ScanTarget]
         if node_type == "registry":
             image_filter = (body.get("filters") or {}).get("image_scan_filter") or {}
-            images = _registry_images(state, node_id, image_filter.get("filter_in"))
+            nodes = list(_registry_images(state, node_id, image_filter.get("filter_in")))
         elif node_type in IMAGE_LABELS and (found := state.dataset.locate(node_id)):
-            images = [found[1]]
+            nodes = [found[1]]
+        elif node_type in AGENT_NODE_LABELS and (
+            found_node := state.find_node(AGENT_NODE_LABELS[node_type], node_id, now())
+        ):
+            nodes = [found_node]
         else:
             raise node_not_found(node_id)
-        targets.update((image.node_id, image) for image in images)
+        targets.update(((label_of(target), target.node_id), target) for target in nodes)
     return list(targets.values())
 
 
-def start_scan(state: ConsoleState, call: Call) -> Response:
-    kind = kind_of(call)
-    book = state.book(kind)
-    targets = _targets(state, call.body)
-    if any(image.tag in ("", "<none>") for image in targets):
-        raise ApiError(error_response(500, "image tag not found"))
-    system_allowed = bool(call.body.get("deepfence_system_scan"))
-    now = state.now_ms()
-    scan_ids = []
-    for image in targets:
-        if image.is_deepfence_system and not system_allowed:
-            continue
-        scan = book.unfinished_for(image.node_id)  # deduplicated, yet part of this bulk too
-        if scan is None:
-            scan = book.start(image, steps_for(kind, image.scenario, state.matching_polls), now)
-        scan_ids.append(scan.scan_id)
-    if not scan_ids:
-        return json_response(202, {"scan_ids": [], "bulk_scan_id": ""})
+def _new_bulk(state: ConsoleState, book: ScanBook, scan_ids: list[str]) -> str:
     bulk_scan_id = str(uuid.UUID(int=state.rng.getrandbits(128), version=4))
     book.bulks[bulk_scan_id] = scan_ids
+    return bulk_scan_id
+
+
+def _scan_each(
+    state: ConsoleState, book: ScanBook, targets: list[ScanTarget], system_allowed: bool, now: Callable[[], int]
+) -> list[str]:
+    """The console's `AddNewScan` per node: Deepfence system nodes are skipped (unless allowed), a node's
+    unfinished scan is reused, then a host whose agent is not running is skipped; all without a word."""
+    scan_ids = []
+    for node in targets:
+        if node.is_deepfence_system and not system_allowed:
+            continue
+        scan = book.unfinished_for(node.node_id)  # deduplicated, yet part of this bulk too
+        if scan is None:
+            if isinstance(node, Host) and not node.agent_running:
+                continue
+            steps = steps_for(book.kind, node.scenario, state.matching_polls)
+            scan = book.start(node, UNCLAIMED if isinstance(node, AgentNode) and not node.active else steps, now())
+        scan_ids.append(scan.scan_id)
+    return scan_ids
+
+
+def _scan_container_images(state: ConsoleState, book: ScanBook, body: dict[str, Any], now: Callable[[], int]) -> None:
+    """What the console starts after the scans asked for: a scan of each named container's image, in a bulk of
+    its own whose ids the reply leaves out. One image it cannot scan (not held, untagged) stops them all."""
+    images = []
+    for node in body.get("node_ids") or []:
+        if (node or {}).get("node_type") == "container":
+            container = state.find_node("Container", node.get("node_id") or "", now())
+            image = container.image if isinstance(container, Container) else None
+            if image is None or state.dataset.locate(image.node_id) is None or image.tag in ("", "<none>"):
+                return
+            images.append(image)
+    scan_ids = _scan_each(state, book, list(images), False, now)
+    if scan_ids:
+        _new_bulk(state, book, scan_ids)
+
+
+def start_scan(state: ConsoleState, call: Call) -> Response:
+    """One scan per node named, in one bulk; see `_scan_each` for who is skipped and
+    `_scan_container_images` for what else a container's scan starts."""
+    book = state.book(kind_of(call))
+    now = functools.cache(state.now_ms)  # read once, where the request first needs it
+    targets = _targets(state, call.body, now)
+    if any(isinstance(node, Image) and node.tag in ("", "<none>") for node in targets):
+        raise ApiError(error_response(500, "image tag not found"))
+    now()
+    scan_ids = _scan_each(state, book, targets, bool(call.body.get("deepfence_system_scan")), now)
+    bulk_scan_id = _new_bulk(state, book, scan_ids) if scan_ids else ""
+    _scan_container_images(state, book, call.body, now)
     return json_response(202, {"scan_ids": scan_ids, "bulk_scan_id": bulk_scan_id})
 
 
@@ -127,24 +172,34 @@ def _result_rows(state: ConsoleState, call: Call) -> tuple[Scan, list[Record]]:
     return scan, selector.select(scan.ingested_findings(), tie_breaker=kind.tie_breaker, shuffle_with=state.rng)
 
 
+def _scanned_node(node: ScanTarget) -> dict[str, Any]:
+    """What a results reply copies from the scanned node's properties (its stored `node_type` included)."""
+    if isinstance(node, AgentNode):
+        properties = node.properties()
+        return {name: properties.get(name) or "" for name in RESULTS_COMMON_FIELDS}
+    return {
+        "node_id": node.node_id,
+        "node_name": node.node_name,
+        "node_type": "container_image",
+        "docker_image_name": node.repository,
+        "docker_container_name": "",
+        "host_name": "",
+        "kubernetes_cluster_name": "",
+        "cloud_account_id": "",
+    }
+
+
 def scan_results(state: ConsoleState, call: Call) -> Response:
     """Whatever has been ingested so far; counts only for COMPLETE scans, as the console does."""
     scan, rows = _result_rows(state, call)
-    image, kind = scan.image, scan.kind
-    contradictory = kind is VULNERABILITY and image.scenario == "contradictory"
+    kind = scan.kind
+    contradictory = kind is VULNERABILITY and scan.node.scenario == "contradictory"
     listed = None if contradictory else apply_window(rows, call.body["window"])
     return json_response(
         200,
         {
             "scan_id": scan.scan_id,
-            "node_id": image.node_id,
-            "node_name": image.node_name,
-            "node_type": "container_image",
-            "docker_image_name": image.repository,
-            "docker_container_name": "",
-            "host_name": "",
-            "kubernetes_cluster_name": "",
-            "cloud_account_id": "",
+            **_scanned_node(scan.node),
             "created_at": scan.created_at,
             "updated_at": scan.updated_at,
             "severity_counts": count_severities(rows, kind.severity_field) if scan.status == COMPLETE else {},
@@ -179,11 +234,12 @@ def list_scans(state: ConsoleState, call: Call) -> Response:
     Each scan is listed with the status it has now: COMPLETE includes one whose matching has not finished.
     """
     nodes = call.body["node_ids"] or []
-    wanted = {node["node_id"] for node in nodes if node["node_type"] in IMAGE_LABELS}
+    wanted = {node["node_id"] for node in nodes}  # node_id IN $ids AND (n:<label> OR ...), not pairwise
+    labels = {NODE_LABELS.get(node["node_type"]) for node in nodes}
     scans = {
         scan.scan_id: scan
         for scan in sorted(state.book(kind_of(call)).scans.values(), key=lambda s: s.updated_at)
-        if not nodes or scan.image.node_id in wanted
+        if not nodes or (scan.node.node_id in wanted and label_of(scan.node) in labels)
     }
     records = [{**s.info(None), "node_id": s.scan_id} for s in scans.values()]  # fields of the scan node
     chosen = apply_window(FieldsFilter(call.body["fields_filter"]).select(records), call.body["window"])

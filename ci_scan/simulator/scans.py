@@ -4,6 +4,8 @@ A registry image vulnerability scan runs two worker tasks under one scan id (API
 task ends in COMPLETE before any vulnerability is matched, then the matching task lands the findings in
 batches over the following polls and writes the runtime SBOM last, ending in COMPLETE for good. A secret
 or malware scan is one task that streams its findings while it runs: all of them are in by its COMPLETE.
+Agent scans of hosts and containers end in the same matching task, so they go the same way; a scan of a
+node that has gone inactive waits in STARTING for an agent that never takes it.
 """
 
 from __future__ import annotations
@@ -14,10 +16,11 @@ from dataclasses import dataclass, field
 from fractions import Fraction
 from typing import Any
 
-from .data import Image, Scenario
+from .data import Scenario
 from .findings import SEVERITIES
 from .hostile import ANSI_STATUS_MESSAGE
 from .kinds import VULNERABILITY, ScanKind
+from .nodes import ScanTarget, info_type_of
 
 STARTING = "STARTING"
 IN_PROGRESS = "IN_PROGRESS"
@@ -98,10 +101,15 @@ def steps_for(kind: ScanKind, scenario: Scenario, matching_polls: int) -> tuple[
     return build_steps(scenario if scenario in SHARED_SCENARIOS else "normal", 0)
 
 
+UNCLAIMED: tuple[Step, ...] = (Step(STARTING),)
+"""The steps of a scan no agent picks up (its node is inactive)."""
+
+
 @dataclass
 class Scan:
     scan_id: str
-    image: Image
+    node: ScanTarget
+    """The image, host or container scanned."""
     steps: tuple[Step, ...]
     created_at: int
     updated_at: int
@@ -146,7 +154,7 @@ class Scan:
 
     def ingested_findings(self) -> list[dict[str, Any]]:
         """What the scan has stored so far, masked findings included."""
-        findings = self.image.findings_of(self.kind.name)
+        findings = self.node.findings_of(self.kind.name)
         return findings[: int(len(findings) * self.step.landed)]
 
     def severity_counts(self) -> dict[str, int]:
@@ -158,15 +166,15 @@ class Scan:
     def info(self, severity_counts: dict[str, int] | None) -> dict[str, Any]:
         """`ModelScanInfo`."""
         message = FAILURE_MESSAGE if self.status == ERROR else ""
-        if self.image.scenario == "hostile_text" and self.kind is VULNERABILITY:
+        if self.node.scenario == "hostile_text" and self.kind is VULNERABILITY:
             message = ANSI_STATUS_MESSAGE
         return {
             "scan_id": self.scan_id,
             "status": self.status,
             "status_message": message,
-            "node_id": self.image.node_id,
-            "node_name": self.image.node_name,
-            "node_type": "image",
+            "node_id": self.node.node_id,
+            "node_name": self.node.node_name,
+            "node_type": info_type_of(self.node),
             "created_at": self.created_at,
             "updated_at": self.updated_at,
             "severity_counts": severity_counts,
@@ -191,20 +199,20 @@ class ScanBook:
     def unfinished_for(self, node_id: str) -> Scan | None:
         return next((s for s in self.by_node.get(node_id, ()) if not s.finished), None)
 
-    def start(self, image: Image, steps: tuple[Step, ...], now_ms: int) -> Scan:
+    def start(self, node: ScanTarget, steps: tuple[Step, ...], now_ms: int) -> Scan:
         """A new scan with id `<node_id>-<unix seconds>`, the next free second if that id is taken."""
         seconds = now_ms // 1000
-        while f"{image.node_id}-{seconds}" in self.scans:
+        while f"{node.node_id}-{seconds}" in self.scans:
             seconds += 1
-        scan = Scan(f"{image.node_id}-{seconds}", image, steps, now_ms, now_ms, kind=self.kind)
+        scan = Scan(f"{node.node_id}-{seconds}", node, steps, now_ms, now_ms, kind=self.kind)
         self.scans[scan.scan_id] = scan
-        self.by_node.setdefault(image.node_id, []).append(scan)
+        self.by_node.setdefault(node.node_id, []).append(scan)
         if self.kind is VULNERABILITY:
-            image.latest_scan_id = scan.scan_id
+            node.latest_scan_id = scan.scan_id
         return scan
 
-    def latest(self, image: Image) -> Scan | None:
+    def latest(self, node: ScanTarget) -> Scan | None:
         if self.kind is VULNERABILITY:
-            return self.scans.get(image.latest_scan_id)
-        scans = self.by_node.get(image.node_id)
+            return self.scans.get(node.latest_scan_id)
+        scans = self.by_node.get(node.node_id)
         return scans[-1] if scans else None
