@@ -487,3 +487,17 @@ def test_the_job_installs_ci_scan_package_as_one_argument(console: Simulator, tm
         assert job.code == ExitCode.PASSED, job.output
         assert "Installed ci-scan" in job.stdout
         job.assert_every_artifact_exists()
+
+
+SWEEP_EXAMPLE = ROOT / "examples" / "gitlab" / "weekly-sweep.yml"
+
+
+def test_the_weekly_sweep_example_is_valid_and_sweeps_on_schedules_only() -> None:
+    done = check_jsonschema(SWEEP_EXAMPLE)
+    assert done.returncode == 0, done.stdout + done.stderr
+    (job,) = jobs_extending_the_template(SWEEP_EXAMPLE).values()
+    assert job["rules"] == [{"if": '$CI_PIPELINE_SOURCE == "schedule"'}]
+    script = " ".join(job["script"])
+    assert "ci-scan scan all --type host,container" in script
+    for written in ("ci-scan.junit.xml", "ci-scan.sarif", "ci-scan.json", "ci-scan.md"):
+        assert written in script, "the template's artifacts name these files"
