@@ -78,9 +78,12 @@ def watch(settings: Settings, options: WatchOptions, *, out: TextIO, say: Callab
     with ConsoleClient(settings.console_url, settings.api_token, transport=transport, verify=settings.verify,
                        sleep=sleep) as client:
         cursor: tuple[int, int] | None = None
+        signed_in = False
         while stop.signal is None and (end is None or clock() < end):
             try:
-                client.authenticate()
+                if not signed_in:  # at the start, and again after trouble (a restarted console forgets tokens)
+                    client.authenticate()
+                    signed_in = True
                 if cursor is None:  # learn where the console's clock is: nodes already there are not gated
                     first = client.topology_delta((0, 0), entity_types)
                     cursor = (first.addition_timestamp, first.deletion_timestamp)
@@ -93,6 +96,7 @@ def watch(settings: Settings, options: WatchOptions, *, out: TextIO, say: Callab
                         if added:
                             _gate(client, settings, options, node_type, added, out, say, execute, clock, sleep)
             except CiScanError as exc:
+                signed_in = False
                 say(f"Warning: {redact(exc.one_line(), [settings.api_token])}; trying again in {TROUBLE_PAUSE:g}s")
                 _pause(TROUBLE_PAUSE, stop, end, clock, sleep)
                 continue
