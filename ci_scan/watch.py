@@ -53,14 +53,32 @@ class WatchOptions:
     """How long a new host may take to start its agent before it is gated as unscannable."""
 
 
+class _Stopped(Exception):
+    """A signal arrived while a node's scan was being waited for."""
+
+
 class _Stop:
-    """Set by SIGTERM or SIGINT: the watch ends after the current node."""
+    """Set by SIGTERM or SIGINT: the watch ends at its next pause, also in the middle of waiting for a scan."""
 
     def __init__(self) -> None:
         self.signal: int | None = None
 
     def __call__(self, number: int, frame: FrameType | None) -> None:
         self.signal = number
+
+    def sleeper(self, sleep: Callable[[float], None]) -> Callable[[float], None]:
+        """`sleep` in steps of at most a second, raising _Stopped once a signal has arrived."""
+
+        def interruptible(seconds: float) -> None:
+            while seconds > 0:
+                if self.signal is not None:
+                    raise _Stopped
+                sleep(min(1.0, seconds))
+                seconds -= 1.0
+            if self.signal is not None:
+                raise _Stopped
+
+        return interruptible
 
 
 def watch(settings: Settings, options: WatchOptions, *, out: TextIO, say: Callable[[str], None],
@@ -73,6 +91,7 @@ def watch(settings: Settings, options: WatchOptions, *, out: TextIO, say: Callab
         signal.signal(signal.SIGTERM, stop)
         signal.signal(signal.SIGINT, stop)
     execute = run_command or _run_command
+    sleep = stop.sleeper(sleep)
     end = clock() + options.duration if options.duration is not None else None
     entity_types = [ENTITY_TYPES[t] for t in options.node_types]
     with ConsoleClient(settings.console_url, settings.api_token, transport=transport, verify=settings.verify,
@@ -95,12 +114,20 @@ def watch(settings: Settings, options: WatchOptions, *, out: TextIO, say: Callab
                         added = [n for n, t in delta.additions if t == node_type]
                         if added:
                             _gate(client, settings, options, node_type, added, out, say, execute, clock, sleep)
+            except _Stopped:
+                break
             except CiScanError as exc:
                 signed_in = False
                 say(f"Warning: {redact(exc.one_line(), [settings.api_token])}; trying again in {TROUBLE_PAUSE:g}s")
-                _pause(TROUBLE_PAUSE, stop, end, clock, sleep)
+                try:
+                    _pause(TROUBLE_PAUSE, stop, end, clock, sleep)
+                except _Stopped:
+                    break
                 continue
-            _pause(options.interval, stop, end, clock, sleep)
+            try:
+                _pause(options.interval, stop, end, clock, sleep)
+            except _Stopped:
+                break
     if stop.signal is not None:
         say("Stopped")
         return ExitCode.INTERRUPTED if stop.signal == signal.SIGINT else ExitCode.TERMINATED

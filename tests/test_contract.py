@@ -8,14 +8,14 @@ from typing import Any
 import pytest
 
 from ci_scan.app import run
-from ci_scan.config import ExistingScans, ImageScan, RegistryScan, Settings
+from ci_scan.config import ExistingScans, ImageScan, NodeScan, RegistryScan, Settings, Sweep
 from ci_scan.errors import ExitCode
 from ci_scan.models import ImageRef
 from ci_scan.simulator import ADMIN_TOKEN, ConsoleSimulator, default_dataset
 from tests.conftest import FakeTime
 from tests.contract import CheckedTransport, SpecContract
 
-Request = ImageScan | RegistryScan | ExistingScans
+Request = ImageScan | RegistryScan | ExistingScans | NodeScan | Sweep
 
 
 def gate(image: str | Request, contract: SpecContract, sim: ConsoleSimulator | None = None,
@@ -81,8 +81,12 @@ def _refs(*names: str) -> ImageScan:
         (_refs("never-matched:1.0"), {"timeout": "10m"}, ExitCode.SCAN_INCOMPLETE),
         (RegistryScan("bulk-registry", "recent"), {"fail_on": "none"}, ExitCode.PASSED),
         (RegistryScan("example-registry", "all", ("team/app", "team/clean")), {}, ExitCode.GATE_FAILED),
+        (NodeScan("host", ("build-agent-1", "web-prod-1", "legacy-box")), {"scan_type": "vulnerability,secret"},
+         ExitCode.GATE_FAILED),
+        (NodeScan("container", ("nginx-frontend", "redis-cache")), {}, ExitCode.GATE_FAILED),
+        (Sweep(("host", "container", "image")), {"fail_on": "none"}, ExitCode.SCAN_INCOMPLETE),
     ],
-    ids=["images", "hostile", "never-matched", "registry-recent", "registry-all"],
+    ids=["images", "hostile", "never-matched", "registry-recent", "registry-all", "hosts", "containers", "sweep"],
 )
 def test_many_target_conversations_follow_the_spec(contract: SpecContract, request_: Request,
                                                    options: dict[str, object], code: ExitCode) -> None:
@@ -90,7 +94,11 @@ def test_many_target_conversations_follow_the_spec(contract: SpecContract, reque
     result, transport = gate(request_, contract, ConsoleSimulator(default_dataset(extra_images=40)), **options)
     assert result == code
     assert contract.checked - before == len(transport.paths)
-    assert transport.paths.count("/deepfence/scan/start/vulnerability") == 1
+    starts = transport.paths.count("/deepfence/scan/start/vulnerability")
+    if isinstance(request_, Sweep):  # a start per type, and per registry for images
+        assert 3 <= starts <= 2 + len(ConsoleSimulator(default_dataset(extra_images=40)).dataset.registries)
+    else:
+        assert starts == 1
     assert "/deepfence/scan/sbom" in transport.paths
 
 
