@@ -216,17 +216,20 @@ class ConsoleClient:
         return parse_agent_nodes(self._call("POST", path, body, what=f"search the {node_type}s"), node_type)
 
     def all_nodes(self, node_type: str, contains: Mapping[str, list[Any]] | None = None) -> list[AgentNode]:
-        """Every host or container that matches, page by page."""
-        found: list[AgentNode] = []
+        """Every active host or container that matches, page by page (a page that brings nothing new ends
+        it, should a console ignore the window)."""
+        found: dict[str, AgentNode] = {}
+        wanted = {"active": [True], **(contains or {})}
         while True:
-            page = self.search_nodes(node_type, contains, offset=len(found))
-            found += page
-            if len(page) < NODE_PAGE:
-                return found
+            page = self.search_nodes(node_type, wanted, offset=len(found))
+            new = {n.node_id: n for n in page if n.node_id not in found}
+            found.update(new)
+            if len(page) < NODE_PAGE or not new:
+                return list(found.values())
 
     def topology_delta(self, cursor: tuple[int, int], entity_types: Sequence[str]) -> TopologyDelta:
         """Nodes added and removed since `cursor` (addition, deletion timestamps in ms)."""
-        body = {"addition": True, "addition_timestamp": cursor[0], "deletion": True,
+        body = {"addition": True, "addition_timestamp": cursor[0], "deletion": False,
                 "deletion_timestamp": cursor[1], "entity_types": list(entity_types)}
         data = self._call("POST", "/deepfence/graph/topology/delta", body, what="read the topology delta")
         return parse_topology_delta(data, cursor)

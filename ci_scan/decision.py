@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import cached_property
 from typing import Literal
 
@@ -229,6 +229,13 @@ def _ignore_warnings(policy: Policy, targets: tuple[TargetDecision, ...], today:
 
 def _decide_target(result: TargetResult, policy: Policy, today: dt.date | None,
                    baseline: Baseline | None) -> TargetDecision:
+    if result.partial and not result.completed:
+        # Several scan kinds, one of which could not finish: the findings of those that did are certain,
+        # and a failure among them outweighs the missing kind (a failed target outweighs an incomplete one).
+        partial = _decide_target(replace(result, error="", timed_out=False), policy, today, baseline)
+        if partial.verdict == "failed":
+            trouble = wording.timed_out_reason(result) if result.timed_out else wording.incomplete_reason(result)
+            return replace(partial, result=result, reason=f"{partial.reason}; also {trouble}")
     if result.timed_out:
         return TargetDecision(result, "timed_out", wording.timed_out_reason(result), policy=policy)
     if result.error:

@@ -34,13 +34,14 @@ def node_rows(client: ConsoleClient, node_type: str) -> list[dict[str, object]]:
     if node_type == "image":
         rows: list[dict[str, object]] = []
         for registry in client.list_registries():
-            offset = 0
+            seen: set[str] = set()
             while True:
-                page = client.list_images(registry.node_id, offset=offset, size=_IMAGE_PAGE)
+                page = [i for i in client.list_images(registry.node_id, offset=len(seen), size=_IMAGE_PAGE)
+                        if i.node_id not in seen]
+                seen.update(i.node_id for i in page)
                 rows += [{"registry": registry.name, "repository": image.name, "tags": list(image.tags),
                           "node_id": image.node_id} for image in page]
-                offset += len(page)
-                if len(page) < _IMAGE_PAGE:
+                if len(page) < _IMAGE_PAGE:  # also when a page brings nothing new
                     break
         return rows
     nodes = client.all_nodes(node_type)

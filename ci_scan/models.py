@@ -368,6 +368,10 @@ class TargetResult:
     """How the scan was obtained, when that is worth saying (reused, attached to a running one)."""
     packages: tuple[Package, ...] = ()
     """The scan's SBOM (vulnerability scans), each package once; () when the console has none."""
+    timed_out_kinds: tuple[str, ...] = ()
+    """In a run of several scan kinds: which kinds' scans were still running when --timeout ran out."""
+    partial: bool = False
+    """In a run of several scan kinds, some could not be completed: `findings` are those of the kinds that were."""
 
     @property
     def completed(self) -> bool:

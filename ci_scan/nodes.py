@@ -14,7 +14,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from ci_scan.client import ConsoleClient
-from ci_scan.errors import TargetNotFound
+from ci_scan.errors import ConfigError, TargetNotFound
 from ci_scan.models import Target, TargetKind
 from ci_scan.sanitize import for_log
 from ci_scan.wire import AgentNode
@@ -44,15 +44,19 @@ def _matches(node: AgentNode, name: str) -> bool:
 def _lookup(client: ConsoleClient, node_type: str, names: Sequence[str]) -> dict[str, AgentNode]:
     """Each name's node: by id in one request, then by name over the full list for those left."""
     found: dict[str, AgentNode] = {}
-    for node in client.search_nodes(node_type, {"node_id": list(names)}):
+    for node in client.search_nodes(node_type, {"node_id": list(names), "active": [True]}):
         found.setdefault(node.node_id, node)  # an id is itself one of the names
     left = [name for name in names if name not in found]
     if left:
         every = client.all_nodes(node_type)
         for name in left:
-            match = next((n for n in every if _matches(n, name)), None)
-            if match is not None:
-                found[name] = match
+            matches = [n for n in every if _matches(n, name)]
+            if len(matches) > 1:
+                ids = ", ".join(for_log(n.node_id) for n in matches[:NAMES_LISTED])
+                raise ConfigError(f"{node_type} name {for_log(name)!r} matches {len(matches)} {node_type}s "
+                                  f"({ids}): give the node id instead")
+            if matches:
+                found[name] = matches[0]
     return found
 
 

@@ -149,7 +149,9 @@ class Policy:
             raise ValueError(f"--fail-on-score must be at most {MAX_SCORE:g}, not {fail_on_score:g}")
         if fail_on_epss is not None and not 0 < fail_on_epss <= 1:
             raise ValueError(f"--fail-on-epss is a probability above 0 and at most 1, not {fail_on_epss:g}")
-        others = bool(limits or at_least or score is not None or fail_on_kev or fail_on_exploit
+        # A limit on secrets or malware is about those kinds: it leaves the default threshold on vulnerabilities.
+        vulnerability_limits = {k for k in limits if k not in KIND_LIMITS}
+        others = bool(vulnerability_limits or at_least or score is not None or fail_on_kev or fail_on_exploit
                       or fail_on_epss is not None)
         threshold = parse_fail_on(fail_on) if fail_on else (None if others else Severity.CRITICAL)
         return cls(

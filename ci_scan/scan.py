@@ -208,7 +208,7 @@ class Scanner:
                 for registry in self._registry_list():
                     scans += self._sweep_registry(registry, tags)
                 continue
-            nodes = self.client.all_nodes(node_type)
+            nodes = [n for n in self.client.all_nodes(node_type) if not n.system]  # not the agent's own containers
             running = [node_target(n) for n in nodes if n.agent_running]
             scans += self._start_targets(running) if running else []
             for node in nodes:
@@ -917,6 +917,8 @@ def _merged_target(parts: list[tuple[FindingKind, TargetResult]]) -> TargetResul
         finished_at_ms=max((r.finished_at_ms for _, r in parts), default=0),
         error="; ".join(errors),
         timed_out=any(r.timed_out for _, r in parts) and not errors,
+        timed_out_kinds=tuple(kind for kind, r in parts if r.timed_out),
+        partial=any(not r.completed for _, r in parts) and any(r.completed for _, r in parts),
         warnings=tuple(w if kind == parts[0][0] else f"{kind} scan: {w}" for kind, r in parts for w in r.warnings),
         notes=(*first.notes, *(f"{kind} scan {r.scan_id or '(not started)'}" for kind, r in rest),
                *(f"{kind} scan: {n}" for kind, r in rest for n in r.notes)),

@@ -17,6 +17,7 @@ again and the watch resumes from its cursor. SIGTERM and SIGINT stop it between 
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import os
 import signal
@@ -30,7 +31,7 @@ from typing import Any, TextIO
 from ci_scan.client import ConsoleClient
 from ci_scan.config import Settings
 from ci_scan.decision import decide
-from ci_scan.errors import CiScanError, ExitCode, redact
+from ci_scan.errors import AuthError, CiScanError, ConfigError, ExitCode, TargetNotFound, redact
 from ci_scan.scan import Scanner, merge_kinds
 from ci_scan.wire import AgentNode
 
@@ -98,10 +99,13 @@ def watch(settings: Settings, options: WatchOptions, *, out: TextIO, say: Callab
                        sleep=sleep) as client:
         cursor: tuple[int, int] | None = None
         signed_in = False
+        pending: dict[str, list[str]] = {t: [] for t in options.node_types}
+        """New nodes not decided yet: kept across console trouble until each has its line."""
+        decided: set[str] = set()
         while stop.signal is None and (end is None or clock() < end):
             try:
                 if not signed_in:  # at the start, and again after trouble (a restarted console forgets tokens)
-                    client.authenticate()
+                    client.authenticate()  # a token refused from the start ends the watch (below)
                     signed_in = True
                 if cursor is None:  # learn where the console's clock is: nodes already there are not gated
                     first = client.topology_delta((0, 0), entity_types)
@@ -110,28 +114,47 @@ def watch(settings: Settings, options: WatchOptions, *, out: TextIO, say: Callab
                 else:
                     delta = client.topology_delta(cursor, entity_types)
                     cursor = (delta.addition_timestamp, delta.deletion_timestamp)
-                    for node_type in options.node_types:
-                        added = [n for n, t in delta.additions if t == node_type]
-                        if added:
-                            _gate(client, settings, options, node_type, added, out, say, execute, clock, sleep)
+                    for node_id, node_type in delta.additions:
+                        if node_type in pending and node_id not in decided and node_id not in pending[node_type]:
+                            pending[node_type].append(node_id)
+                for node_type, node_ids in pending.items():
+                    if node_ids:
+                        _gate(client, settings, options, node_type, list(node_ids), out, say, execute, clock, sleep)
+                        decided.update(node_ids)
+                        node_ids.clear()
             except _Stopped:
                 break
+            except AuthError as exc:
+                if cursor is None:
+                    say(f"ci-scan: error: {redact(exc.one_line(), [settings.api_token])}")
+                    return exc.exit_code
+                signed_in = False
+                say(f"Warning: {redact(exc.one_line(), [settings.api_token])}; trying again in {TROUBLE_PAUSE:g}s")
+                if _waited_out(TROUBLE_PAUSE, stop, end, clock, sleep):
+                    break
+                continue
             except CiScanError as exc:
                 signed_in = False
                 say(f"Warning: {redact(exc.one_line(), [settings.api_token])}; trying again in {TROUBLE_PAUSE:g}s")
-                try:
-                    _pause(TROUBLE_PAUSE, stop, end, clock, sleep)
-                except _Stopped:
+                if _waited_out(TROUBLE_PAUSE, stop, end, clock, sleep):
                     break
                 continue
-            try:
-                _pause(options.interval, stop, end, clock, sleep)
-            except _Stopped:
+            if _waited_out(options.interval, stop, end, clock, sleep):
                 break
     if stop.signal is not None:
         say("Stopped")
         return ExitCode.INTERRUPTED if stop.signal == signal.SIGINT else ExitCode.TERMINATED
     return ExitCode.PASSED
+
+
+def _waited_out(seconds: float, stop: _Stop, end: float | None, clock: Callable[[], float],
+                sleep: Callable[[float], None]) -> bool:
+    """Pause; True when a signal arrived meanwhile."""
+    try:
+        _pause(seconds, stop, end, clock, sleep)
+    except _Stopped:
+        return True
+    return False
 
 
 def _pause(seconds: float, stop: _Stop, end: float | None, clock: Callable[[], float],
@@ -145,25 +168,26 @@ def _pause(seconds: float, stop: _Stop, end: float | None, clock: Callable[[], f
 def _gate(client: ConsoleClient, settings: Settings, options: WatchOptions, node_type: str, node_ids: list[str],
           out: TextIO, say: Callable[[str], None], execute: Callable[[str, dict[str, str]], int],
           clock: Callable[[], float], sleep: Callable[[float], None]) -> None:
-    """Scan the new nodes of one type together, then decide and report each."""
+    """Scan the new nodes of one type together, then decide and report each. Console trouble propagates
+    (the nodes stay pending); a node the console no longer knows, or a stop signal, gets its line here."""
     known = {n.node_id: n for n in client.search_nodes(node_type, {"node_id": node_ids})}
     scanners = [Scanner(client, replace(settings.scan, kind=kind), say, clock=clock, sleep=sleep)
                 for kind in settings.scan.kinds]
     wait = options.agent_wait if node_type == "host" else None
+    started: list[tuple[Scanner, list[Any]]] = []
     try:
         started = [(s, s.start_nodes(node_type, node_ids, wait_for=wait)) for s in scanners]
-        decision = decide(merge_kinds([s.finish(scans) for s, scans in started]), settings.policy)
-    except CiScanError as exc:  # these nodes get no verdict: say so, one line each, and watch on
-        message = redact(exc.one_line(), [settings.api_token])
-        for node_id in node_ids:
-            node = known.get(node_id)
-            out.write(json.dumps({"node_id": node_id, "name": node.name if node else node_id, "node_type": node_type,
-                                  "verdict": "incomplete", "exit_code": int(exc.exit_code), "reason": message,
-                                  "instance_id": node.instance_id if node else "",
-                                  "cloud_provider": node.cloud_provider if node else "", "scan_id": "",
-                                  "failing": 0}, ensure_ascii=False) + "\n")
-        out.flush()
+        result = merge_kinds([s.finish(scans) for s, scans in started])
+    except _Stopped:
+        _stop_scans(client, started)
+        _no_verdict(out, node_type, node_ids, known, "interrupted", ExitCode.TERMINATED,
+                    "the watch was stopped while this node was scanned; its scans were stopped")
+        raise
+    except (TargetNotFound, ConfigError) as exc:  # gone before it could be scanned: it gets no verdict
+        _no_verdict(out, node_type, node_ids, known, "incomplete", exc.exit_code,
+                    redact(exc.one_line(), [settings.api_token]))
         return
+    decision = decide(result, settings.policy, today=dt.datetime.now(dt.timezone.utc).date())
     for target in decision.targets:
         node = known.get(target.result.target.node_id)
         line: dict[str, object] = {
@@ -182,6 +206,29 @@ def _gate(client: ConsoleClient, settings: Settings, options: WatchOptions, node
             line["on_fail_exec"] = _hand_over(options.on_fail_exec, line, node, execute, say)
         out.write(json.dumps(line, ensure_ascii=False) + "\n")
         out.flush()
+
+
+def _no_verdict(out: TextIO, node_type: str, node_ids: Sequence[str], known: dict[str, AgentNode], verdict: str,
+                code: ExitCode, reason: str) -> None:
+    for node_id in node_ids:
+        node = known.get(node_id)
+        out.write(json.dumps({"node_id": node_id, "name": node.name if node else node_id, "node_type": node_type,
+                              "verdict": verdict, "exit_code": int(code), "reason": reason,
+                              "instance_id": node.instance_id if node else "",
+                              "cloud_provider": node.cloud_provider if node else "", "scan_id": "", "failing": 0},
+                             ensure_ascii=False) + "\n")
+    out.flush()
+
+
+def _stop_scans(client: ConsoleClient, started: list[tuple[Scanner, list[Any]]]) -> None:
+    """Best effort: stop the scans this watch started (not those it joined)."""
+    for scanner, scans in started:
+        ids = [scan.scan_id for scan in scans if scan.ours and scan.scan_id and scan.result is None]
+        if ids:
+            try:
+                client.stop_scans(scanner.kind, ids)
+            except CiScanError:
+                continue
 
 
 def _hand_over(command: str, line: dict[str, object], node: AgentNode | None,
@@ -205,8 +252,11 @@ def _hand_over(command: str, line: dict[str, object], node: AgentNode | None,
 
 
 def _run_command(command: str, environment: dict[str, str]) -> int:
-    done = subprocess.run(["/bin/sh", "-c", command], env={**os.environ, **environment}, timeout=COMMAND_TIMEOUT,
-                          check=False)
+    """The user's command, its output on standard error (standard output is the JSON lines), without the API
+    token in its environment."""
+    inherited = {k: v for k, v in os.environ.items() if k not in ("DEEPFENCE_API_TOKEN", "CI_SCAN_API_TOKEN")}
+    done = subprocess.run(["/bin/sh", "-c", command], env={**inherited, **environment}, timeout=COMMAND_TIMEOUT,
+                          stdout=2, stdin=subprocess.DEVNULL, check=False)  # fd 2: standard error
     return done.returncode
 
 

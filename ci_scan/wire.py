@@ -174,6 +174,8 @@ class AgentNode:
     instance_id: str = ""
     """A cloud host's instance id, for a pipeline that keeps or tears it down."""
     cloud_provider: str = ""
+    system: bool = False
+    """A Deepfence container (the agent's own): left out of sweeps."""
 
 
 def parse_agent_nodes(data: Any, node_type: str) -> list[AgentNode]:
@@ -196,6 +198,7 @@ def parse_agent_nodes(data: Any, node_type: str) -> list[AgentNode]:
             image=_opt(item, "docker_image_name_with_tag", str, ""),
             instance_id=_opt(item, "instance_id", str, ""),
             cloud_provider=_opt(item, "cloud_provider", str, ""),
+            system=_opt(item, "is_deepfence_system", bool, False),
         ))
     return nodes
 

@@ -75,6 +75,8 @@ def incomplete_reason(result: TargetResult) -> str:
 
 
 def timed_out_reason(result: TargetResult) -> str:
+    if result.timed_out_kinds:
+        return f"the {' and '.join(result.timed_out_kinds)} scan was still running when --timeout ran out"
     status = f" (last status {result.status})" if result.status else ""
     scan = f"scan {result.scan_id}" if result.scan_id else "the scan"
     return f"{scan} was still running when --timeout ran out{status}"

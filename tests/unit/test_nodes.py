@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from ci_scan.errors import ConsoleResponseError, TargetNotFound
+from ci_scan.errors import ConfigError, ConsoleResponseError, TargetNotFound
 from ci_scan.inventory import COLUMNS, render
 from ci_scan.nodes import resolve
 from ci_scan.wire import AgentNode, parse_agent_nodes, parse_topology_delta
@@ -97,3 +97,11 @@ def test_listing_renders_a_table_and_json_with_console_text_neutralised() -> Non
     assert table.splitlines()[0].split() == ["NAME", "AGENT_RUNNING", "CLOUD_PROVIDER", "INSTANCE_ID", "NODE_ID"]
     assert "\x1b" not in table and "yes" in table and table.endswith("1 found\n")
     assert json.loads(render(rows, COLUMNS["host"], as_json=True)) == rows
+
+
+def test_a_name_that_matches_several_nodes_asks_for_the_node_id() -> None:
+    time = FakeTime()
+    console = Console(time, [(AgentNode("c-1", "container", "web"), 0), (AgentNode("c-2", "container", "web"), 0)])
+    with pytest.raises(ConfigError, match="matches 2 containers .c-1, c-2.: give the node id"):
+        resolve(console, "container", ["web"], wait_for=None, progress=lambda _: None,  # type: ignore[arg-type]
+                clock=time.clock, sleep=time.sleep)

@@ -92,9 +92,25 @@ def test_max_secrets_and_max_malware_count_their_kind() -> None:
     cve = vulnerability("CVE-1", Severity.CRITICAL, "zlib:1.2")
     run = kind_run("vulnerability", scan_id="v-1", findings=(cve, secret, malware))
     decision = decide(run, Policy.from_values({"max_secrets": 0}))
-    (rule,) = decision.targets[0].rules
-    assert (rule.rule, rule.measured, rule.tripped) == ("max-secrets", 1, True)
-    assert decision.verdict == "failed", "--max-secrets replaces the default threshold, as every criterion does"
-    assert decision.targets[0].reason_for(secret) == "fails the gate: one of 1 secrets, more than --max-secrets 0"
-    passed = decide(run, Policy.from_values({"max_malware": 1}))
+    rules = {rule.rule: rule for rule in decision.targets[0].rules}
+    assert set(rules) == {"fail-on", "max-secrets"}, "a limit on secrets keeps the default threshold on the rest"
+    assert (rules["max-secrets"].measured, rules["max-secrets"].tripped) == (1, True)
+    assert rules["fail-on"].tripped and decision.verdict == "failed"
+    reason = decision.targets[0].reason_for(secret)
+    assert reason.startswith("fails the gate: ") and "one of 1 secrets, more than --max-secrets 0" in reason
+    passed = decide(run, Policy.from_values({"max_malware": 1, "fail_on": "none"}))
     assert passed.verdict == "passed" and passed.targets[0].rules[0].measured == 1
+
+
+def test_a_kind_that_failed_the_gate_outweighs_one_that_timed_out() -> None:
+    cve = vulnerability("CVE-1", Severity.CRITICAL, "zlib:1.2")
+    merged = merge_kinds([kind_run("vulnerability", scan_id="v-1", findings=(cve,)),
+                          kind_run("secret", scan_id="s-1", timed_out=True)])
+    decision = decide(merged, Policy())
+    (target,) = decision.targets
+    assert target.verdict == "failed" and decision.exit_code == 1
+    assert target.reason.endswith("also the secret scan was still running when --timeout ran out"), target.reason
+    assert target.result.timed_out, "the report still says the secret scan did not finish"
+    clean = merge_kinds([kind_run("vulnerability", scan_id="v-1", findings=()),
+                         kind_run("secret", scan_id="s-1", timed_out=True)])
+    assert decide(clean, Policy()).verdict == "timed_out", "with nothing failing, the missing kind decides"

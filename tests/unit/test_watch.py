@@ -7,6 +7,7 @@ import json
 from typing import Any
 
 import httpx
+import pytest
 
 from ci_scan.config import NodeScan, Settings
 from ci_scan.errors import ExitCode
@@ -94,3 +95,37 @@ def test_console_trouble_is_waited_out_and_the_watch_resumes() -> None:
     assert code == ExitCode.PASSED
     assert any(s.startswith("Warning: ") and "trying again" in s for s in said), said
     assert [line["node_id"] for line in lines] == ["new-node-7"], "nothing lost across the outage"
+
+
+class SearchFails(httpx.BaseTransport):
+    """The console fails right after the delta has reported a new node: its lookup and scan go wrong."""
+
+    def __init__(self, app: ConsoleSimulator, failures: int) -> None:
+        self.inner, self.failures = httpx.WSGITransport(app=app), failures
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        if request.url.path.endswith("/search/hosts") and self.failures > 0:
+            self.failures -= 1
+            raise httpx.ConnectError("connection refused", request=request)
+        return self.inner.handle_request(request)
+
+
+def test_a_node_reported_just_before_trouble_is_gated_once_the_console_is_back() -> None:
+    sim = ConsoleSimulator()
+    code, lines, commands, said = watched(sim, register_after=20, transport=SearchFails(sim, failures=6))
+    assert code == ExitCode.PASSED
+    assert any("trying again" in s for s in said), said
+    assert [line["node_id"] for line in lines] == ["new-node-7"], "the cursor moved on, the node stayed pending"
+    assert len(commands) == 1, "gated once"
+
+
+def test_the_command_never_gets_the_token_and_never_writes_into_the_json_lines(
+        monkeypatch: pytest.MonkeyPatch, capfd: pytest.CaptureFixture[str]) -> None:
+    from ci_scan.watch import _run_command
+
+    monkeypatch.setenv("DEEPFENCE_API_TOKEN", "secret-token-value")
+    code = _run_command('echo "node=$CI_SCAN_NODE_ID token=${DEEPFENCE_API_TOKEN:-none}"; exit 3',
+                        {"CI_SCAN_NODE_ID": "new-node-7"})
+    captured = capfd.readouterr()
+    assert code == 3 and captured.out == ""
+    assert "node=new-node-7 token=none" in captured.err
