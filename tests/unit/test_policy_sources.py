@@ -76,7 +76,9 @@ def test_each_option_from_each_place(field: str, where: str, monkeypatch: pytest
     settings = _settings(monkeypatch, capsys, captured_settings, *args)
     in_force = _in_force(settings, field)
     assert (shown, expected) in in_force, in_force
-    if field in CRITERIA and field != "fail_on":  # any criterion turns the default threshold off
+    if field in ("max_secrets", "max_malware"):  # a limit on one kind leaves the default on vulnerabilities
+        assert settings.policy.fail_on is not None and settings.policy.fail_on.label == "critical"
+    elif field in CRITERIA and field != "fail_on":  # any other criterion turns the default threshold off
         assert settings.policy.fail_on is None
     if field in NARROWING:  # narrowing never does
         assert settings.policy.criteria_sources() == [("--fail-on critical", "default")]
