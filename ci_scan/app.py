@@ -22,7 +22,7 @@ from ci_scan.decision import Decision, decide
 from ci_scan.errors import CiScanError, ExitCode, ScanTimeout, redact
 from ci_scan.formats import report
 from ci_scan.models import RunResult
-from ci_scan.report_paths import check_report_paths
+from ci_scan.report_paths import check_report_paths, is_stdout
 from ci_scan.reports import ReportsNotWritten, write_reports
 from ci_scan.sanitize import for_log, neutral_line_start
 from ci_scan.scan import Scanner, merge_kinds
@@ -103,7 +103,7 @@ def run(
             report_error, written = exc, exc.written
         _job_summary(decision, settings, progress)
         close_section()
-        summary_stream = err if any(path == "-" for _, path in settings.reports) else out
+        summary_stream = err if any(is_stdout(path) for _, path in settings.reports) else out
         # A renderer that had to leave something out says what in its `shortened`.
         shortened = [(str(path), note) for fmt, path in requests if (note := getattr(fmt, "shortened", ""))]
         summary_stream.write(render_summary(decision, colour=use_colour(summary_stream, os.environ),

@@ -15,6 +15,18 @@ _UNPRINTABLE = {"Cc", "Cf", "Cs", "Zl", "Zp"}
 """Control, format (bidi overrides), lone surrogates (undecodable bytes) and line/paragraph breaks."""
 
 
+def is_stdout(path: str) -> bool:
+    """`-`, or a path that is this process's standard output (`/dev/stdout`, `/dev/fd/1`)."""
+    if path == STDOUT:
+        return True
+    if path in ("/dev/stdout", "/dev/fd/1", "/proc/self/fd/1"):
+        return True
+    try:
+        return os.path.samefile(path, "/dev/stdout")
+    except (OSError, ValueError):  # no such file, or a NUL in the path (refused later, with a message)
+        return False
+
+
 def report_key(path: str) -> str:
     """Where a report at `path` really goes: "-" for standard output, else an absolute path.
 
@@ -38,7 +50,7 @@ def check_report_paths(requests: Sequence[tuple[str, str]]) -> None:
     stdout_owner: str | None = None
     seen: dict[str, tuple[str, str]] = {}
     for name, path in requests:
-        if path == STDOUT:
+        if is_stdout(path):
             if stdout_owner is not None:
                 raise ConfigError(
                     f"--{name} -: --{stdout_owner} already writes to standard output and only one report can; "

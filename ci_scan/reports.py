@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import stat
 import sys
 import tempfile
 from collections.abc import Sequence
@@ -29,7 +30,9 @@ _UMASK = _read_umask()
 def write_report(path: Path | str, text: str) -> Path:
     """Write `text` (UTF-8) to `path`, or to stdout for "-"; a reader never sees a partial file.
 
-    The text goes to a temporary file beside `path`, is flushed to disk, then renamed over it.
+    The text goes to a temporary file beside `path`, is flushed to disk, then renamed over it; through a
+    symlink, over the file it points at. A path that is no regular file (a device such as /dev/stdout, a
+    FIFO) is written into as it is, never replaced.
     Missing parent directories are created; the file gets mode 0o644 less the umask.
     Raises ConfigError naming the path and the system's reason.
     """
@@ -37,6 +40,16 @@ def write_report(path: Path | str, text: str) -> Path:
         return _write_stdout(text)
     target = Path(path)
     data = text.encode("utf-8", errors="replace")
+    try:
+        found = os.stat(target)  # through any symlink
+    except OSError:
+        found = None
+    if found is not None and not stat.S_ISREG(found.st_mode) and not stat.S_ISDIR(found.st_mode):
+        # /dev/stdout, /dev/null, a FIFO a CI step reads: written into, never swapped for a regular file.
+        return _write_in_place(target, data)
+    given = target
+    if target.is_symlink():
+        target = Path(os.path.realpath(target))  # the link stays; the file it points at is replaced
     temp_name: str | None = None
     try:
         target.parent.mkdir(parents=True, exist_ok=True)
@@ -54,7 +67,7 @@ def write_report(path: Path | str, text: str) -> Path:
         if temp_name is not None:
             with contextlib.suppress(OSError):
                 os.unlink(temp_name)
-    return target
+    return given
 
 
 def write_reports(requests: Sequence[tuple[Format, Path | str]], decision: Decision) -> list[Path]:
@@ -95,6 +108,15 @@ def _refuse_shared_paths(requests: Sequence[tuple[Format, Path | str]]) -> None:
         if key in seen:
             raise ConfigError(f"the {seen[key]} and {fmt.name} reports would both be written to {path}")
         seen[key] = fmt.name
+
+
+def _write_in_place(target: Path, data: bytes) -> Path:
+    try:
+        with open(target, "wb") as file:
+            file.write(data)
+    except OSError as error:
+        raise ConfigError(f"cannot write report {target}: {error.strerror or error}") from error
+    return target
 
 
 def _write_stdout(text: str) -> Path:

@@ -318,3 +318,11 @@ def test_the_dockerfile_in_the_checkout_anchors_the_sarif(simulator: Simulator, 
     assert named.code == 2, named.output
     assert_one_line_error(named, "--dockerfile", "2 images are scanned")
     assert not (tmp_path / "named.sarif").exists()
+
+
+def test_json_to_dev_stdout_is_standard_output_with_the_summary_beside_it(simulator: Simulator,
+                                                                          tmp_path: Path) -> None:
+    run = simulator.run("scan", "image", f"{REG}/app:1.4.2", "--json", "/dev/stdout", cwd=tmp_path)
+    assert run.code == 1, run.output
+    assert json.loads(run.stdout)["gate"]["verdict"] == "failed", "only the JSON on standard output"
+    assert "Gate FAILED" in run.stderr

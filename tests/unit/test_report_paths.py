@@ -291,3 +291,28 @@ def test_undecodable_bytes_are_shown_as_bytes() -> None:
     message = error_for([("junit", name), ("sarif", name)])
     assert message.startswith("--sarif r\\xff.xml: is the same file as --junit r\\xff.xml")
     message.encode("utf-8")  # printable to a strict UTF-8 stream
+
+
+def test_a_device_a_fifo_or_a_symlink_is_never_swapped_for_a_regular_file(tmp_path: Path) -> None:
+    import os
+    import threading
+
+    from ci_scan.reports import write_report
+
+    write_report("/dev/null", "ignored\n")
+    assert Path("/dev/null").is_char_device(), "still the device"
+    fifo = tmp_path / "report.fifo"
+    os.mkfifo(fifo)
+    got: list[bytes] = []
+    reader = threading.Thread(target=lambda: got.append(fifo.read_bytes()))
+    reader.start()
+    write_report(fifo, '{"a": 1}\n')
+    reader.join(timeout=10)
+    assert got == [b'{"a": 1}\n'] and fifo.is_fifo()
+    real = tmp_path / "reports" / "r.json"
+    real.parent.mkdir()
+    real.write_text("old")
+    link = tmp_path / "latest.json"
+    link.symlink_to(real)
+    assert write_report(link, "new\n") == link
+    assert link.is_symlink() and real.read_text() == "new\n"
