@@ -152,6 +152,8 @@ class ConsoleClient:
                 status=response.status_code,
             )
         if response.status_code != 200:
+            if _is_html(response):  # a proxy's page; the console itself answers a bad token in JSON or text
+                raise _unexpected(response, "exchange the API token for an access token", self._secrets())
             raise AuthError(
                 f"the console refused the API token (HTTP {response.status_code}"
                 f"{_detail(response, self._secrets())})"
@@ -370,6 +372,8 @@ class ConsoleClient:
         status = response.status_code
         if status in expected:
             return response
+        if _is_html(response):
+            raise _unexpected(response, what, self._secrets())
         detail = _detail(response, self._secrets())
         if status == 401:
             raise AuthError(f"the console refused the access token when asked to {what}{detail}")
@@ -496,6 +500,28 @@ def _is_tls_failure(exc: httpx.TransportError) -> bool:
             return True
         cause = cause.__cause__ or cause.__context__
     return "CERTIFICATE_VERIFY_FAILED" in str(exc) or "SSL" in str(exc)
+
+
+def _is_html(response: httpx.Response) -> bool:
+    """An HTML page where the console answers JSON: a proxy's or load balancer's error page, as a rule."""
+    kind = response.headers.get("content-type", "").lower()
+    if "html" in kind:
+        return True
+    start = response.content[:200].lstrip().lower()
+    return start.startswith((b"<!doctype html", b"<html"))
+
+
+def _unexpected(response: httpx.Response, what: str, secrets: Iterable[str]) -> ConsoleResponseError:
+    """A reply the console itself would not give: its page is never pasted into a CI log."""
+    status = response.status_code
+    if _is_html(response):
+        return ConsoleResponseError(
+            f"the console (or a proxy in front of it) answered HTTP {status} with an HTML page when asked to {what}",
+            hint="check that the console is up, and any proxy or load balancer between CI and the console",
+            status=status,
+        )
+    return ConsoleResponseError(f"the console could not {what} (HTTP {status}{_detail(response, secrets)})",
+                                status=status)
 
 
 def _detail(response: httpx.Response, secrets: Iterable[str]) -> str:

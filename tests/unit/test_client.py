@@ -388,3 +388,15 @@ def test_the_start_reply_carries_the_console_clock(console: Console) -> None:
     with make_client(console) as client:
         (reply,) = client.start_scans(VULNERABILITY, [("a", "image")], ["base"])
     assert reply.console_time_ms == 1732752000000
+
+
+@pytest.mark.parametrize("path", ["/deepfence/auth/token", "/deepfence/registryaccount"])
+def test_an_html_page_from_a_proxy_is_named_so_and_not_pasted(console: Console, path: str) -> None:
+    page = "<!DOCTYPE html><html><head><title>502 Bad Gateway</title></head><body>nginx</body></html>"
+    console.script(path, *[httpx.Response(502, text=page, headers={"content-type": "text/html"})] * 8)
+    with make_client(console) as client, pytest.raises(ConsoleResponseError) as caught:
+        client.list_registries()
+    message = caught.value.one_line()
+    assert "the console (or a proxy in front of it) answered HTTP 502 with an HTML page" in message
+    assert "<" not in message and "nginx" not in message
+    assert not isinstance(caught.value, AuthError), "a proxy's page is no refused token"
