@@ -32,6 +32,7 @@ from ci_scan.kinds import VULNERABILITY, ScanKind
 from ci_scan.models import Finding, FindingKind, ImageRef, Package, RunResult, Target, TargetKind, TargetResult
 from ci_scan.sanitize import for_log
 from ci_scan.wire import (
+    KNOWN_STATUSES,
     TERMINAL_FAILED,
     TERMINAL_OK,
     ImageNode,
@@ -67,6 +68,8 @@ STOP_GRACE = 30.0
 """Seconds the stop request after a timeout may take."""
 _IMAGE_PAGE = 100
 _CANCELLING = frozenset({"CANCEL_PENDING", "CANCELLING"})
+UNKNOWN_STATUS_LIMIT = 180.0
+"""Seconds a scan may report a status the console does not define before the run gives up on it."""
 
 
 @dataclass(frozen=True)
@@ -108,6 +111,8 @@ class _Scan:
     joined_cancelling: bool = False
     complete_since: float | None = None
     said_settling: bool = False
+    unknown_since: float | None = None
+    """When the console first reported a status it does not define, while it still does."""
     landed: tuple[float, TargetResult] | None = None
     """When everything the runtime SBOM names had landed, and the findings then."""
     by_id: bool = False
@@ -676,8 +681,10 @@ class Scanner:
                 elif status.status in TERMINAL_FAILED:
                     reason = f": {for_log(status.message)}" if status.message else ""
                     scan.fail(f"scan {for_log(scan.scan_id)} ended {status.status}{reason}")
+                elif status.status not in KNOWN_STATUSES:
+                    self._unknown_status(scan, status.status, now)
                 else:
-                    scan.complete_since = None
+                    scan.complete_since = scan.unknown_since = None
             if settle:
                 self._settle_all(settle)
             if restart:
@@ -717,6 +724,17 @@ class Scanner:
         self.progress(f"Warning: giving up on {len(pending)} scan(s): {exc.one_line()}")
         for scan in pending:
             scan.fail(f"the console could not say how scan {for_log(scan.scan_id)} went: {exc.one_line()}")
+
+    def _unknown_status(self, scan: _Scan, status: str, now: float) -> None:
+        """A status the console does not define: said once, waited on, and after a few minutes an error."""
+        scan.complete_since = None
+        if scan.unknown_since is None:
+            scan.unknown_since = now
+            self.progress(f"Warning: scan {for_log(scan.scan_id)} reports {for_log(status)!r}, a status the console "
+                          f"does not define; waiting up to {UNKNOWN_STATUS_LIMIT:g}s for a known one")
+        elif now - scan.unknown_since >= UNKNOWN_STATUS_LIMIT:
+            scan.fail(f"scan {for_log(scan.scan_id)} reported the unknown status {for_log(status)!r} for "
+                      f"{now - scan.unknown_since:.0f}s; the console may be newer than this ci-scan")
 
     def _observe(self, scan: _Scan, status: ScanStatus, elapsed: float, named: bool) -> bool:
         """Records the status; says so when it changed. Returns whether it changed."""

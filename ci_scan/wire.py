@@ -13,6 +13,8 @@ from ci_scan.sanitize import clean_int, clean_number, clean_text
 
 TERMINAL_OK = "COMPLETE"
 TERMINAL_FAILED = frozenset({"ERROR", "CANCELLED", "DELETE_PENDING"})
+KNOWN_STATUSES = frozenset({"STARTING", "IN_PROGRESS", "CANCEL_PENDING", "CANCELLING", TERMINAL_OK, *TERMINAL_FAILED})
+"""The console's status strings (API_NOTES §5); read case-insensitively."""
 
 
 @dataclass(frozen=True)
@@ -254,7 +256,7 @@ def parse_statuses(data: Any) -> dict[str, ScanStatus]:
 def _scan_info(info: Any, scan_id: str) -> ScanStatus:
     return ScanStatus(
         scan_id=scan_id,
-        status=_require(info, "status", str, f"the status of scan {scan_id}"),
+        status=_require(info, "status", str, f"the status of scan {scan_id}").strip().upper(),
         message=_opt(info, "status_message", str, ""),
         node_id=_opt(info, "node_id", str, ""),
         node_name=_opt(info, "node_name", str, ""),

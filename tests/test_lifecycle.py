@@ -355,3 +355,41 @@ def test_a_completed_scan_carries_the_consoles_sbom_each_package_once() -> None:
     found = {(f.package_name, f.package_version) for f in result.findings}
     assert found <= set(names), "every package a finding names is in the SBOM"
     assert all(p.locations for p in result.packages)
+
+
+class StatusRewriter(httpx.BaseTransport):
+    """The simulator, with every scan status its status replies give rewritten."""
+
+    def __init__(self, sim: ConsoleSimulator, rewrite: Any) -> None:
+        self.inner, self.rewrite = httpx.WSGITransport(app=sim), rewrite
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        response = self.inner.handle_request(request)
+        if "/deepfence/scan/status/" not in request.url.path or response.status_code != 200:
+            return response
+        response.read()
+        body = json.loads(response.content)
+        for info in (body.get("statuses") or {}).values():
+            info["status"] = self.rewrite(info["status"])
+        return httpx.Response(200, json=body)
+
+
+def rewritten_scan(rewrite: Any, **options: Any) -> tuple[TargetResult, list[str], FakeTime]:
+    time, messages = FakeTime(), list[str]()
+    client = ConsoleClient(URL, ADMIN_TOKEN, transport=StatusRewriter(ConsoleSimulator(), rewrite), sleep=time.sleep)
+    run = Scanner(client, ScanOptions(**options), messages.append, clock=time.clock, sleep=time.sleep).scan_images(
+        [ImageRef.parse(f"{REG}/app:1.4.2")])
+    return run.targets[0], messages, time
+
+
+def test_statuses_are_read_whatever_their_case() -> None:
+    result, _, _ = rewritten_scan(str.lower, settle_time=0)
+    assert result.completed and result.findings
+
+
+def test_an_unknown_status_is_said_once_waited_on_then_an_error() -> None:
+    result, messages, time = rewritten_scan(lambda _: "QUEUED_FOR_AGENT", timeout=1800)
+    warnings = [m for m in messages if "a status the console does not define" in m]
+    assert len(warnings) == 1, messages
+    assert result.error and "unknown status 'QUEUED_FOR_AGENT'" in result.error
+    assert 180 <= time.now < 300, "minutes, not the whole --timeout"
