@@ -256,7 +256,7 @@ def parse_statuses(data: Any) -> dict[str, ScanStatus]:
 def _scan_info(info: Any, scan_id: str) -> ScanStatus:
     return ScanStatus(
         scan_id=scan_id,
-        status=_require(info, "status", str, f"the status of scan {scan_id}").strip().upper(),
+        status=_known_status(_require(info, "status", str, f"the status of scan {scan_id}")),
         message=_opt(info, "status_message", str, ""),
         node_id=_opt(info, "node_id", str, ""),
         node_name=_opt(info, "node_name", str, ""),
@@ -264,6 +264,12 @@ def _scan_info(info: Any, scan_id: str) -> ScanStatus:
         created_at_ms=_opt(info, "created_at", int, 0),
         updated_at_ms=_opt(info, "updated_at", int, 0),
     )
+
+
+def _known_status(text: str) -> str:
+    """A status the console defines, in its own spelling whatever the case; any other text as given."""
+    upper = text.strip().upper()
+    return upper if upper in KNOWN_STATUSES else text
 
 
 def parse_scan_list(data: Any) -> list[ScanStatus]:
