@@ -60,6 +60,8 @@ _SCAN_FILTERS = (
     "image_scan_filter",
     "kubernetes_cluster_scan_filter",
 )
+MAX_RESPONSE_BYTES = 64 * 2**20
+"""The most a reply may hold once inflated: a 1,000-finding results page is about 2 MB."""
 NODE_PAGE = 500
 """Hosts or containers per search request."""
 MAX_BODY_BYTES = 900_000
@@ -412,7 +414,8 @@ class ConsoleClient:
             timeout = httpx.Timeout(min(self._timeout, remaining or self._timeout), connect=min(
                 self._timeout, 15.0, remaining or 15.0))
             try:
-                response = self._http.request(method, path, content=content, headers=all_headers, timeout=timeout)
+                response = self._bounded(method, path, content, all_headers, timeout,
+                                         min(self._timeout, remaining or self._timeout))
             except httpx.LocalProtocolError:
                 # httpx refused to send the request; its message would quote the headers, tokens included.
                 raise ConsoleResponseError(
@@ -440,6 +443,32 @@ class ConsoleClient:
                 self._pause(_retry_delay(response, attempt))
                 continue
             self._pause(_retry_delay(None, attempt))
+
+    def _bounded(self, method: str, path: str, content: bytes | None, headers: dict[str, str],
+                 timeout: httpx.Timeout, seconds: float) -> httpx.Response:
+        """The response, read within `seconds` of wall-clock time (httpx's timeouts are per read, so a
+        body trickled a byte at a time would never end) and at most MAX_RESPONSE_BYTES once inflated (a
+        gzip bomb, or a results page no console sends)."""
+        request = self._http.build_request(method, path, content=content, headers=headers, timeout=timeout)
+        give_up = time.monotonic() + seconds
+        response = self._http.send(request, stream=True)
+        try:
+            chunks, size = [], 0
+            for chunk in response.iter_bytes():
+                size += len(chunk)
+                if size > MAX_RESPONSE_BYTES:
+                    raise ConsoleResponseError(
+                        f"the console's reply to {method} {path} is over {MAX_RESPONSE_BYTES // 2**20} MiB: "
+                        "no reply of the console is that big", status=response.status_code)
+                if time.monotonic() > give_up:
+                    raise httpx.ReadTimeout(f"the reply took over {seconds:g}s", request=request)
+                chunks.append(chunk)
+        finally:
+            response.close()
+        kept = [(k, v) for k, v in response.headers.multi_items()
+                if k.lower() not in ("content-encoding", "content-length", "transfer-encoding")]
+        return httpx.Response(response.status_code, headers=kept, content=b"".join(chunks), request=request,
+                              extensions=response.extensions)
 
     def _pause(self, seconds: float) -> None:
         remaining = self._remaining()

@@ -400,3 +400,52 @@ def test_an_html_page_from_a_proxy_is_named_so_and_not_pasted(console: Console, 
     assert "the console (or a proxy in front of it) answered HTTP 502 with an HTML page" in message
     assert "<" not in message and "nginx" not in message
     assert not isinstance(caught.value, AuthError), "a proxy's page is no refused token"
+
+
+def test_a_gzip_bomb_is_refused_once_inflated_past_the_limit(console: Console) -> None:
+    import gzip
+
+    from ci_scan.client import MAX_RESPONSE_BYTES
+
+    bomb = gzip.compress(b"[" + b" " * (MAX_RESPONSE_BYTES + 10) + b"]", compresslevel=9)
+    assert len(bomb) < 200_000
+    console.script("/deepfence/registryaccount",
+                   httpx.Response(200, content=bomb, headers={"content-encoding": "gzip",
+                                                              "content-type": "application/json"}))
+    with make_client(console) as client, pytest.raises(ConsoleResponseError, match="over 64 MiB"):
+        client.list_registries()
+
+
+def test_a_compressed_reply_is_read_as_before(console: Console) -> None:
+    import gzip
+
+    console.script("/deepfence/registryaccount",
+                   httpx.Response(200, content=gzip.compress(b"[]"), headers={"content-encoding": "gzip"}))
+    with make_client(console) as client:
+        assert client.list_registries() == []
+
+
+class Trickle(httpx.SyncByteStream):
+    """A body sent a byte at a time, each after a pause: every read is quick, the whole is not."""
+
+    def __iter__(self) -> Any:
+        import time
+
+        for byte in b'[{"node_id": "x"}]' * 100:
+            time.sleep(0.05)
+            yield bytes([byte])
+
+
+def test_a_trickled_body_is_bounded_by_the_request_timeout() -> None:
+    import time
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        if request.url.path == "/deepfence/auth/token":
+            return httpx.Response(200, json={"access_token": "a", "refresh_token": "r"})
+        return httpx.Response(200, stream=Trickle())
+
+    started = time.monotonic()
+    with make_client(handler, timeout=0.5, retries=1) as client, pytest.raises(ConsoleUnreachable,
+                                                                              match="did not answer in time"):
+        client.list_registries()
+    assert time.monotonic() - started < 3, "two attempts of half a second each, not the 90 s the body takes"
