@@ -6,11 +6,14 @@ printing help never load the HTTP stack.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import os
+import signal
 import sys
+import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
@@ -19,7 +22,7 @@ from ci_scan import wording
 from ci_scan.ci_env import detect, failing_annotations, step_outputs, timestamped, write_github_outputs
 from ci_scan.config import ExistingScans, ImageScan, NodeScan, RegistryScan, Settings, Sweep
 from ci_scan.decision import Decision, decide
-from ci_scan.errors import CiScanError, ExitCode, ScanTimeout, redact
+from ci_scan.errors import CiScanError, ExitCode, Interrupted, ScanTimeout, redact
 from ci_scan.formats import report
 from ci_scan.models import RunResult
 from ci_scan.report_paths import check_report_paths, is_stdout
@@ -91,8 +94,17 @@ def run(
                         wall_clock=wall_clock, baseline=settings.baseline if kind.name == "vulnerability" else None)
                 for kind in settings.scan.kinds
             ]  # one per --scan-type; the baseline is of vulnerabilities
-            started = [(scanner, _start(scanner, settings)) for scanner in scanners]
-            result = merge_kinds([scanner.finish(scans) for scanner, scans in started])
+            started: list[tuple[Scanner, list[Any]]] = []
+            try:
+                with _signals_interrupt():
+                    # extend keeps the scanners started so far, should a signal come in the middle
+                    started.extend((scanner, _start(scanner, settings)) for scanner in scanners)
+                    result = merge_kinds([scanner.finish(scans) for scanner, scans in started])
+            except Interrupted as exc:  # a cancelled CI job: stop what this run started, then say so
+                stopped = [i for scanner, scans in started for i in scanner.stop_started(scans)]
+                if stopped:
+                    exc.hint = f"the console was asked to stop the scan(s) this run started: {', '.join(stopped)}"
+                raise
             baseline = scanners[0].baseline
         day = today() if today else dt.datetime.now(dt.timezone.utc).date()  # when ignore entries expire
         decision = decide(result, settings.policy, today=day, baseline=baseline or settings.loaded_baseline)
@@ -149,6 +161,24 @@ def run(
         if problem := write_github_outputs(ci.github_output, step_outputs(decision, code, reports)):
             say(f"Warning: {problem}")
     return code
+
+
+@contextlib.contextmanager
+def _signals_interrupt() -> Iterator[None]:
+    """While scans run, SIGINT and SIGTERM raise Interrupted (only the main thread can take signals)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def interrupt(number: int, frame: object) -> None:
+        raise Interrupted(number, signal.Signals(number).name)
+
+    previous = {number: signal.signal(number, interrupt) for number in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield
+    finally:
+        for number, handler in previous.items():
+            signal.signal(number, handler)
 
 
 def _renderer(name: str, settings: Settings) -> Format:

@@ -51,6 +51,14 @@ class ConfigError(CiScanError):
     exit_code = ExitCode.USAGE
 
 
+class Interrupted(CiScanError):
+    """SIGINT or SIGTERM (a cancelled CI job) arrived during the run."""
+
+    def __init__(self, signal_number: int, name: str) -> None:
+        super().__init__(f"stopped by {name}")
+        self.exit_code = ExitCode.INTERRUPTED if name == "SIGINT" else ExitCode.TERMINATED
+
+
 class ConsoleError(CiScanError):
     """The console could not be used: nothing about the image is known."""
 

@@ -268,6 +268,21 @@ class Scanner:
         results = tuple(s.result for s in scans if s.result is not None)
         return RunResult(targets=results, console_url=self.client.console_url, scan_kinds=(self.kind.name,))
 
+    def stop_started(self, scans: list[_Scan]) -> list[str]:
+        """Best effort, within a few seconds: stop the scans this run started and that still run (never one
+        it joined, reused or was asked to gate). Returns the ids it asked the console to stop."""
+        ids = [s.scan_id for s in scans if s.scan_id and s.ours and s.result is None]
+        if ids:
+            self.client.wait_until(self.clock() + STOP_GRACE, self.clock)
+            try:
+                self.client.stop_scans(self.kind, ids)
+            except CiScanError as exc:
+                self.progress(f"Warning: could not stop the scans: {exc}")
+                return []
+            finally:
+                self.client.wait_until(None)
+        return ids
+
     def _time_out(self, pending: list[_Scan]) -> None:
         self.client.wait_until(self.clock() + STOP_GRACE, self.clock)  # the stop may not hang the run either
         for scan in pending:

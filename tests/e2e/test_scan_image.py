@@ -326,3 +326,35 @@ def test_json_to_dev_stdout_is_standard_output_with_the_summary_beside_it(simula
     assert run.code == 1, run.output
     assert json.loads(run.stdout)["gate"]["verdict"] == "failed", "only the JSON on standard output"
     assert "Gate FAILED" in run.stderr
+
+
+@pytest.mark.parametrize(("signal_name", "code"), [("SIGTERM", 143), ("SIGINT", 130)])
+def test_a_cancelled_job_stops_the_scan_it_started_and_still_writes_its_reports(
+        fresh_simulator: Simulator, tmp_path: Path, signal_name: str, code: int) -> None:
+    import os
+    import signal
+    import subprocess
+    import time
+
+    from tests.e2e.conftest import ci_scan_command
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("CI_", "DEEPFENCE_", "GITHUB_", "GITLAB_"))}
+    env.update(DEEPFENCE_CONSOLE_URL=fresh_simulator.url, DEEPFENCE_API_TOKEN=ADMIN_TOKEN,
+               CI_SCAN_POLL_INTERVAL="0.2s")
+    with subprocess.Popen([ci_scan_command(), "scan", "image", f"{REG}/stuck:1.0", "--json", "r.json",
+                           "--junit", "r.xml"], env=env, cwd=tmp_path, stdout=subprocess.DEVNULL,
+                          stderr=subprocess.PIPE, text=True) as process:
+        assert process.stderr is not None
+        deadline = time.monotonic() + 30
+        line = ""
+        while " started for " not in line and time.monotonic() < deadline:
+            line = process.stderr.readline()
+        assert " started for " in line, line
+        process.send_signal(getattr(signal, signal_name))
+        assert process.wait(timeout=30) == code
+        stderr = process.stderr.read()
+    assert f"stopped by {signal_name}" in stderr and "asked to stop the scan(s) this run started" in stderr, stderr
+    assert "Traceback" not in stderr
+    report = json.loads((tmp_path / "r.json").read_text())
+    assert f"stopped by {signal_name}" in report["error"]
+    assert (tmp_path / "r.xml").is_file()
