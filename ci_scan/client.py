@@ -6,6 +6,7 @@ the API token or the tokens the console hands out.
 
 from __future__ import annotations
 
+import datetime
 import json
 import ssl
 import threading
@@ -60,6 +61,9 @@ _SCAN_FILTERS = (
     "image_scan_filter",
     "kubernetes_cluster_scan_filter",
 )
+BODY_TIMEOUTS = 5
+"""A whole reply may take this many request timeouts of wall-clock time (a big SBOM on a slow link), within
+the run's deadline."""
 MAX_RESPONSE_BYTES = 64 * 2**20
 """The most a reply may hold once inflated: a 1,000-finding results page is about 2 MB."""
 NODE_PAGE = 500
@@ -374,7 +378,7 @@ class ConsoleClient:
         status = response.status_code
         if status in expected:
             return response
-        if _is_html(response):
+        if _is_html(response) and status != 404:  # a 404 still means "not there" (an SBOM not written yet)
             raise _unexpected(response, what, self._secrets())
         detail = _detail(response, self._secrets())
         if status == 401:
@@ -414,8 +418,9 @@ class ConsoleClient:
             timeout = httpx.Timeout(min(self._timeout, remaining or self._timeout), connect=min(
                 self._timeout, 15.0, remaining or 15.0))
             try:
+                body_seconds = self._timeout * BODY_TIMEOUTS
                 response = self._bounded(method, path, content, all_headers, timeout,
-                                         min(self._timeout, remaining or self._timeout))
+                                         min(body_seconds, remaining) if remaining is not None else body_seconds)
             except httpx.LocalProtocolError:
                 # httpx refused to send the request; its message would quote the headers, tokens included.
                 raise ConsoleResponseError(
@@ -450,7 +455,8 @@ class ConsoleClient:
         body trickled a byte at a time would never end) and at most MAX_RESPONSE_BYTES once inflated (a
         gzip bomb, or a results page no console sends)."""
         request = self._http.build_request(method, path, content=content, headers=headers, timeout=timeout)
-        give_up = time.monotonic() + seconds
+        sent = time.monotonic()
+        give_up = sent + seconds
         response = self._http.send(request, stream=True)
         try:
             chunks, size = [], 0
@@ -467,8 +473,11 @@ class ConsoleClient:
             response.close()
         kept = [(k, v) for k, v in response.headers.multi_items()
                 if k.lower() not in ("content-encoding", "content-length", "transfer-encoding")]
-        return httpx.Response(response.status_code, headers=kept, content=b"".join(chunks), request=request,
-                              extensions=response.extensions)
+        rebuilt = httpx.Response(response.status_code, headers=kept, content=b"".join(chunks), request=request,
+                                 extensions=response.extensions)
+        # The console's clock is read as its Date less half the round trip: keep the round trip.
+        rebuilt.elapsed = datetime.timedelta(seconds=time.monotonic() - sent)
+        return rebuilt
 
     def _pause(self, seconds: float) -> None:
         remaining = self._remaining()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import stat
 import unicodedata
 from collections.abc import Sequence
 
@@ -84,9 +85,10 @@ def _check_one(name: str, path: str) -> None:
     if os.path.basename(path) in (os.curdir, os.pardir):
         raise ConfigError(f"{option}: ends with {os.path.basename(path)}, so it names a directory; add a file name")
     if os.path.exists(path):
-        if not os.path.isfile(path):
+        mode = os.stat(path).st_mode
+        if not (stat.S_ISREG(mode) or stat.S_ISCHR(mode) or stat.S_ISFIFO(mode)):
             raise ConfigError(
-                f"{option}: is not a regular file (a device, pipe or socket); give a file path, "
+                f"{option}: is not a file, a device or a pipe (a socket?); give a file path, "
                 "or - for standard output"
             )
         if not os.access(path, os.W_OK):

@@ -3,19 +3,24 @@
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
 import stat
 import sys
 import tempfile
+import time
 from collections.abc import Sequence
 from pathlib import Path
 
 from ci_scan.decision import Decision
 from ci_scan.errors import ConfigError
 from ci_scan.formats.base import Format
+from ci_scan.report_paths import is_stdout
 
 STDOUT = "-"
 REPORT_MODE = 0o644
+FIFO_WAIT = 5.0
+"""Seconds to wait for a reader of a FIFO report."""
 
 
 def _read_umask() -> int:
@@ -36,8 +41,9 @@ def write_report(path: Path | str, text: str) -> Path:
     Missing parent directories are created; the file gets mode 0o644 less the umask.
     Raises ConfigError naming the path and the system's reason.
     """
-    if str(path) == STDOUT:
-        return _write_stdout(text)
+    if is_stdout(str(path)):  # also /dev/stdout: through the stream, whatever it is (a file, a socket)
+        _write_stdout(text)
+        return Path(path)
     target = Path(path)
     data = text.encode("utf-8", errors="replace")
     try:
@@ -111,8 +117,21 @@ def _refuse_shared_paths(requests: Sequence[tuple[Format, Path | str]]) -> None:
 
 
 def _write_in_place(target: Path, data: bytes) -> Path:
+    """A device or a FIFO, written into. A FIFO nobody reads yet is waited for a few seconds, not forever."""
+    give_up = time.monotonic() + FIFO_WAIT
+    while True:
+        try:
+            fd = os.open(target, os.O_WRONLY | os.O_NONBLOCK)
+            break
+        except OSError as error:
+            if error.errno == errno.ENXIO and time.monotonic() < give_up:  # a FIFO with no reader yet
+                time.sleep(0.1)
+                continue
+            reason = "nothing reads from it" if error.errno == errno.ENXIO else error.strerror or error
+            raise ConfigError(f"cannot write report {target}: {reason}") from error
     try:
-        with open(target, "wb") as file:
+        os.set_blocking(fd, True)
+        with os.fdopen(fd, "wb") as file:
             file.write(data)
     except OSError as error:
         raise ConfigError(f"cannot write report {target}: {error.strerror or error}") from error

@@ -23,6 +23,7 @@ from ci_scan.errors import (
     ConsoleError,
     ConsoleResponseError,
     ConsoleUnreachable,
+    Interrupted,
     NotFound,
     PermissionDenied,
     ScanTimeout,
@@ -65,6 +66,8 @@ JOINED_SCAN_SLACK_MS = 2000
 FETCH_GRACE = 300.0
 """Seconds past --timeout that fetching the findings of a finished scan may take."""
 STOP_GRACE = 30.0
+SIGNAL_STOP_GRACE = 5.0
+"""Seconds the stop after a signal may take: a CI runner sends SIGKILL soon after SIGTERM."""
 """Seconds the stop request after a timeout may take."""
 _IMAGE_PAGE = 100
 _CANCELLING = frozenset({"CANCEL_PENDING", "CANCELLING"})
@@ -268,15 +271,15 @@ class Scanner:
         results = tuple(s.result for s in scans if s.result is not None)
         return RunResult(targets=results, console_url=self.client.console_url, scan_kinds=(self.kind.name,))
 
-    def stop_started(self, scans: list[_Scan]) -> list[str]:
+    def stop_started(self, scans: list[_Scan], grace: float = SIGNAL_STOP_GRACE) -> list[str]:
         """Best effort, within a few seconds: stop the scans this run started and that still run (never one
         it joined, reused or was asked to gate). Returns the ids it asked the console to stop."""
         ids = [s.scan_id for s in scans if s.scan_id and s.ours and s.result is None]
         if ids:
-            self.client.wait_until(self.clock() + STOP_GRACE, self.clock)
+            self.client.wait_until(self.clock() + grace, self.clock)
             try:
                 self.client.stop_scans(self.kind, ids)
-            except CiScanError as exc:
+            except CiScanError as exc:  # a second signal included: the first is what the run reports
                 self.progress(f"Warning: could not stop the scans: {exc}")
                 return []
             finally:
@@ -294,6 +297,8 @@ class Scanner:
             self.progress(f"Stopping scan(s) {', '.join(ids)}")
             try:
                 self.client.stop_scans(self.kind, ids)
+            except Interrupted:
+                raise  # a cancelled job outweighs the timeout
             except CiScanError as exc:  # best effort: the timeout is what the run reports
                 self.progress(f"Warning: could not stop the scans: {exc}")
 
@@ -689,6 +694,8 @@ class Scanner:
                     scan.fail(f"the console's status reply does not mention scan {for_log(scan.scan_id)}")
                     continue
                 changed |= self._observe(scan, status, now - started, named)
+                if status.status in KNOWN_STATUSES:
+                    scan.unknown_since = None
                 if status.status == TERMINAL_OK:
                     settle.append(scan)
                 elif status.status == "CANCELLED" and scan.joined_cancelling and (scan.ours or scan.attached):
@@ -699,7 +706,7 @@ class Scanner:
                 elif status.status not in KNOWN_STATUSES:
                     self._unknown_status(scan, status.status, now)
                 else:
-                    scan.complete_since = scan.unknown_since = None
+                    scan.complete_since = None
             if settle:
                 self._settle_all(settle)
             if restart:

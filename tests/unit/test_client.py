@@ -387,7 +387,8 @@ def test_the_start_reply_carries_the_console_clock(console: Console) -> None:
         202, json={"scan_ids": ["a-1"], "bulk_scan_id": "b"}, headers={"Date": "Thu, 28 Nov 2024 00:00:00 GMT"}))
     with make_client(console) as client:
         (reply,) = client.start_scans(VULNERABILITY, [("a", "image")], ["base"])
-    assert reply.console_time_ms == 1732752000000
+    # The Date less half the round trip (real, however short: the reply is read and timed as it arrives).
+    assert reply.console_time_ms is not None and 1732752000000 - 1000 <= reply.console_time_ms <= 1732752000000
 
 
 @pytest.mark.parametrize("path", ["/deepfence/auth/token", "/deepfence/registryaccount"])
@@ -448,4 +449,4 @@ def test_a_trickled_body_is_bounded_by_the_request_timeout() -> None:
     with make_client(handler, timeout=0.5, retries=1) as client, pytest.raises(ConsoleUnreachable,
                                                                               match="did not answer in time"):
         client.list_registries()
-    assert time.monotonic() - started < 3, "two attempts of half a second each, not the 90 s the body takes"
+    assert time.monotonic() - started < 8, "two attempts of 2.5 s each (5 timeouts), not the 90 s the body takes"

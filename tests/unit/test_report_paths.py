@@ -193,10 +193,14 @@ def test_ancestor_is_a_broken_symlink(tmp_path: Path) -> None:
 
 
 @pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="named pipes need a POSIX system")
-def test_existing_non_regular_file(tmp_path: Path) -> None:
-    os.mkfifo(tmp_path / "pipe")
-    message = error_for([("junit", "pipe")])
-    assert message.startswith("--junit pipe: is not a regular file")
+def test_existing_socket_is_refused(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import socket
+
+    monkeypatch.chdir(tmp_path)
+    with socket.socket(socket.AF_UNIX) as server:
+        server.bind("sock")
+        message = error_for([("junit", "sock")])
+    assert message.startswith("--junit sock: is not a file, a device or a pipe")
     assert "- for standard output" in message
 
 
@@ -304,7 +308,7 @@ def test_a_device_a_fifo_or_a_symlink_is_never_swapped_for_a_regular_file(tmp_pa
     fifo = tmp_path / "report.fifo"
     os.mkfifo(fifo)
     got: list[bytes] = []
-    reader = threading.Thread(target=lambda: got.append(fifo.read_bytes()))
+    reader = threading.Thread(target=lambda: got.append(fifo.read_bytes()), daemon=True)
     reader.start()
     write_report(fifo, '{"a": 1}\n')
     reader.join(timeout=10)
@@ -316,3 +320,29 @@ def test_a_device_a_fifo_or_a_symlink_is_never_swapped_for_a_regular_file(tmp_pa
     link.symlink_to(real)
     assert write_report(link, "new\n") == link
     assert link.is_symlink() and real.read_text() == "new\n"
+
+
+def test_a_fifo_nobody_reads_is_an_error_after_a_short_wait(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import os
+    import time
+
+    import ci_scan.reports
+    from ci_scan.reports import write_report
+
+    monkeypatch.setattr(ci_scan.reports, "FIFO_WAIT", 0.3)
+    fifo = tmp_path / "nobody.fifo"
+    os.mkfifo(fifo)
+    started = time.monotonic()
+    with pytest.raises(ConfigError, match="nothing reads from it"):
+        write_report(fifo, "x\n")
+    assert time.monotonic() - started < 3
+
+
+def test_devices_and_fifos_pass_the_early_check(tmp_path: Path) -> None:
+    import os
+
+    from ci_scan.report_paths import check_report_paths
+
+    fifo = tmp_path / "r.fifo"
+    os.mkfifo(fifo)
+    check_report_paths([("json", "/dev/null"), ("sarif", str(fifo))])
