@@ -192,7 +192,7 @@ def parse_scan_types(text: str) -> tuple[ScanKind, ...]:
 
 def connection(*, console_url: str | None, api_token: str | None, insecure: bool = False,
                ca_bundle: str | None = None) -> tuple[str, str, bool | str]:
-    """The console URL, token and TLS verification of a command that only reads from the console."""
+    """The console URL, token and TLS verification, checked: every command that talks to the console."""
     token = (api_token or "").strip()
     if not token:
         raise ConfigError("no API token: pass --api-token or set DEEPFENCE_API_TOKEN")
@@ -254,9 +254,8 @@ class Settings:
         """`policy` holds the policy options by settings field (`fail_on`, `max_high`, `vex`...); `given`
         names the options given on the command line (`flag`) or in their variable (`env`).
         `default_dockerfile` looks for `./Dockerfile` when `dockerfile` is not given (`scan image` does)."""
-        token = (api_token or "").strip()
-        if not token:
-            raise ConfigError("no API token: pass --api-token or set DEEPFENCE_API_TOKEN")
+        url, token, verify = connection(console_url=console_url, api_token=api_token, insecure=insecure,
+                                        ca_bundle=ca_bundle)
         inputs = assemble(policy or {}, given or {})
         chosen = tuple(lang.strip() for lang in (languages or ",".join(LANGUAGES)).split(",") if lang.strip())
         unknown = [lang for lang in chosen if lang not in LANGUAGES]
@@ -268,10 +267,6 @@ class Settings:
             raise ConfigError(f"--page-size must be between 1 and {MAX_PAGE_SIZE}")
         if not 1 <= max_parallel <= MAX_PARALLEL:
             raise ConfigError(f"--max-parallel must be between 1 and {MAX_PARALLEL}")
-        if insecure and ca_bundle:
-            raise ConfigError("--insecure and --ca-bundle contradict each other: choose one")
-        if ca_bundle:
-            _check_ca_bundle(ca_bundle)
         poll = parse_duration(poll_interval)
         kinds = parse_scan_types(scan_type)
         if isinstance(request, ExistingScans) and len(kinds) > 1:
@@ -279,7 +274,7 @@ class Settings:
         outputs = tuple((name, path) for name, path in (reports or {}).items() if path)
         images = len(request.refs) if isinstance(request, ImageScan) else 0
         return cls(
-            console_url=normalise_console_url(console_url or ""),
+            console_url=url,
             api_token=token,
             request=request,
             policy=inputs.policy,
@@ -301,7 +296,7 @@ class Settings:
                 kinds=kinds,
             ),
             reports=outputs,
-            verify=False if insecure else (ca_bundle or True),
+            verify=verify,
             report_options={
                 name: {key: value for key, value in options.items() if value}
                 for name, options in (report_options or {}).items()

@@ -272,35 +272,30 @@ class Scanner:
         return RunResult(targets=results, console_url=self.client.console_url, scan_kinds=(self.kind.name,))
 
     def stop_started(self, scans: list[_Scan], grace: float = SIGNAL_STOP_GRACE) -> list[str]:
-        """Best effort, within a few seconds: stop the scans this run started and that still run (never one
-        it joined, reused or was asked to gate). Returns the ids it asked the console to stop."""
+        """Best effort, within `grace` seconds: stop the scans this run started and that still run (never
+        one it joined, reused or was asked to gate). Returns the ids it asked the console to stop."""
         ids = [s.scan_id for s in scans if s.scan_id and s.ours and s.result is None]
-        if ids:
-            self.client.wait_until(self.clock() + grace, self.clock)
-            try:
-                self.client.stop_scans(self.kind, ids)
-            except CiScanError as exc:  # a second signal included: the first is what the run reports
-                self.progress(f"Warning: could not stop the scans: {exc}")
-                return []
-            finally:
-                self.client.wait_until(None)
+        if not ids:
+            return []
+        self.progress(f"Stopping scan(s) {', '.join(ids)}")
+        self.client.wait_until(self.clock() + grace, self.clock)
+        try:
+            self.client.stop_scans(self.kind, ids)
+        except Interrupted:
+            raise  # a cancelled job outweighs whatever the stop was for
+        except CiScanError as exc:  # best effort: what ended the wait is what the run reports
+            self.progress(f"Warning: could not stop the scans: {exc}")
+            return []
+        finally:
+            self.client.wait_until(None)
         return ids
 
     def _time_out(self, pending: list[_Scan]) -> None:
-        self.client.wait_until(self.clock() + STOP_GRACE, self.clock)  # the stop may not hang the run either
+        self.progress(f"Timed out after {self.options.timeout:g}s with {len(pending)} scan(s) still running")
+        if self.options.cancel_on_timeout:  # the stop may not hang the run either: STOP_GRACE
+            self.stop_started(pending, STOP_GRACE)
         for scan in pending:
             scan.time_out()
-        self.progress(f"Timed out after {self.options.timeout:g}s with {len(pending)} scan(s) still running")
-        # Only scans this run started: not one it joined, reused or was asked to gate.
-        ids = [s.scan_id for s in pending if s.scan_id and s.ours]
-        if self.options.cancel_on_timeout and ids:
-            self.progress(f"Stopping scan(s) {', '.join(ids)}")
-            try:
-                self.client.stop_scans(self.kind, ids)
-            except Interrupted:
-                raise  # a cancelled job outweighs the timeout
-            except CiScanError as exc:  # best effort: the timeout is what the run reports
-                self.progress(f"Warning: could not stop the scans: {exc}")
 
     # -- the baseline -----------------------------------------------------------------------------
 

@@ -179,7 +179,8 @@ def _gate(client: ConsoleClient, settings: Settings, options: WatchOptions, node
         started = [(s, s.start_nodes(node_type, node_ids, wait_for=wait)) for s in scanners]
         result = merge_kinds([s.finish(scans) for s, scans in started])
     except _Stopped:
-        _stop_scans(client, started)
+        for scanner, scans in started:  # best effort: the scans this watch started, not those it joined
+            scanner.stop_started(scans)
         _no_verdict(out, node_type, node_ids, known, "interrupted", ExitCode.TERMINATED,
                     "the watch was stopped while this node was scanned; its scans were stopped")
         raise
@@ -189,46 +190,35 @@ def _gate(client: ConsoleClient, settings: Settings, options: WatchOptions, node
         return
     decision = decide(result, settings.policy, today=dt.datetime.now(dt.timezone.utc).date())
     for target in decision.targets:
-        node = known.get(target.result.target.node_id)
-        line: dict[str, object] = {
-            "node_id": target.result.target.node_id,
-            "name": target.result.target.name,
-            "node_type": node_type,
-            "verdict": target.verdict,
-            "exit_code": int(target.exit_code),
-            "reason": target.reason,
-            "instance_id": node.instance_id if node else "",
-            "cloud_provider": node.cloud_provider if node else "",
-            "scan_id": target.result.scan_id,
-            "failing": len(target.failing),
-        }
+        node_id = target.result.target.node_id
+        node = known.get(node_id)
+        line = _line(node_id, target.result.target.name, node_type, node, verdict=target.verdict,
+                     code=target.exit_code, reason=target.reason, scan_id=target.result.scan_id,
+                     failing=len(target.failing))
         if target.verdict == "failed" and options.on_fail_exec:
             line["on_fail_exec"] = _hand_over(options.on_fail_exec, line, node, execute, say)
-        out.write(json.dumps(line, ensure_ascii=False) + "\n")
-        out.flush()
+        _write(out, line)
+
+
+def _line(node_id: str, name: str, node_type: str, node: AgentNode | None, *, verdict: str, code: ExitCode,
+          reason: str, scan_id: str = "", failing: int = 0) -> dict[str, object]:
+    """One node's JSON line: the keys every line has, in order."""
+    return {"node_id": node_id, "name": name, "node_type": node_type, "verdict": verdict, "exit_code": int(code),
+            "reason": reason, "instance_id": node.instance_id if node else "",
+            "cloud_provider": node.cloud_provider if node else "", "scan_id": scan_id, "failing": failing}
+
+
+def _write(out: TextIO, line: dict[str, object]) -> None:
+    out.write(json.dumps(line, ensure_ascii=False) + "\n")
+    out.flush()
 
 
 def _no_verdict(out: TextIO, node_type: str, node_ids: Sequence[str], known: dict[str, AgentNode], verdict: str,
                 code: ExitCode, reason: str) -> None:
     for node_id in node_ids:
         node = known.get(node_id)
-        out.write(json.dumps({"node_id": node_id, "name": node.name if node else node_id, "node_type": node_type,
-                              "verdict": verdict, "exit_code": int(code), "reason": reason,
-                              "instance_id": node.instance_id if node else "",
-                              "cloud_provider": node.cloud_provider if node else "", "scan_id": "", "failing": 0},
-                             ensure_ascii=False) + "\n")
-    out.flush()
-
-
-def _stop_scans(client: ConsoleClient, started: list[tuple[Scanner, list[Any]]]) -> None:
-    """Best effort: stop the scans this watch started (not those it joined)."""
-    for scanner, scans in started:
-        ids = [scan.scan_id for scan in scans if scan.ours and scan.scan_id and scan.result is None]
-        if ids:
-            try:
-                client.stop_scans(scanner.kind, ids)
-            except CiScanError:
-                continue
+        _write(out, _line(node_id, node.name if node else node_id, node_type, node, verdict=verdict, code=code,
+                          reason=reason))
 
 
 def _hand_over(command: str, line: dict[str, object], node: AgentNode | None,

@@ -54,6 +54,12 @@ class Simulator:
 
     def run(self, *args: str, env: dict[str, str] | None = None, token: str | None = ADMIN_TOKEN,
             cwd: Path | None = None, timeout: float = 120) -> Run:
+        done = subprocess.run([ci_scan_command(), *args], capture_output=True, text=True,
+                              env=self.environment(env, token), cwd=cwd, timeout=timeout, check=False)
+        return Run(done.returncode, done.stdout, done.stderr)
+
+    def environment(self, env: dict[str, str] | None = None, token: str | None = ADMIN_TOKEN) -> dict[str, str]:
+        """The environment of a ci-scan run against this simulator, `env` on top."""
         # As on a developer's machine, whatever CI runs the tests: a test that wants a CI sets it in `env`.
         environ = {k: v for k, v in os.environ.items()
                    if not k.startswith(("CI_", "DEEPFENCE_", "GITHUB_", "GITLAB_", "RUNNER_"))
@@ -65,9 +71,7 @@ class Simulator:
         environ["CI_SCAN_POLL_INTERVAL"] = "0.1s"
         environ["CI_SCAN_SETTLE_TIME"] = "0.3s"  # the simulator lands findings in one go; keep the suite quick
         environ.update(env or {})
-        done = subprocess.run([ci_scan_command(), *args], capture_output=True, text=True, env=environ,
-                              cwd=cwd, timeout=timeout, check=False)
-        return Run(done.returncode, done.stdout, done.stderr)
+        return environ
 
 
 @pytest.fixture(scope="session")

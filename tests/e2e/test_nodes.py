@@ -7,7 +7,6 @@ from pathlib import Path
 
 import pytest
 
-from ci_scan.simulator import ADMIN_TOKEN
 from tests.e2e.conftest import Simulator
 
 pytestmark = pytest.mark.e2e
@@ -61,15 +60,13 @@ def test_the_sweep_gates_every_host_and_container_with_one_verdict(simulator: Si
 
 
 def test_watch_stops_cleanly_on_sigterm_and_after_its_duration(simulator: Simulator, tmp_path: Path) -> None:
-    import os
     import signal
     import subprocess
     import time
 
     from tests.e2e.conftest import ci_scan_command
 
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("CI_", "DEEPFENCE_", "GITHUB_", "GITLAB_"))}
-    env.update(DEEPFENCE_CONSOLE_URL=simulator.url, DEEPFENCE_API_TOKEN=ADMIN_TOKEN, CI_SCAN_POLL_INTERVAL="1s")
+    env = simulator.environment({"CI_SCAN_POLL_INTERVAL": "1s"})
     with subprocess.Popen([ci_scan_command(), "watch", "--node-type", "host,container"], env=env, cwd=tmp_path,
                           stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True) as process:
         try:

@@ -331,16 +331,13 @@ def test_json_to_dev_stdout_is_standard_output_with_the_summary_beside_it(simula
 @pytest.mark.parametrize(("signal_name", "code"), [("SIGTERM", 143), ("SIGINT", 130)])
 def test_a_cancelled_job_stops_the_scan_it_started_and_still_writes_its_reports(
         fresh_simulator: Simulator, tmp_path: Path, signal_name: str, code: int) -> None:
-    import os
     import signal
     import subprocess
     import time
 
     from tests.e2e.conftest import ci_scan_command
 
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("CI_", "DEEPFENCE_", "GITHUB_", "GITLAB_"))}
-    env.update(DEEPFENCE_CONSOLE_URL=fresh_simulator.url, DEEPFENCE_API_TOKEN=ADMIN_TOKEN,
-               CI_SCAN_POLL_INTERVAL="0.2s")
+    env = fresh_simulator.environment({"CI_SCAN_POLL_INTERVAL": "0.2s"})
     with subprocess.Popen([ci_scan_command(), "scan", "image", f"{REG}/stuck:1.0", "--json", "r.json",
                            "--junit", "r.xml"], env=env, cwd=tmp_path, stdout=subprocess.DEVNULL,
                           stderr=subprocess.PIPE, text=True) as process:

@@ -21,6 +21,7 @@ from ci_scan import __version__, options
 from ci_scan.simulator import ADMIN_TOKEN
 from tests.conftest import ROOT, shared_path
 from tests.e2e.conftest import Simulator, free_port, running_simulator
+from tests.github_output import parse_github_output
 
 pytestmark = pytest.mark.e2e
 ACTION = ROOT / "action.yml"
@@ -140,7 +141,7 @@ class Runner:
         self.log += [done.stdout, done.stderr]
         self.exit_codes.append(done.returncode)
         if "id" in step:
-            self.outputs[step["id"]] = _read_outputs(output.read_text())
+            self.outputs[step["id"]] = parse_github_output(output.read_text())
             self.outcomes[step["id"]] = "success" if done.returncode == 0 else "failure"
         if done.returncode != 0:
             self.failed = True
@@ -148,19 +149,6 @@ class Runner:
     @property
     def text(self) -> str:
         return "".join(self.log)
-
-
-def _read_outputs(text: str) -> dict[str, str]:
-    outputs: dict[str, str] = {}
-    lines = iter(text.splitlines())
-    for line in lines:
-        if "<<" in line and ("=" not in line or line.index("<<") < line.index("=")):
-            name, delimiter = line.split("<<", 1)
-            outputs[name] = "\n".join(iter(lambda: next(lines), delimiter))
-        elif "=" in line:
-            name, value = line.split("=", 1)
-            outputs[name] = value
-    return outputs
 
 
 @pytest.fixture(scope="module")

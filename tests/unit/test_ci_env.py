@@ -27,27 +27,9 @@ from ci_scan.simulator import ADMIN_TOKEN, ConsoleSimulator
 from tests.conftest import FakeTime
 from tests.formats.helpers import decide, single, vulnerability
 from tests.formats.helpers import image_target as target_of
+from tests.github_output import parse_github_output
 
 HOSTILE = "bad\n::add-mask::x\r%0A,: title"
-
-
-def parse_github_output(text: str) -> dict[str, str]:
-    """As the runner reads $GITHUB_OUTPUT: `name=value`, or `name<<delimiter` ... `delimiter`."""
-    outputs: dict[str, str] = {}
-    lines = iter(text.split("\n"))
-    for line in lines:
-        if "<<" in line and ("=" not in line or line.index("<<") < line.index("=")):
-            name, delimiter = line.split("<<", 1)
-            body = []
-            for item in lines:
-                if item == delimiter:
-                    break
-                body.append(item)
-            outputs[name] = "\n".join(body)
-        elif line:
-            name, value = line.split("=", 1)
-            outputs[name] = value
-    return outputs
 
 
 @pytest.mark.parametrize(("environ", "name"), [
