@@ -208,12 +208,43 @@ def simulator() -> None:
               show_envvar=True)
 @click.option("--images", type=click.IntRange(0), default=0, envvar=_env("SIMULATOR_IMAGES"), show_envvar=True,
               help="Also serve a registry 'bulk-registry' holding this many images.")
-def simulator_serve(host: str, port: int, images: int) -> None:
+@click.option("--fault", "faults", multiple=True, metavar="SPEC", envvar=_env("SIMULATOR_FAULTS"), show_envvar=True,
+              help="Answer some requests badly; repeatable, and ';' separates several SPECs in one value. "
+                   "SPEC: PATH=MODE[,times=N|always][,after=K][,status=N], PATH exact or ending in '*'; MODE one of "
+                   "http:STATUS, retry-after:SECONDS, reset, trickle:SECONDS (per byte), latency:SECONDS, "
+                   "oversized:MIB, gzip-bomb:MIB, malformed, html[:STATUS]. times (default 1, 0 or always: "
+                   "every request) and after (requests let through first) count requests to PATH. "
+                   "e.g. /deepfence/scan/status/vulnerability=http:503,times=3")
+@click.option("--request-log", type=click.Path(dir_okay=False), envvar=_env("SIMULATOR_REQUEST_LOG"),
+              show_envvar=True, metavar="FILE",
+              help="Append one JSON line per request received (time, method, path, status, fault; never "
+                   "headers or bodies).")
+@click.option("--access-token-uses", type=click.IntRange(1), envvar=_env("SIMULATOR_ACCESS_TOKEN_USES"),
+              show_envvar=True, help="Each access token works for this many authenticated requests, then gets 401.")
+@click.option("--fault-images", is_flag=True, envvar=_env("SIMULATOR_FAULT_IMAGES"), show_envvar=True,
+              help="Also serve images whose scans leave the spec (registry.example.com/team/queued-remote:1.0 "
+                   "reports the status QUEUED_REMOTE).")
+def simulator_serve(host: str, port: int, images: int, faults: tuple[str, ...], request_log: str | None,
+                    access_token_uses: int | None, fault_images: bool) -> None:
     """Serve the simulated console API over HTTP until interrupted."""
     from ci_scan.simulator import ADMIN_TOKEN, default_dataset, serve_forever
+    from ci_scan.simulator.faults import parse_faults
 
+    try:
+        parsed = parse_faults(faults)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="'--fault'") from None
+    if request_log is not None:
+        try:
+            open(request_log, "ab").close()
+        except OSError as exc:
+            problem = f"cannot write {request_log}: {exc.strerror}"
+            raise click.BadParameter(problem, param_hint="'--request-log'") from None
+    # Only what was given: without any, serve_forever keeps its three-argument form.
+    tuning: dict[str, Any] = {"faults": parsed, "request_log": request_log, "access_token_uses": access_token_uses}
     click.echo(f"Console simulator on http://{host}:{port} (API token: {ADMIN_TOKEN})", err=True)
-    serve_forever(host, port, default_dataset(extra_images=images))
+    serve_forever(host, port, default_dataset(extra_images=images, fault_images=fault_images),
+                  **{name: value for name, value in tuning.items() if value})
 
 
 @cli.command()

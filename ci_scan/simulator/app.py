@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import random
 import re
 import threading
@@ -31,8 +32,11 @@ from .bodies import (
     parse_body,
 )
 from .data import Dataset
+from .fault_replies import Reply, drop_connection, fault_reply
+from .faults import Fault, FaultPlan, parse_fault
 from .nodes import AgentNode, Host
-from .responses import ApiError, Response, empty, error_response, json_response, plain_text
+from .request_log import RequestLog
+from .responses import ApiError, Response, empty, error_response, json_response, plain_text, simulated_failure
 from .samples import default_dataset
 from .state import Call, ConsoleState
 from .tokens import ACCESS, REFRESH, ApiUser, Permission, TokenIssuer, TokenRejected, api_token_is_well_formed
@@ -108,6 +112,9 @@ class ConsoleSimulator:
 
     Hosts and containers exist from `registered_at_ms` after the simulator is built (console time, by
     `clock`); `register_node` makes one register now and `deregister_node` makes one go inactive.
+
+    `faults` (or `add_fault`) script bad answers per path (faults.py); `sleep` is what latency and trickle
+    faults wait with. `request_log` names a file that gets one JSON line per request (request_log.py).
     """
 
     def __init__(
@@ -121,6 +128,9 @@ class ConsoleSimulator:
         matching_polls: int = 2,
         clock: Callable[[], float] = time.time,
         seed: int = 0,
+        faults: Iterable[Fault | str] = (),
+        request_log: str | os.PathLike[str] | None = None,
+        sleep: Callable[[float], None] = time.sleep,
     ) -> None:
         self.dataset = dataset if dataset is not None else default_dataset()
         if matching_polls < 0:
@@ -132,6 +142,9 @@ class ConsoleSimulator:
         self._access_token_uses = access_token_uses
         self._token_uses: dict[str, int] = {}
         self._faults: dict[str, deque[_Fault]] = {}
+        self._plan = FaultPlan(parse_fault(f) if isinstance(f, str) else f for f in faults)
+        self._log = RequestLog(request_log) if request_log is not None else None
+        self._sleep = sleep
         self._lock = threading.RLock()
         self._routes = self._build_routes()
 
@@ -139,6 +152,12 @@ class ConsoleSimulator:
         """Each access token then works for this many authenticated requests (None: no limit)."""
         with self._lock:
             self._access_token_uses = requests
+
+    def add_fault(self, fault: Fault | str) -> None:
+        """Script one more fault (a `Fault` or its text, see faults.py); it counts requests from now on."""
+        parsed = parse_fault(fault) if isinstance(fault, str) else fault
+        with self._lock:
+            self._plan.add(parsed)
 
     def register_node(self, name: str) -> None:
         """The agent of this host or container (by name or node_id) reports now: a node not registered yet
@@ -174,12 +193,13 @@ class ConsoleSimulator:
     ) -> None:
         """The next `times` requests to `path` (any method) get this answer instead of the real one.
 
-        Without a body, error statuses carry the console's JSON error shape and others are empty.
+        Without a body, error statuses carry the console's JSON error shape and others are empty. Faults
+        added with `add_fault` come first; latency and trickle ones send injected answers late or slowly.
         """
         if times < 1:
             raise ValueError(f"times must be at least 1, not {times}")
         if body is None:
-            payload = error_response(status, f"simulated failure {status}").body if status >= 400 else b""
+            payload = simulated_failure(status).body
         elif isinstance(body, bytes):
             payload = body
         elif isinstance(body, str):
@@ -191,12 +211,28 @@ class ConsoleSimulator:
             self._faults.setdefault(path, deque()).append(_Fault(response, times))
 
     def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
+        received = time.time()
         request = _read_request(environ)
         with self._lock:
             self.requests.append(request)
-            response = self._respond(request)
-        start_response(response.status_line, response.header_list())
-        return [response.body]
+            fault = self._plan.take(request.path)
+            response = self._respond(request) if fault is None else None
+        if response is not None:
+            reply: Reply | None = Reply.of(response)
+        else:
+            assert fault is not None
+            reply = fault_reply(fault, lambda: self._respond_locked(request), self._sleep)
+        if self._log is not None:
+            status = reply.status if reply is not None else None
+            self._log.write(received, request.method, request.path, status, fault.label if fault else None)
+        if reply is None:
+            drop_connection(environ)
+        start_response(reply.status_line, reply.headers)
+        return reply.body
+
+    def _respond_locked(self, request: RecordedRequest) -> Response:
+        with self._lock:
+            return self._respond(request)
 
     def _build_routes(self) -> list[Route]:
         scan, registry = scan_api, registry_api

@@ -19,13 +19,14 @@ if TYPE_CHECKING:
 
 Scenario = Literal[
     "normal", "flaky", "error", "cancelled", "stuck", "delete_pending", "skipped",
-    "never_matched", "contradictory", "hostile_text", "slow_matching",
+    "never_matched", "contradictory", "hostile_text", "slow_matching", "unknown_status",
 ]  # fmt: skip
 """How a scan of the image unfolds (see scans.py); "skipped" marks a Deepfence system image the console
 will not scan, "never_matched" an image without a registry id (COMPLETE, but never matched),
 "contradictory" a results reply with `vulnerabilities: null` beside non-zero counts, "hostile_text"
 findings and messages with terminal escapes, lone surrogates and a 400-digit score, "slow_matching"
-IN_PROGRESS again between the first and the final COMPLETE."""
+IN_PROGRESS again between the first and the final COMPLETE, "unknown_status" a status the console does not
+define (QUEUED_REMOTE) on the way to COMPLETE."""
 
 LatestScan = tuple[str, str, int]
 """An image's latest scan of one kind: status, scan id and the findings it has counted."""

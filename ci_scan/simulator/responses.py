@@ -55,6 +55,13 @@ def error_response(
     return json_response(status, {"message": message, "error_fields": error_fields, "error_index": error_index})
 
 
+def simulated_failure(status: int, headers: tuple[tuple[str, str], ...] = ()) -> Response:
+    """A made-up answer: the console's JSON error shape for an error status, nothing otherwise."""
+    if status < 400:
+        return empty(status, headers)
+    return Response(status, error_response(status, f"simulated failure {status}").body, JSON_TYPE, headers)
+
+
 def node_not_found(node_id: str) -> ApiError:
     return ApiError(error_response(404, f"Node {node_id} not found"))
 

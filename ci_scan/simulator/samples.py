@@ -74,11 +74,22 @@ def _private_images() -> list[Image]:
     return images
 
 
-def default_dataset(extra_images: int = 0) -> Dataset:
+def _fault_images(pushed_at: int) -> list[Image]:
+    """Off-spec scan behaviour, only with `fault_images`: other tests count the default registry's images."""
+    # Reports QUEUED_REMOTE, a status the console does not define, twice between STARTING and IN_PROGRESS.
+    return [Image("team/queued-remote", ["1.0"], {"medium": 2, "low": 1}, scenario="unknown_status",
+                  pushed_at=pushed_at)]
+
+
+def default_dataset(extra_images: int = 0, fault_images: bool = False) -> Dataset:
     """A fresh, mutable copy of the sample console (findings are generated on first use).
 
     `extra_images` > 0 adds the `bulk-registry` account (see `scale_registry`) holding that many images.
+    `fault_images` adds to `example-registry` the images whose scans go outside the spec (`_fault_images`).
     """
+    private = _private_images()
+    if fault_images:
+        private += _fault_images(max(image.pushed_at for image in private) + _MINUTE_MS)
     dataset = Dataset(
         registries=[
             Registry(
@@ -86,7 +97,7 @@ def default_dataset(extra_images: int = 0) -> Dataset:
                 "example-registry",
                 "docker_private_registry",
                 {"docker_registry_url": "https://registry.example.com", "docker_username": "ci-bot"},
-                _private_images(),
+                private,
             ),
             Registry(
                 2,

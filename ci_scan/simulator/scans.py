@@ -30,6 +30,8 @@ CANCEL_PENDING = "CANCEL_PENDING"
 CANCELLING = "CANCELLING"
 CANCELLED = "CANCELLED"
 DELETE_PENDING = "DELETE_PENDING"
+QUEUED_REMOTE = "QUEUED_REMOTE"
+"""Not a status the console defines (nor its spec's enum): only the "unknown_status" scenario reports it."""
 
 FINISHED = frozenset({COMPLETE, ERROR, CANCELLED})
 """What the console counts as done when it deduplicates scans (DELETE_PENDING is not in it)."""
@@ -49,11 +51,14 @@ TIMELINES: dict[str, tuple[str, ...]] = {
     "contradictory": _NORMAL,
     "hostile_text": _NORMAL,
     "slow_matching": _NORMAL,
+    "unknown_status": (STARTING, QUEUED_REMOTE, QUEUED_REMOTE, IN_PROGRESS, COMPLETE),
 }
 # What the polls between the first and the final COMPLETE report (COMPLETE unless named here).
 _WHILE_MATCHING = {"slow_matching": IN_PROGRESS}
 # The scenarios about the scan as a whole; the others are about vulnerability matching and findings.
-SHARED_SCENARIOS = frozenset({"normal", "flaky", "error", "cancelled", "stuck", "delete_pending", "skipped"})
+SHARED_SCENARIOS = frozenset(
+    {"normal", "flaky", "error", "cancelled", "stuck", "delete_pending", "skipped", "unknown_status"}
+)
 
 
 @dataclass(frozen=True)

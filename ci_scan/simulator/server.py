@@ -3,16 +3,22 @@
 from __future__ import annotations
 
 import functools
+import os
+import socket
+import struct
 import threading
+from collections.abc import Iterable
 from socketserver import ThreadingMixIn
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
 from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
 
 from .data import Dataset
+from .fault_replies import RESET_KEY
+from .faults import Fault
 
 if TYPE_CHECKING:
-    from _typeshed.wsgi import WSGIApplication
+    from _typeshed.wsgi import WSGIApplication, WSGIEnvironment
 
 
 class _ThreadingWSGIServer(ThreadingMixIn, WSGIServer):
@@ -21,8 +27,28 @@ class _ThreadingWSGIServer(ThreadingMixIn, WSGIServer):
 
 
 class _QuietHandler(WSGIRequestHandler):
+    """No access log on stderr; and a `reset` fault (fault_replies.py) resets the connection."""
+
+    _reset = False
+
     def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - the base class names it so
         """No access log on stderr."""
+
+    def get_environ(self) -> WSGIEnvironment:
+        environ = super().get_environ()
+        environ[RESET_KEY] = self._reset_later
+        return environ
+
+    def _reset_later(self) -> None:
+        self._reset = True
+
+    def handle(self) -> None:
+        super().handle()  # one request per connection, as wsgiref does
+        if self._reset:  # close at once, with SO_LINGER 0: a TCP reset, not a FIN
+            self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+            self.rfile.close()
+            self.wfile.close()
+            self.connection.close()
 
 
 class RunningServer:
@@ -62,11 +88,20 @@ def serve(app: WSGIApplication, host: str = "127.0.0.1", port: int = 0) -> Runni
     return RunningServer(_make(app, host, port))
 
 
-def serve_forever(host: str = "127.0.0.1", port: int = 8080, dataset: Dataset | None = None) -> None:
+def serve_forever(
+    host: str = "127.0.0.1",
+    port: int = 8080,
+    dataset: Dataset | None = None,
+    *,
+    faults: Iterable[Fault | str] = (),
+    request_log: str | os.PathLike[str] | None = None,
+    access_token_uses: int | None = None,
+) -> None:
     """Serve a fresh simulator in this thread until KeyboardInterrupt. Prints nothing."""
     from .app import ConsoleSimulator
 
-    server = _make(ConsoleSimulator(dataset), host, port)
+    sim = ConsoleSimulator(dataset, faults=faults, request_log=request_log, access_token_uses=access_token_uses)
+    server = _make(sim, host, port)
     try:
         server.serve_forever()
     except KeyboardInterrupt:
