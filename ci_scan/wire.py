@@ -383,7 +383,7 @@ def parse_results(data: Any, kind: ScanKind) -> ResultsPage:
     cleaned = {clean_text(str(k)): clean_int(v) for k, v in counts.items()}
     return ResultsPage(
         findings=findings,
-        severity_counts={k: v for k, v in cleaned.items() if v is not None},
+        severity_counts={k: v for k, v in cleaned.items() if v is not None and v >= 0},  # -1 is no count either
         created_at_ms=_opt(data, "created_at", int, 0),
         updated_at_ms=_opt(data, "updated_at", int, 0),
     )
@@ -391,4 +391,6 @@ def parse_results(data: Any, kind: ScanKind) -> ResultsPage:
 
 def parse_count(data: Any) -> int:
     count: int = _require(data, "count", int, "the count reply")
+    if count < 0:
+        raise ConsoleResponseError("malformed reply from the console: the count reply field 'count' is negative")
     return count
