@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any, TextIO
 
 from ci_scan import wording
 from ci_scan.ci_env import detect, failing_annotations, step_outputs, timestamped, write_github_outputs
-from ci_scan.config import ExistingScans, ImageScan, NodeScan, RegistryScan, Settings, Sweep
+from ci_scan.config import Connection, ExistingScans, ImageScan, NodeScan, RegistryScan, Settings, Sweep
 from ci_scan.decision import Decision, decide
 from ci_scan.errors import CiScanError, ExitCode, Interrupted, ScanTimeout, redact
 from ci_scan.formats import report
@@ -32,6 +32,7 @@ from ci_scan.scan import Scanner, merge_kinds
 from ci_scan.summary import render_summary, use_colour
 
 if TYPE_CHECKING:
+    from ci_scan.client import ConsoleClient
     from ci_scan.formats.base import Format
 
 
@@ -50,6 +51,24 @@ def run(
 
     `transport` is an httpx transport for tests (the in-process simulator); None means the network.
     """
+    signals = _Signals()
+    with signals.installed():
+        return _run(settings, signals, transport=transport, stdout=stdout, stderr=stderr, clock=clock, sleep=sleep,
+                    wall_clock=wall_clock, today=today)
+
+
+def _run(
+    settings: Settings,
+    signals: _Signals,
+    *,
+    transport: Any,
+    stdout: TextIO | None,
+    stderr: TextIO | None,
+    clock: Callable[[], float],
+    sleep: Callable[[float], None],
+    wall_clock: Callable[[], float],
+    today: Callable[[], dt.date] | None,
+) -> ExitCode:
     out = stdout or sys.stdout
     err = stderr or sys.stderr
     ci = detect(os.environ)
@@ -84,30 +103,35 @@ def run(
     try:
         check_report_paths(settings.reports)
         requests = [(_renderer(name, settings), path) for name, path in settings.reports]
-        from ci_scan.client import ConsoleClient
-
-        with ConsoleClient(
-            settings.console_url, settings.api_token, transport=transport, verify=settings.verify, sleep=sleep
-        ) as client:
+        for notice in settings.notices:
+            progress(notice)
+        deadline = clock() + settings.scan.timeout  # the whole run's, every scan kind and phase in it
+        with open_client(settings, progress, transport=transport, sleep=sleep) as client:
             scanners = [
                 Scanner(client, replace(settings.scan, kind=kind), progress, clock=clock, sleep=sleep,
-                        wall_clock=wall_clock, baseline=settings.baseline if kind.name == "vulnerability" else None)
+                        wall_clock=wall_clock, baseline=settings.baseline if kind.name == "vulnerability" else None,
+                        deadline=deadline)
                 for kind in settings.scan.kinds
             ]  # one per --scan-type; the baseline is of vulnerabilities
             started: list[tuple[Scanner, list[Any]]] = []
             try:
-                with _signals_interrupt():
-                    # extend keeps the scanners started so far, should a signal come in the middle
-                    started.extend((scanner, _start(scanner, settings)) for scanner in scanners)
-                    result = merge_kinds([scanner.finish(scans) for scanner, scans in started])
+                # extend keeps the scanners started so far, should a signal come in the middle
+                started.extend((scanner, _start(scanner, settings)) for scanner in scanners)
+                result = merge_kinds([scanner.finish(scans) for scanner, scans in started])
             except Interrupted as exc:  # a cancelled CI job: stop what this run started, then say so
-                stopped = [i for scanner, scans in started for i in scanner.stop_started(scans)]
-                if stopped:
-                    exc.hint = f"the console was asked to stop the scan(s) this run started: {', '.join(stopped)}"
+                signals.raising = False  # a second signal waits for the (bounded) stop and the reports
+                if settings.scan.cancel:
+                    listed = {id(scanner): scans for scanner, scans in started}
+                    stopped = [i for scanner in scanners for i in scanner.stop_started(listed.get(id(scanner)))]
+                    if stopped:
+                        exc.hint = f"the console was asked to stop the scan(s) this run started: {', '.join(stopped)}"
                 raise
+            finally:
+                signals.raising = False
             baseline = scanners[0].baseline
         day = today() if today else dt.datetime.now(dt.timezone.utc).date()  # when ignore entries expire
-        decision = decide(result, settings.policy, today=day, baseline=baseline or settings.loaded_baseline)
+        decision = decide(result, settings.policy, today=day, baseline=baseline or settings.loaded_baseline,
+                          on_error=settings.on_error)
         report_error = None
         try:
             written = write_reports(requests, decision)
@@ -142,8 +166,9 @@ def run(
         message = redact(exc.one_line(), [settings.api_token])
         if requests:  # the run ended before any verdict: the reports still say why
             ended = RunResult(targets=(), console_url=settings.console_url, error=message,
-                              timed_out=isinstance(exc, ScanTimeout))
-            decision = decide(ended, settings.policy)
+                              timed_out=isinstance(exc, ScanTimeout), outage=exc.outage,
+                              stopped_by=exc.signal_name if isinstance(exc, Interrupted) else "")
+            decision = decide(ended, settings.policy, on_error=settings.on_error)
             try:
                 written = write_reports(requests, decision)
                 for path in written:
@@ -153,8 +178,14 @@ def run(
                 say(f"ci-scan: error: {redact(not_written.one_line(), [settings.api_token])}")
             _job_summary(decision, settings, progress)
         say(f"ci-scan: error: {message}")
-        code = exc.exit_code
+        code = decision.exit_code if decision is not None else exc.exit_code
+        passed_over = decision.passed_over if decision is not None else settings.on_error == "pass" and exc.outage
+        if passed_over:  # --on-error pass: said as loudly as the error itself
+            say(f"Warning: {wording.passed_over('timed_out' if isinstance(exc, ScanTimeout) else 'incomplete')}")
+            code = ExitCode.PASSED
     close_section()
+    if signals.received and code not in (ExitCode.INTERRUPTED, ExitCode.TERMINATED):
+        code = ExitCode.INTERRUPTED if signals.received == "SIGINT" else ExitCode.TERMINATED
     if ci.github_output:
         paths = {str(path) for path in written}
         reports = [(name, path) for name, path in settings.reports if path != "-" and str(Path(path)) in paths]
@@ -163,22 +194,42 @@ def run(
     return code
 
 
-@contextlib.contextmanager
-def _signals_interrupt() -> Iterator[None]:
-    """While scans run, SIGINT and SIGTERM raise Interrupted (only the main thread can take signals)."""
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
+def open_client(reach: Connection | Settings, say: Callable[[str], None], *, transport: Any = None,
+                sleep: Callable[[float], None] = time.sleep) -> ConsoleClient:
+    """The console client of a command, with its request log on `say` under --debug."""
+    from ci_scan.client import ConsoleClient
 
-    def interrupt(number: int, frame: object) -> None:
-        raise Interrupted(number, signal.Signals(number).name)
+    debug = (lambda line: say(f"debug: {line}")) if reach.debug else None
+    return ConsoleClient(reach.console_url, reach.api_token, transport=transport, verify=reach.verify, sleep=sleep,
+                         debug=debug)
 
-    previous = {number: signal.signal(number, interrupt) for number in (signal.SIGINT, signal.SIGTERM)}
-    try:
-        yield
-    finally:
-        for number, handler in previous.items():
-            signal.signal(number, handler)
+
+class _Signals:
+    """SIGINT and SIGTERM (a cancelled CI job) during a run: the first raises Interrupted while `raising`
+    (the scans run), and is only noted after; a second waits for the bounded stop and the reports."""
+
+    def __init__(self) -> None:
+        self.received = ""
+        self.raising = True
+
+    def __call__(self, number: int, frame: object) -> None:
+        if self.received:
+            return
+        self.received = signal.Signals(number).name
+        if self.raising:
+            raise Interrupted(number, self.received)
+
+    @contextlib.contextmanager
+    def installed(self) -> Iterator[None]:
+        if threading.current_thread() is not threading.main_thread():  # only the main thread takes signals
+            yield
+            return
+        previous = {number: signal.signal(number, self) for number in (signal.SIGINT, signal.SIGTERM)}
+        try:
+            yield
+        finally:
+            for number, handler in previous.items():
+                signal.signal(number, handler)
 
 
 def _renderer(name: str, settings: Settings) -> Format:

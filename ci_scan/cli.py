@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import sys
+import time
 from typing import Any
 
 import click
@@ -122,7 +123,8 @@ def watch(**values: Any) -> None:
                             duration=parse_duration(duration) if duration else None,
                             interval=parse_duration(values.get("poll_interval") or "15s"))
     policy = {option.field: values.pop(option.field) for option in options.POLICY}
-    settings = Settings.build(request=NodeScan(types[0], ()), policy=policy, given=_given(values), **values)
+    settings = Settings.build(request=NodeScan(types[0], ()), policy=policy, given=_given(values),
+                              poll_floor=_poll_floor(), **values)
     sys.exit(run_watch(settings, watching, out=sys.stdout, say=_say))
 
 
@@ -154,13 +156,20 @@ def registries_list(as_json: bool, **values: Any) -> None:
     _inventory("registry", as_json, values)
 
 
+INVENTORY_TIMEOUT = 300.0
+"""Seconds a listing may take, retries included."""
+
+
 def _inventory(node_type: str, as_json: bool, values: dict[str, Any]) -> None:
-    from ci_scan.client import ConsoleClient
+    from ci_scan.app import open_client
     from ci_scan.config import connection
     from ci_scan.inventory import COLUMNS, node_rows, render
 
-    url, token, verify = connection(**values)
-    with ConsoleClient(url, token, verify=verify) as client:
+    reached = connection(**values)
+    for notice in reached.notices:
+        _say(notice)
+    with open_client(reached, _say) as client:
+        client.wait_until(time.monotonic() + INVENTORY_TIMEOUT)
         client.authenticate()
         rows = node_rows(client, node_type)
     click.echo(render(rows, COLUMNS[node_type], as_json=as_json), nl=False)
@@ -193,8 +202,20 @@ def _run(request: Any, values: dict[str, Any]) -> None:
     renderer_options = {spec.name: {name: values.pop(name) for name in spec.options} for spec in REPORTS}
     policy = {option.field: values.pop(option.field) for option in options.POLICY}
     settings = Settings.build(request=request, reports=reports, report_options=renderer_options, given=given,
-                              policy=policy, **values)
+                              policy=policy, poll_floor=_poll_floor(), **values)
     sys.exit(run(settings))
+
+
+def _poll_floor() -> float:
+    """The floor under --poll-interval. Only a test suite against the simulator, which moves a scan one step
+    per status check rather than by time, lowers it (CI_SCAN_SIMULATOR_POLL_FLOOR, in seconds)."""
+    from ci_scan.scan import POLL_FLOOR
+
+    text = os.environ.get("CI_SCAN_SIMULATOR_POLL_FLOOR", "").strip()
+    try:
+        return max(0.0, float(text)) if text else POLL_FLOOR
+    except ValueError:
+        return POLL_FLOOR
 
 
 @cli.group()

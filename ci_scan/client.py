@@ -6,12 +6,16 @@ the API token or the tokens the console hands out.
 
 from __future__ import annotations
 
+import contextlib
 import datetime
 import json
+import os
+import random
+import socket
 import ssl
 import threading
 import time
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from email.utils import parsedate_to_datetime
 from typing import Any
 
@@ -28,6 +32,7 @@ from ci_scan.errors import (
     TlsError,
     redact,
 )
+from ci_scan.hosts import is_loopback
 from ci_scan.kinds import ScanKind
 from ci_scan.wire import (
     AgentNode,
@@ -70,6 +75,11 @@ NODE_PAGE = 500
 """Hosts or containers per search request."""
 MAX_BODY_BYTES = 900_000
 """The console refuses request bodies over about 1 MB; starts are split below this."""
+BACKOFF_FIRST = 0.5
+BACKOFF_CAP = 10.0
+"""Seconds before the first retry, and the most between two (each with jitter)."""
+MAX_RETRY_AFTER = 60.0
+"""The longest `Retry-After` honoured when no deadline bounds the call; within one, the deadline decides."""
 
 
 def fields_filter(
@@ -104,12 +114,18 @@ class ConsoleClient:
         timeout: float = 60.0,
         retries: int = 4,
         sleep: Callable[[float], None] = time.sleep,
+        jitter: Callable[[], float] = random.random,
+        debug: Callable[[str], None] | None = None,
     ) -> None:
+        """`verify` is True (the system's CAs), False, or a CA bundle's path; `jitter` gives a number in
+        [0, 1) that spreads retries; `debug` takes one line per request (method, path, status, time)."""
         self._api_token = api_token
         self._access_token = ""
         self._refresh_token = ""
         self._retries = retries
         self._sleep = sleep
+        self._jitter = jitter
+        self._debug = debug
         self._timeout = timeout
         self._deadline: tuple[float, Callable[[], float]] | None = None
         self._auth_lock = threading.Lock()
@@ -121,6 +137,8 @@ class ConsoleClient:
             timeout=httpx.Timeout(timeout, connect=min(timeout, 15.0)),
             follow_redirects=False,
             headers={"User-Agent": f"ci-scan/{__version__}", "Accept": "application/json"},
+            # A console on this machine is reached directly: the token never goes to a proxy in plain text.
+            trust_env=not _plain_loopback(self.console_url),
         )
 
     def __enter__(self) -> ConsoleClient:
@@ -133,8 +151,18 @@ class ConsoleClient:
         self._http.close()
 
     def wait_until(self, deadline: float | None, clock: Callable[[], float] = time.monotonic) -> None:
-        """Bound every request and retry by `deadline` (a `clock()` value) until called with None."""
+        """Bound every request and retry by `deadline` (a `clock()` value); None: no bound."""
         self._deadline = (deadline, clock) if deadline is not None else None
+
+    @contextlib.contextmanager
+    def deadline(self, at: float, clock: Callable[[], float] = time.monotonic) -> Iterator[None]:
+        """Within the block, every request and retry ends by `at` (a `clock()` value); then the bound before."""
+        before = self._deadline
+        self._deadline = (at, clock)
+        try:
+            yield
+        finally:
+            self._deadline = before
 
     def _remaining(self) -> float | None:
         if self._deadline is None:
@@ -158,7 +186,9 @@ class ConsoleClient:
                 status=response.status_code,
             )
         if response.status_code != 200:
-            if _is_html(response):  # a proxy's page; the console itself answers a bad token in JSON or text
+            # A proxy's page, or a console too busy to answer (still so after the retries). The console refuses
+            # a token in JSON or text, with a 4xx or, for a well-formed unknown key, a 500 (API_NOTES §2.1).
+            if _is_html(response) or response.status_code in RETRIED_STATUSES:
                 raise _unexpected(response, "exchange the API token for an access token", self._secrets())
             raise AuthError(
                 f"the console refused the API token (HTTP {response.status_code}"
@@ -250,8 +280,10 @@ class ConsoleClient:
         nodes: Sequence[tuple[str, str]],
         languages: Iterable[str] = (),
         image_filter: Mapping[str, list[str]] | None = None,
+        on_reply: Callable[[StartReply], None] | None = None,
     ) -> list[StartReply]:
-        """Start `kind` scans of every (node_id, node_type) in one request, or in as few as the body limit allows."""
+        """Start `kind` scans of every (node_id, node_type) in one request, or in as few as the body limit
+        allows; `on_reply` hears of each request's scans as soon as they are started."""
         languages = list(languages)
         replies = []
         def body_for(chunk: Sequence[tuple[str, str]]) -> dict[str, Any]:
@@ -264,6 +296,8 @@ class ConsoleClient:
             )
             scan_ids, bulk = parse_scan_trigger(self._json(response))
             replies.append(StartReply(scan_ids, bulk, _request_time_ms(response)))
+            if on_reply is not None:
+                on_reply(replies[-1])
         return replies
 
     @staticmethod
@@ -403,7 +437,13 @@ class ConsoleClient:
         auth: bool = True,
         headers: dict[str, str] | None = None,
     ) -> httpx.Response:
-        """One request, retried on connection failures and on transient statuses."""
+        """One request, retried on connection failures and transient statuses with exponential backoff and
+        jitter, within the deadline.
+
+        Every call ci-scan makes is safe to repeat: the reads are POSTs that change nothing, a second stop
+        or sync does no harm, and a repeated start gets the scans the first one started, since the console
+        reuses a node's unfinished scan of the same kind (API_NOTES §4). Statuses outside RETRIED_STATUSES
+        (a 500 among them) are never repeated."""
         all_headers = dict(headers or {})
         if auth:
             all_headers["Authorization"] = f"Bearer {self._access_token}"
@@ -415,12 +455,13 @@ class ConsoleClient:
         while True:
             attempt += 1
             remaining = self._remaining()
-            timeout = httpx.Timeout(min(self._timeout, remaining or self._timeout), connect=min(
-                self._timeout, 15.0, remaining or 15.0))
+            per_read = self._timeout if remaining is None else min(self._timeout, remaining)
+            whole = self._timeout * BODY_TIMEOUTS if remaining is None else min(self._timeout * BODY_TIMEOUTS,
+                                                                                 remaining)
+            sent = time.monotonic()
             try:
-                body_seconds = self._timeout * BODY_TIMEOUTS
-                response = self._bounded(method, path, content, all_headers, timeout,
-                                         min(body_seconds, remaining) if remaining is not None else body_seconds)
+                response = self._bounded(method, path, content, all_headers,
+                                         httpx.Timeout(per_read, connect=min(15.0, per_read)), whole)
             except httpx.LocalProtocolError:
                 # httpx refused to send the request; its message would quote the headers, tokens included.
                 raise ConsoleResponseError(
@@ -428,11 +469,13 @@ class ConsoleClient:
                     hint="the console's tokens or the console URL contain characters HTTP does not allow",
                 ) from None
             except httpx.TimeoutException as exc:
+                self._log(f"{method} {path} -> {type(exc).__name__} after {_ms(sent)}")
                 if attempt > self._retries:
                     raise ConsoleUnreachable(
                         f"the console at {self.console_url} did not answer in time ({type(exc).__name__})"
                     ) from None
             except httpx.TransportError as exc:
+                self._log(f"{method} {path} -> {type(exc).__name__} after {_ms(sent)}")
                 if _is_tls_failure(exc):
                     raise TlsError(
                         f"TLS verification of {self.console_url} failed: {redact(str(exc), self._secrets())}"
@@ -443,11 +486,36 @@ class ConsoleClient:
                         f"{redact(str(exc), self._secrets()) or type(exc).__name__}"
                     ) from None
             else:
+                self._log(f"{method} {path} -> {response.status_code} in {_ms(sent)}, {len(response.content)} bytes")
                 if response.status_code not in RETRIED_STATUSES or attempt > self._retries:
                     return response
-                self._pause(_retry_delay(response, attempt))
-                continue
-            self._pause(_retry_delay(None, attempt))
+                asked = _retry_after(response, time.time())
+                if asked is not None:
+                    left = self._remaining()
+                    if left is not None and asked > left:  # waiting would only end at the deadline: say why now
+                        raise ConsoleResponseError(
+                            f"the console is busy (HTTP {response.status_code}) and asked ci-scan to come back in "
+                            f"{asked:.0f}s, after the run's deadline ({left:.0f}s left), when sent {method} {path}",
+                            hint="try again later, or raise --timeout", status=response.status_code)
+                    self._pause(asked if left is not None else min(asked, MAX_RETRY_AFTER), attempt)
+                    continue
+            self._pause(self._backoff(attempt), attempt)
+
+    def _backoff(self, attempt: int) -> float:
+        """Exponential, capped, with jitter: half of it fixed, half random, so that many CI jobs hit by the
+        same outage do not all come back at once."""
+        ceiling = min(BACKOFF_FIRST * 2.0 ** (attempt - 1), BACKOFF_CAP)
+        return ceiling * (0.5 + 0.5 * self._jitter())
+
+    def _pause(self, seconds: float, attempt: int) -> None:
+        remaining = self._remaining()
+        wait = seconds if remaining is None else min(seconds, remaining)
+        self._log(f"retrying in {wait:.1f}s (attempt {attempt + 1} of {self._retries + 1})")
+        self._sleep(wait)
+
+    def _log(self, line: str) -> None:
+        if self._debug is not None:
+            self._debug(redact(line, self._secrets()))
 
     def _bounded(self, method: str, path: str, content: bytes | None, headers: dict[str, str],
                  timeout: httpx.Timeout, seconds: float) -> httpx.Response:
@@ -458,6 +526,9 @@ class ConsoleClient:
         sent = time.monotonic()
         give_up = sent + seconds
         response = self._http.send(request, stream=True)
+        # A body that stalls between bytes is cut off at `give_up` too: shut its socket then.
+        cut = threading.Event()
+        watchdog = _watchdog(response, max(0.0, give_up - time.monotonic()), cut)
         try:
             chunks, size = [], 0
             for chunk in response.iter_bytes():
@@ -469,7 +540,13 @@ class ConsoleClient:
                 if time.monotonic() > give_up:
                     raise httpx.ReadTimeout(f"the reply took over {seconds:g}s", request=request)
                 chunks.append(chunk)
+        except httpx.TransportError:
+            if cut.is_set():
+                raise httpx.ReadTimeout(f"the reply took over {seconds:g}s", request=request) from None
+            raise
         finally:
+            if watchdog is not None:
+                watchdog.cancel()
             response.close()
         kept = [(k, v) for k, v in response.headers.multi_items()
                 if k.lower() not in ("content-encoding", "content-length", "transfer-encoding")]
@@ -479,14 +556,10 @@ class ConsoleClient:
         rebuilt.elapsed = datetime.timedelta(seconds=time.monotonic() - sent)
         return rebuilt
 
-    def _pause(self, seconds: float) -> None:
-        remaining = self._remaining()
-        self._sleep(seconds if remaining is None else min(seconds, remaining))
-
     def _json(self, response: httpx.Response) -> Any:
         try:
             return response.json()
-        except (json.JSONDecodeError, UnicodeDecodeError):
+        except (json.JSONDecodeError, UnicodeDecodeError, RecursionError):  # RecursionError: nested a million deep
             snippet = redact(response.text, self._secrets())[:80].replace("\n", " ")
             raise ConsoleResponseError(
                 f"malformed reply from the console to {response.request.url.path}: not JSON ({snippet!r})",
@@ -517,16 +590,50 @@ def _request_time_ms(response: httpx.Response) -> int | None:
     return int((answered - took) * 1000)
 
 
-def _retry_delay(response: httpx.Response | None, attempt: int) -> float:
-    if response is not None:
-        after = str(response.headers.get("Retry-After", ""))
-        if after.isdigit():
-            return min(float(after), 60.0)
-    return min(0.5 * 2.0 ** (attempt - 1), 10.0)
+def _retry_after(response: httpx.Response, now: float) -> float | None:
+    """The seconds the console's `Retry-After` asks for (a number of seconds or an HTTP date), if any."""
+    after = response.headers.get("Retry-After", "").strip()
+    if after.isdigit():
+        return float(after)
+    try:
+        return max(0.0, parsedate_to_datetime(after).timestamp() - now) if after else None
+    except (TypeError, ValueError, IndexError, OverflowError):
+        return None
+
+
+def _ms(since: float) -> str:
+    return f"{(time.monotonic() - since) * 1000:.0f} ms"
+
+
+def _watchdog(response: httpx.Response, seconds: float, cut: threading.Event) -> threading.Timer | None:
+    """A timer that shuts the response's socket after `seconds` (and sets `cut`), when there is a socket."""
+    stream = response.extensions.get("network_stream")
+    sock = stream.get_extra_info("socket") if stream is not None else None
+    if not isinstance(sock, socket.socket):
+        return None
+
+    def shut() -> None:
+        cut.set()
+        with contextlib.suppress(OSError):
+            sock.shutdown(socket.SHUT_RDWR)
+
+    timer = threading.Timer(seconds, shut)
+    timer.daemon = True
+    timer.start()
+    return timer
+
+
+def _plain_loopback(url: str) -> bool:
+    """A plain-http console on this machine (the simulator, a port forward)."""
+    parts = httpx.URL(url)
+    return parts.scheme == "http" and is_loopback(parts.host)
 
 
 def _ssl_verify(verify: bool | str) -> bool | ssl.SSLContext:
+    """`verify` as httpx takes it: a CA bundle file, or a directory of hashed certificates (SSL_CERT_DIR)."""
     if isinstance(verify, str):
+        if os.path.isdir(verify):
+            return ssl.create_default_context(capath=verify)
         return ssl.create_default_context(cafile=verify)
     return verify
 

@@ -14,14 +14,15 @@ from urllib.parse import urlsplit
 
 from ci_scan.baseline import Baseline, BaselineRequest
 from ci_scan.choices import LANGUAGES, MAX_PAGE_SIZE, MAX_PARALLEL
-from ci_scan.decision import Policy
+from ci_scan.decision import OnError, Policy
 from ci_scan.dockerfile import Dockerfile, find_default
 from ci_scan.dockerfile import load as load_dockerfile
 from ci_scan.errors import ConfigError
+from ci_scan.hosts import is_loopback
 from ci_scan.kinds import SCAN_KINDS, ScanKind
 from ci_scan.models import ImageRef, ImageRefError
 from ci_scan.policy_inputs import assemble
-from ci_scan.scan import ScanOptions
+from ci_scan.scan import POLL_FLOOR, ScanOptions
 
 _DURATION_PART = re.compile(r"(\d+(?:\.\d+)?)([hms]?)")
 _UNIT_SECONDS = {"h": 3600.0, "m": 60.0, "s": 1.0, "": 1.0}
@@ -62,13 +63,28 @@ def normalise_console_url(url: str) -> str:
     return f"{parts.scheme}://{parts.netloc}{path}"
 
 
-def _check_ca_bundle(path: str) -> None:
-    if not os.path.isfile(path):
-        raise ConfigError(f"--ca-bundle {path!r} is not a readable file")
+def _check_ca_bundle(path: str, source: str) -> None:
+    directory = source == "SSL_CERT_DIR"
+    if not (os.path.isdir(path) if directory else os.path.isfile(path)):
+        what = "a readable directory" if directory else "a readable file"
+        raise ConfigError(f"{source} {path!r} is not {what}",
+                          hint="point it at the CA certificates (PEM) that sign the console's certificate, or unset it")
     try:
-        ssl.create_default_context(cafile=path)
+        ssl.create_default_context(capath=path) if directory else ssl.create_default_context(cafile=path)
     except (ssl.SSLError, OSError, ValueError) as exc:
-        raise ConfigError(f"--ca-bundle {path!r} holds no usable PEM certificates ({exc})") from None
+        raise ConfigError(f"{source} {path!r} holds no usable PEM certificates ({exc})") from None
+
+
+CA_VARIABLES = ("REQUESTS_CA_BUNDLE", "SSL_CERT_FILE", "SSL_CERT_DIR")
+"""Where the CA certificates may come from besides --ca-bundle, first found first (as requests and OpenSSL
+read them); without any, the system's."""
+
+
+def _ca_source(ca_bundle: str | None, environ: Mapping[str, str]) -> tuple[str, str] | None:
+    """The CA bundle (a file, or SSL_CERT_DIR's directory) to verify the console with, and where it was set."""
+    if ca_bundle:
+        return ca_bundle, "--ca-bundle"
+    return next(((environ[name], name) for name in CA_VARIABLES if environ.get(name, "").strip()), None)
 
 
 @dataclass(frozen=True)
@@ -190,17 +206,48 @@ def parse_scan_types(text: str) -> tuple[ScanKind, ...]:
     return tuple(kind for name, kind in SCAN_KINDS.items() if name in chosen)
 
 
+@dataclass(frozen=True)
+class Connection:
+    """How to reach the console: every command that talks to it."""
+
+    console_url: str
+    api_token: str = field(repr=False)
+    verify: bool | str = True
+    """True (the system's CAs), False (--insecure), or the CA bundle file or directory to verify with."""
+    debug: bool = False
+    notices: tuple[str, ...] = ()
+    """Warnings to say at the start of the run (--insecure, plain http)."""
+
+
 def connection(*, console_url: str | None, api_token: str | None, insecure: bool = False,
-               ca_bundle: str | None = None) -> tuple[str, str, bool | str]:
-    """The console URL, token and TLS verification, checked: every command that talks to the console."""
+               ca_bundle: str | None = None, allow_insecure_http: bool = False, debug: bool = False,
+               environ: Mapping[str, str] | None = None) -> Connection:
+    """The console URL, token and TLS verification, checked. The token is never sent in plain text over a
+    network without --allow-insecure-http."""
     token = (api_token or "").strip()
     if not token:
         raise ConfigError("no API token: pass --api-token or set DEEPFENCE_API_TOKEN")
     if insecure and ca_bundle:
         raise ConfigError("--insecure and --ca-bundle contradict each other: choose one")
-    if ca_bundle:
-        _check_ca_bundle(ca_bundle)
-    return normalise_console_url(console_url or ""), token, False if insecure else (ca_bundle or True)
+    url = normalise_console_url(console_url or "")
+    parts = urlsplit(url)
+    notices = []
+    if parts.scheme == "http" and not is_loopback(parts.hostname or ""):
+        if not allow_insecure_http:
+            raise ConfigError(
+                f"the console URL {url} is plain http:// on another machine: the API token would cross the "
+                "network unencrypted",
+                hint="use https://, or pass --allow-insecure-http if the network between CI and the console is trusted")
+        notices.append(f"Warning: the API token goes to {url} unencrypted (--allow-insecure-http)")
+    verify: bool | str = True
+    if insecure:
+        notices.append("Warning: --insecure: the console's TLS certificate is not verified, so anyone on the "
+                       "network path could read the API token and forge the findings")
+        verify = False
+    elif (source := _ca_source(ca_bundle, os.environ if environ is None else environ)) is not None:
+        _check_ca_bundle(*source)
+        verify = source[0]
+    return Connection(url, token, verify, debug, tuple(notices))
 
 
 @dataclass(frozen=True)
@@ -223,6 +270,12 @@ class Settings:
     """A baseline read from an earlier report."""
     dockerfile: Dockerfile | None = None
     """The image's Dockerfile, which SARIF results point at."""
+    on_error: OnError = "fail"
+    """`--on-error`: `pass` lets a run the console kept from a verdict exit 0."""
+    debug: bool = False
+    """`--debug`: a line on standard error per request."""
+    notices: tuple[str, ...] = ()
+    """Warnings about the settings, said when the run starts."""
 
     @classmethod
     def build(
@@ -241,7 +294,11 @@ class Settings:
         settle_time: str = "10s",
         max_parallel: int = 4,
         reuse_within: str | None = None,
-        cancel_on_timeout: bool = False,
+        cancel: bool = True,
+        on_error: str = "fail",
+        allow_insecure_http: bool = False,
+        debug: bool = False,
+        poll_floor: float = POLL_FLOOR,
         reports: Mapping[str, str | None] | None = None,
         report_options: Mapping[str, Mapping[str, str | None]] | None = None,
         insecure: bool = False,
@@ -254,8 +311,9 @@ class Settings:
         """`policy` holds the policy options by settings field (`fail_on`, `max_high`, `vex`...); `given`
         names the options given on the command line (`flag`) or in their variable (`env`).
         `default_dockerfile` looks for `./Dockerfile` when `dockerfile` is not given (`scan image` does)."""
-        url, token, verify = connection(console_url=console_url, api_token=api_token, insecure=insecure,
-                                        ca_bundle=ca_bundle)
+        reached = connection(console_url=console_url, api_token=api_token, insecure=insecure, ca_bundle=ca_bundle,
+                             allow_insecure_http=allow_insecure_http, debug=debug)
+        notices = list(reached.notices)
         inputs = assemble(policy or {}, given or {})
         chosen = tuple(lang.strip() for lang in (languages or ",".join(LANGUAGES)).split(",") if lang.strip())
         unknown = [lang for lang in chosen if lang not in LANGUAGES]
@@ -268,14 +326,19 @@ class Settings:
         if not 1 <= max_parallel <= MAX_PARALLEL:
             raise ConfigError(f"--max-parallel must be between 1 and {MAX_PARALLEL}")
         poll = parse_duration(poll_interval)
+        if poll < poll_floor:
+            notices.append(f"Warning: --poll-interval {poll_interval} is below the floor of {poll_floor:g}s; "
+                           f"the console is asked at most every {poll_floor:g}s")
+        if on_error.lower() not in ("fail", "pass"):
+            raise ConfigError(f"--on-error must be fail or pass, not {on_error!r}")
         kinds = parse_scan_types(scan_type)
         if isinstance(request, ExistingScans) and len(kinds) > 1:
             raise ConfigError("`results` gates scans of one kind: give --scan-type one kind (the kind of those scans)")
         outputs = tuple((name, path) for name, path in (reports or {}).items() if path)
         images = len(request.refs) if isinstance(request, ImageScan) else 0
         return cls(
-            console_url=url,
-            api_token=token,
+            console_url=reached.console_url,
+            api_token=reached.api_token,
             request=request,
             policy=inputs.policy,
             baseline=inputs.baseline,
@@ -286,9 +349,10 @@ class Settings:
                 sync=sync,
                 languages=chosen,
                 page_size=page_size,
-                poll_initial=min(2.0, poll),
-                poll_max=poll,
-                cancel_on_timeout=cancel_on_timeout,
+                poll_initial=max(min(2.0, poll), poll_floor),
+                poll_max=max(poll, poll_floor),
+                poll_floor=poll_floor,
+                cancel=cancel,
                 max_parallel=max_parallel,
                 reuse_within=parse_duration(reuse_within) if reuse_within else None,
                 settle_time=parse_duration(settle_time, allow_zero=True),
@@ -296,7 +360,10 @@ class Settings:
                 kinds=kinds,
             ),
             reports=outputs,
-            verify=verify,
+            verify=reached.verify,
+            on_error="pass" if on_error.lower() == "pass" else "fail",
+            debug=debug,
+            notices=tuple(notices),
             report_options={
                 name: {key: value for key, value in options.items() if value}
                 for name, options in (report_options or {}).items()

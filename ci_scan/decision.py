@@ -20,7 +20,7 @@ from ci_scan.models import Finding, RunResult, Severity, TargetResult, severity_
 from ci_scan.policy import Policy, RuleOutcome, measure
 from ci_scan.vex import VexStatement, applicable
 
-__all__ = ["Decision", "Disposition", "Policy", "RuleOutcome", "TargetDecision", "Verdict", "decide"]
+__all__ = ["Decision", "Disposition", "OnError", "Policy", "RuleOutcome", "TargetDecision", "Verdict", "decide"]
 
 Disposition = Literal["failing", "passing", "masked", "vex", "ignored", "existing", "unfixed", "expired"]
 """A finding's part in the gate. Suppressed, it never fails the gate: masked in the console, not
@@ -30,6 +30,7 @@ gate when a criterion that tripped counted it, else it passes; `expired` is a co
 not fail the gate and whose ignore entry has expired (an expired entry suppresses nothing)."""
 SUPPRESSED: tuple[Disposition, ...] = ("masked", "vex", "ignored", "existing", "unfixed")
 Verdict = Literal["passed", "failed", "incomplete", "timed_out"]
+OnError = Literal["fail", "pass"]
 
 
 @dataclass(frozen=True)
@@ -139,6 +140,8 @@ class Decision:
     baseline: Baseline | None = None
     vex_applied: tuple[VexStatement, ...] = ()
     """The VEX statements that decided at least one finding (suppressing it or not), in load order."""
+    on_error: OnError = "fail"
+    """`--on-error`: what a run without a verdict because of the console (an outage or a time-out) exits with."""
 
     @property
     def passed(self) -> bool:
@@ -161,8 +164,24 @@ class Decision:
         return shared.describe() if shared else wording.by_scope(self.policy.describe())
 
     @property
+    def passed_over(self) -> bool:
+        """No verdict was reached, only because the console failed or took too long, and `--on-error pass`
+        lets such a run through. A failed target, bad data or a signal never is."""
+        if self.on_error != "pass" or self.verdict not in ("incomplete", "timed_out") or self.run.stopped_by:
+            return False
+        if not self.targets:
+            return self.run.outage
+        return all(t.verdict == "passed" or t.result.outage for t in self.targets)
+
+    @property
     def exit_code(self) -> ExitCode:
-        return _EXIT_CODES[self.verdict]
+        if self.run.stopped_by:  # a cancelled job outweighs every verdict
+            return ExitCode.INTERRUPTED if self.run.stopped_by == "SIGINT" else ExitCode.TERMINATED
+        return ExitCode.PASSED if self.passed_over else _EXIT_CODES[self.verdict]
+
+    @property
+    def exit_description(self) -> str:
+        return wording.exit_description(self.verdict, passed_over=self.passed_over, stopped_by=self.run.stopped_by)
 
     @property
     def failing(self) -> tuple[tuple[TargetDecision, Finding], ...]:
@@ -185,9 +204,11 @@ _PRECEDENCE: tuple[Verdict, ...] = ("failed", "incomplete", "timed_out")
 """The run's verdict: findings are certain, so a failed target wins; then trouble, then time."""
 
 
-def decide(run: RunResult, policy: Policy, today: dt.date | None = None, baseline: Baseline | None = None) -> Decision:
+def decide(run: RunResult, policy: Policy, today: dt.date | None = None, baseline: Baseline | None = None,
+           on_error: OnError = "fail") -> Decision:
     """`today` (the clock) decides which ignore entries have expired; without it none has. Findings in
-    `baseline` are existing ones, never failing."""
+    `baseline` are existing ones, never failing. `on_error` is what a run the console kept from a verdict
+    exits with."""
     itself = [r for r in run.targets if baseline is not None and r.scan_id and r.scan_id in baseline.scan_ids]
     targets = tuple(_decide_target(result, policy.for_target(result.target), today,
                                    None if result in itself else baseline)
@@ -199,7 +220,7 @@ def decide(run: RunResult, policy: Policy, today: dt.date | None = None, baselin
     # An empty run proves nothing: it never reads as passed.
     verdict: Verdict = (next((v for v in _PRECEDENCE if v in verdicts), "passed") if targets
                         else "timed_out" if run.timed_out else "incomplete")
-    return Decision(
+    decision = Decision(
         policy=policy,
         run=run,
         targets=targets,
@@ -210,7 +231,11 @@ def decide(run: RunResult, policy: Policy, today: dt.date | None = None, baselin
                   *(wording.baseline_is_itself(r.target.name, r.scan_id) for r in itself)),
         baseline=baseline,
         vex_applied=tuple(s for s in policy.vex if id(s) in used),
+        on_error=on_error,
     )
+    if decision.passed_over:  # said first, in every report: this exit 0 is no verdict
+        return replace(decision, warnings=(wording.passed_over(verdict), *decision.warnings))
+    return decision
 
 
 def _ignore_warnings(policy: Policy, targets: tuple[TargetDecision, ...], today: dt.date | None) -> tuple[str, ...]:

@@ -38,6 +38,7 @@ def run_demo(output_dir: str, fail_on: str = "critical") -> int:
             policy={"fail_on": fail_on},
             timeout="2m",
             poll_interval="0.3s",
+            poll_floor=0.3,  # the simulator on this machine moves a scan a step per status check
             settle_time="1s",
             reports={name: str(out / filename) for name, filename in reports.items()},
         )

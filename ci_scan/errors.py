@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from enum import IntEnum
+from typing import ClassVar
 
 _SHORTEST_SECRET = 6
 """Shorter values are no real token, and replacing them would garble messages."""
@@ -34,6 +35,13 @@ class CiScanError(Exception):
 
     exit_code: ExitCode = ExitCode.SCAN_INCOMPLETE
     hint: str = ""
+    _outage: ClassVar[bool] = False
+
+    @property
+    def outage(self) -> bool:
+        """The console could not be reached, failed, or did not answer in time: what `--on-error pass`
+        lets through. Bad data, a refused token and a failed TLS check never are."""
+        return self._outage
 
     def __init__(self, message: str, *, hint: str = "") -> None:
         super().__init__(message)
@@ -56,6 +64,7 @@ class Interrupted(CiScanError):
 
     def __init__(self, signal_number: int, name: str) -> None:
         super().__init__(f"stopped by {name}")
+        self.signal_name = name
         self.exit_code = ExitCode.INTERRUPTED if name == "SIGINT" else ExitCode.TERMINATED
 
 
@@ -70,10 +79,12 @@ class ConsoleError(CiScanError):
 
 class ConsoleUnreachable(ConsoleError):
     hint = "check --console-url, the network and any proxy between CI and the console"
+    _outage = True
 
 
 class TlsError(ConsoleUnreachable):
     hint = "pass the console's CA with --ca-bundle, or --insecure to skip verification"
+    _outage = False  # a certificate that does not verify may be an attacker's: never passed over
 
 
 class AuthError(ConsoleError):
@@ -91,6 +102,11 @@ class NotFound(ConsoleError):
 class ConsoleResponseError(ConsoleError):
     """The console answered with an error status or a reply ci-scan cannot read."""
 
+    @property
+    def outage(self) -> bool:
+        """A server error (5xx, or 429 busy) is the console failing; a reply that cannot be read is bad data."""
+        return self.status is not None and (self.status >= 500 or self.status == 429)
+
 
 class TargetNotFound(ConsoleError):
     """The image (or registry) is not on the console."""
@@ -102,4 +118,5 @@ class ScanFailed(ConsoleError):
 
 class ScanTimeout(CiScanError):
     exit_code = ExitCode.TIMED_OUT
+    _outage = True
     hint = "raise --timeout, or check that the console's scanners are running"

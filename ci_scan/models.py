@@ -372,6 +372,9 @@ class TargetResult:
     """In a run of several scan kinds: which kinds' scans were still running when --timeout ran out."""
     partial: bool = False
     """In a run of several scan kinds, some could not be completed: `findings` are those of the kinds that were."""
+    outage: bool = False
+    """The scan could not be completed because the console could not be reached, failed or did not answer
+    in time (not because its data contradicted itself): what `--on-error pass` lets through."""
 
     @property
     def completed(self) -> bool:
@@ -402,3 +405,7 @@ class RunResult:
     """Why the run ended before it had any target to gate (the console unreachable, an image missing...)."""
     timed_out: bool = False
     """That run ended so because --timeout ran out."""
+    outage: bool = False
+    """That run ended so because the console could not be reached, failed or did not answer in time."""
+    stopped_by: str = ""
+    """The signal that stopped the run (`SIGINT`, `SIGTERM`: a cancelled CI job), if one did."""

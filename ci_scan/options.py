@@ -32,6 +32,8 @@ class Option:
     number: bool = False
     multiple: bool = False
     extra_env: tuple[str, ...] = ()
+    aliases: tuple[str, ...] = ()
+    """Older names of the option's flag (`cancel_on_timeout` for `--cancel-on-timeout`), still accepted."""
 
     @property
     def flag(self) -> str:
@@ -43,6 +45,9 @@ class Option:
 
     def click_option(self) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
         flags = [f"{self.flag}/--no-{self.flag[2:]}"] if self.negatable else [self.flag]
+        for alias in self.aliases:
+            name = alias.replace("_", "-")
+            flags.append(f"--{name}/--no-{name}" if self.negatable else f"--{name}")
         kwargs: dict[str, Any] = {"envvar": list(self.envvars), "show_envvar": True, "help": self.help}
         if self.is_flag and not self.negatable:
             kwargs["is_flag"] = True
@@ -78,15 +83,22 @@ CONSOLE = (
     Option("api_token", "The console API key (Settings > User Management); prefer the variable to the option.",
            "TOKEN", extra_env=("DEEPFENCE_API_TOKEN",)),
     Option("insecure", "Do not verify the console's TLS certificate.", is_flag=True, readme_default="off"),
-    Option("ca_bundle", "Verify the console with these CA certificates (PEM).", "PATH", readme_default="system CAs"),
+    Option("ca_bundle", "Verify the console with these CA certificates (PEM); REQUESTS_CA_BUNDLE, SSL_CERT_FILE and "
+           "SSL_CERT_DIR are read when it is not given.", "PATH", readme_default="system CAs"),
+    Option("allow_insecure_http", "Allow a plain http:// console URL on another machine, which sends the API token "
+           "unencrypted (a console on this machine needs no flag).", is_flag=True, readme_default="off"),
+    Option("debug", "Log every request on standard error: method, path, status, time and size (never a body or a "
+           "token).", is_flag=True, readme_default="off"),
 )
 WAITING = (
     Option("scan_type", "What to scan for, comma separated: vulnerability, secret, malware; each kind is its own "
            "scan on the console, and all are gated together.", "LIST", default="vulnerability",
            readme_default="vulnerability"),
-    Option("timeout", "How long to wait for the registry sync and the scans (90s, 30m, 1h30m).", "DURATION",
+    Option("timeout", "How long the whole run may take: registry sync, scans and fetching their findings (90s, "
+           "30m, 1h30m); stopping the scans it started may take 5s more.", "DURATION",
            default="30m", readme_default="30m"),
-    Option("poll_interval", "The longest pause between status checks (they start at 2s and back off).", "DURATION",
+    Option("poll_interval", "The longest pause between status checks (they start at 2s and back off; never less "
+           "than 1s apart).", "DURATION",
            default="15s", readme_default="15s"),
     Option("page_size", "Findings fetched per request (1 to 1000).", "N", default=1000, readme_default="1000",
            integer=True),
@@ -94,8 +106,13 @@ WAITING = (
            readme_default="4", integer=True),
     Option("settle_time", "How long a finished scan's findings must stay unchanged before they are gated (the "
            "console writes them in batches, every 10s).", "DURATION", default="10s", readme_default="10s"),
-    Option("cancel_on_timeout", "Stop the console's scans when --timeout runs out; by default they keep running "
-           "and the next run picks them up instead of starting others.", is_flag=True, readme_default="off"),
+    Option("cancel", "Stop the console scans this run started when --timeout runs out or the job is cancelled "
+           "(SIGINT, SIGTERM); never scans it joined or reused. --no-cancel leaves them running for the next run "
+           "to pick up. --cancel-on-timeout is the older name.", negatable=True, default=True, readme_default="on",
+           extra_env=("CI_SCAN_CANCEL_ON_TIMEOUT",), aliases=("cancel_on_timeout",)),
+    Option("on_error", "What a run exits with when the console cannot be reached, fails or times out: fail (3 or "
+           "4) or pass (0, with a loud warning and reports that say no verdict was reached). A failed gate still "
+           "exits 1, bad data 3.", "MODE", default="fail", readme_default="fail", choices=("fail", "pass")),
 )
 POLICY = (
     Option("policy", "The policy file: the options below, scoped to images if wanted (YAML; see The policy "

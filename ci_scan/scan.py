@@ -63,12 +63,11 @@ REUSE_CLOCK_SLACK = 60.0
 """A scan that finished more than this 'in the future' says the clocks disagree: it is not reused."""
 JOINED_SCAN_SLACK_MS = 2000
 """A scan id older than the start request by more than this was already running: the console joined it."""
-FETCH_GRACE = 300.0
-"""Seconds past --timeout that fetching the findings of a finished scan may take."""
-STOP_GRACE = 30.0
-SIGNAL_STOP_GRACE = 5.0
-"""Seconds the stop after a signal may take: a CI runner sends SIGKILL soon after SIGTERM."""
-"""Seconds the stop request after a timeout may take."""
+STOP_GRACE = 5.0
+"""Seconds past --timeout (or a signal) that stopping the run's scans may take: a CI runner sends SIGKILL
+soon after SIGTERM."""
+POLL_FLOOR = 1.0
+"""The shortest pause between two status checks, whatever --poll-interval says: the console is shared."""
 _IMAGE_PAGE = 100
 _CANCELLING = frozenset({"CANCEL_PENDING", "CANCELLING"})
 UNKNOWN_STATUS_LIMIT = 180.0
@@ -84,9 +83,11 @@ class ScanOptions:
     languages: tuple[str, ...] = LANGUAGES
     poll_initial: float = 2.0
     poll_max: float = 15.0
+    poll_floor: float = POLL_FLOOR
     heartbeat: float = 60.0
     page_size: int = MAX_PAGE_SIZE
-    cancel_on_timeout: bool = False
+    cancel: bool = True
+    """Stop the scans this run started when --timeout runs out or a signal stops the run (`--no-cancel`)."""
     max_parallel: int = 4
     """Targets whose findings are fetched at once."""
     reuse_within: float | None = None
@@ -128,15 +129,14 @@ class _Scan:
     notes: list[str] = field(default_factory=list)
     result: TargetResult | None = None
 
-    def fail(self, error: str) -> None:
-        self.result = TargetResult(
-            target=self.target, scan_id=self.scan_id, status=self.status, error=error, notes=tuple(self.notes)
-        )
+    def fail(self, error: str, *, outage: bool = False) -> None:
+        """The scan could not be completed: the console failed (`outage`) or its data cannot be trusted."""
+        self.result = TargetResult(target=self.target, scan_id=self.scan_id, status=self.status, error=error,
+                                   notes=tuple(self.notes), outage=outage)
 
     def time_out(self) -> None:
-        self.result = TargetResult(
-            target=self.target, scan_id=self.scan_id, status=self.status, timed_out=True, notes=tuple(self.notes)
-        )
+        self.result = TargetResult(target=self.target, scan_id=self.scan_id, status=self.status, timed_out=True,
+                                   notes=tuple(self.notes), outage=True)
 
 
 class Scanner:
@@ -152,7 +152,10 @@ class Scanner:
         sleep: Callable[[float], None] = time.sleep,
         wall_clock: Callable[[], float] = time.time,
         baseline: BaselineRequest | None = None,
+        deadline: float | None = None,
     ) -> None:
+        """`deadline` (a `clock()` value) ends the whole run, shared by the scanners of its scan kinds;
+        without one, the run ends --timeout after it starts."""
         self.client = client
         self.baseline_request = baseline
         self.baseline: Baseline | None = None
@@ -163,10 +166,12 @@ class Scanner:
         self.clock = clock
         self.sleep = sleep
         self.wall_clock = wall_clock
-        self._deadline = 0.0
+        self._deadline = deadline
         self._registries: list[Registry] | None = None
         self._synced: set[str] = set()
         self._quiet = False
+        self.started_ids: list[str] = []
+        """Every scan this run started, as soon as the console answers: a signal may come before the rest."""
 
     def _detail(self, message: str) -> None:
         """A line about one target: said only while the run has few enough for such lines to be read."""
@@ -237,7 +242,7 @@ class Scanner:
     def _start_nodes(self, node_type: str, names: Sequence[str], wait_for: float | None) -> list[_Scan]:
         from ci_scan.nodes import resolve
 
-        wait = min(wait_for, max(0.0, self._deadline - self.clock())) if wait_for else None
+        wait = min(wait_for, max(0.0, self._remaining())) if wait_for else None
         found = resolve(self.client, node_type, names, wait_for=wait, progress=self.progress, clock=self.clock,
                         sleep=self.sleep)
         skipped = []
@@ -248,53 +253,57 @@ class Scanner:
         return (self._start_targets(list(found.targets)) if found.targets else []) + skipped
 
     def _begin(self, begin: Callable[[], list[_Scan]]) -> list[_Scan]:
-        self._deadline = self.clock() + self.options.timeout
-        self.client.wait_until(self._deadline, self.clock)
-        try:
+        if self._deadline is None:
+            self._deadline = self.clock() + self.options.timeout
+        with self.client.deadline(self._deadline, self.clock):
             self.client.authenticate()
             if self.baseline_request is not None:
                 self.baseline = self._fetch_baseline(self.baseline_request)
             return begin()
-        finally:
-            self.client.wait_until(None)
+
+    def _remaining(self) -> float:
+        return (self._deadline if self._deadline is not None else self.clock() + self.options.timeout) - self.clock()
 
     def finish(self, scans: list[_Scan]) -> RunResult:
-        """Wait for the scans started, and fetch their findings."""
-        self.client.wait_until(self._deadline, self.clock)
+        """Wait for the scans started, and fetch their findings, all by the run's deadline."""
+        if self._deadline is None:
+            self._deadline = self.clock() + self.options.timeout
         try:
-            try:
+            with self.client.deadline(self._deadline, self.clock):
                 self._wait(scans)
-            except ScanTimeout:
-                self._time_out([s for s in scans if s.result is None])
-        finally:
-            self.client.wait_until(None)
+        except ScanTimeout:
+            self._time_out([s for s in scans if s.result is None])
         results = tuple(s.result for s in scans if s.result is not None)
         return RunResult(targets=results, console_url=self.client.console_url, scan_kinds=(self.kind.name,))
 
-    def stop_started(self, scans: list[_Scan], grace: float = SIGNAL_STOP_GRACE) -> list[str]:
+    def _record_started(self, reply: StartReply) -> None:
+        self.started_ids += [i for i in reply.scan_ids if not _was_running(i.rpartition("-")[2], reply.console_time_ms)]
+
+    def stop_started(self, scans: list[_Scan] | None, grace: float = STOP_GRACE) -> list[str]:
         """Best effort, within `grace` seconds: stop the scans this run started and that still run (never
-        one it joined, reused or was asked to gate). Returns the ids it asked the console to stop."""
-        ids = [s.scan_id for s in scans if s.scan_id and s.ours and s.result is None]
+        one it joined, reused or was asked to gate); `scans` None: the run stopped while starting them.
+        Returns the ids it asked the console to stop."""
+        ids = (list(dict.fromkeys(self.started_ids)) if scans is None
+               else [s.scan_id for s in scans if s.scan_id and s.ours and s.result is None])
         if not ids:
             return []
         self.progress(f"Stopping scan(s) {', '.join(ids)}")
-        self.client.wait_until(self.clock() + grace, self.clock)
         try:
-            self.client.stop_scans(self.kind, ids)
+            with self.client.deadline(self.clock() + grace, self.clock):
+                self.client.stop_scans(self.kind, ids)
         except Interrupted:
             raise  # a cancelled job outweighs whatever the stop was for
         except CiScanError as exc:  # best effort: what ended the wait is what the run reports
             self.progress(f"Warning: could not stop the scans: {exc}")
             return []
-        finally:
-            self.client.wait_until(None)
         return ids
 
     def _time_out(self, pending: list[_Scan]) -> None:
         self.progress(f"Timed out after {self.options.timeout:g}s with {len(pending)} scan(s) still running")
-        if self.options.cancel_on_timeout:  # the stop may not hang the run either: STOP_GRACE
-            self.stop_started(pending, STOP_GRACE)
+        stopped = self.stop_started(pending) if self.options.cancel else []  # within STOP_GRACE
         for scan in pending:
+            if scan.scan_id in stopped:
+                scan.notes.append(f"ci-scan asked the console to stop scan {for_log(scan.scan_id)}")
             scan.time_out()
 
     # -- the baseline -----------------------------------------------------------------------------
@@ -542,7 +551,8 @@ class Scanner:
     def _start(self, targets: list[Target]) -> list[_Scan]:
         by_node = {t.node_id: t for t in targets}
         replies = self.client.start_scans(
-            self.kind, [(t.node_id, t.node_type) for t in targets], self.options.languages
+            self.kind, [(t.node_id, t.node_type) for t in targets], self.options.languages,
+            on_reply=self._record_started,
         )
         scans = self._match_scans(replies, by_node, lambda scan_id: None)
         started = {s.target.node_id for s in scans}
@@ -619,7 +629,8 @@ class Scanner:
         """One registry start; none when the console answers that no image matches (400)."""
         try:
             return self.client.start_scans(
-                self.kind, [(registry.node_id, "registry")], self.options.languages, image_filter
+                self.kind, [(registry.node_id, "registry")], self.options.languages, image_filter,
+                on_reply=self._record_started,
             )
         except ConsoleResponseError as exc:
             if exc.status == 400:
@@ -697,7 +708,9 @@ class Scanner:
                     restart.append(scan)
                 elif status.status in TERMINAL_FAILED:
                     reason = f": {for_log(status.message)}" if status.message else ""
-                    scan.fail(f"scan {for_log(scan.scan_id)} ended {status.status}{reason}")
+                    # The console's scanner failing is an outage; a scan someone cancelled or deleted is not.
+                    scan.fail(f"scan {for_log(scan.scan_id)} ended {status.status}{reason}",
+                              outage=status.status == "ERROR")
                 elif status.status not in KNOWN_STATUSES:
                     self._unknown_status(scan, status.status, now)
                 else:
@@ -740,7 +753,8 @@ class Scanner:
         """The console stopped answering about these scans: they could not be completed."""
         self.progress(f"Warning: giving up on {len(pending)} scan(s): {exc.one_line()}")
         for scan in pending:
-            scan.fail(f"the console could not say how scan {for_log(scan.scan_id)} went: {exc.one_line()}")
+            scan.fail(f"the console could not say how scan {for_log(scan.scan_id)} went: {exc.one_line()}",
+                      outage=exc.outage)
 
     def _unknown_status(self, scan: _Scan, status: str, now: float) -> None:
         """A status the console does not define: said once, waited on, and after a few minutes an error."""
@@ -775,7 +789,7 @@ class Scanner:
         except ConsoleError as exc:  # the verdicts already reached stand
             for scan in joined:
                 scan.fail(f"scan {for_log(scan.scan_id)} was cancelled and no new one could be started: "
-                          f"{exc.one_line()}")
+                          f"{exc.one_line()}", outage=exc.outage)
             return
         replaced = {id(s) for s in joined}
         for index, scan in enumerate(scans):
@@ -784,7 +798,8 @@ class Scanner:
 
     def _pause(self, interval: float, waiting_for: str) -> float:
         """Sleep until the next poll; the interval grows to the cap. Raises at the deadline."""
-        remaining = self._deadline - self.clock()
+        interval = max(interval, self.options.poll_floor)
+        remaining = self._remaining()
         self.sleep(max(0.0, min(interval, remaining)))
         if remaining <= interval:
             raise ScanTimeout(f"timed out after {self.options.timeout:g}s waiting for {waiting_for}")
@@ -793,18 +808,19 @@ class Scanner:
     # -- settling and fetching --------------------------------------------------------------------
 
     def _settle_all(self, scans: list[_Scan]) -> None:
-        """Fetch the findings of COMPLETE scans, several at once, with some grace past the deadline."""
-        self.client.wait_until(max(self._deadline, self.clock()) + FETCH_GRACE, self.clock)
+        """Fetch the findings of COMPLETE scans, several at once, by the run's deadline."""
+        workers = min(self.options.max_parallel, len(scans))
+        if workers <= 1:
+            for scan in scans:
+                self._settle(scan)
+            return
+        pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="ci-scan-fetch")
         try:
-            workers = min(self.options.max_parallel, len(scans))
-            if workers <= 1:
-                for scan in scans:
-                    self._settle(scan)
-            else:
-                with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="ci-scan-fetch") as pool:
-                    list(pool.map(self._settle, scans))
-        finally:
-            self.client.wait_until(self._deadline, self.clock)
+            list(pool.map(self._settle, scans))
+        except BaseException:  # a signal: do not wait for fetches in flight (closing the client ends them)
+            pool.shutdown(wait=False, cancel_futures=True)
+            raise
+        pool.shutdown()
 
     def _settle(self, scan: _Scan) -> None:
         """A COMPLETE scan becomes a result once the console has finished matching (API_NOTES §5.1):
@@ -829,7 +845,8 @@ class Scanner:
                 return
             result = replace(self.fetch(scan.target, scan.scan_id), packages=_packages(sbom))
         except ConsoleError as exc:
-            scan.fail(f"could not fetch the findings of scan {for_log(scan.scan_id)}: {exc.one_line()}")
+            scan.fail(f"could not fetch the findings of scan {for_log(scan.scan_id)}: {exc.one_line()}",
+                      outage=exc.outage)
             return
         except ScanTimeout:
             scan.time_out()
@@ -954,6 +971,7 @@ def _merged_target(parts: list[tuple[FindingKind, TargetResult]]) -> TargetResul
         timed_out=any(r.timed_out for _, r in parts) and not errors,
         timed_out_kinds=tuple(kind for kind, r in parts if r.timed_out),
         partial=any(not r.completed for _, r in parts) and any(r.completed for _, r in parts),
+        outage=all(r.outage for _, r in parts if not r.completed) and any(not r.completed for _, r in parts),
         warnings=tuple(w if kind == parts[0][0] else f"{kind} scan: {w}" for kind, r in parts for w in r.warnings),
         notes=(*first.notes, *(f"{kind} scan {r.scan_id or '(not started)'}" for kind, r in rest),
                *(f"{kind} scan: {n}" for kind, r in rest for n in r.notes)),

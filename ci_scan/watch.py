@@ -26,14 +26,17 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from types import FrameType
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
-from ci_scan.client import ConsoleClient
+from ci_scan.app import open_client
 from ci_scan.config import Settings
 from ci_scan.decision import decide
 from ci_scan.errors import AuthError, CiScanError, ConfigError, ExitCode, TargetNotFound, redact
 from ci_scan.scan import Scanner, merge_kinds
 from ci_scan.wire import AgentNode
+
+if TYPE_CHECKING:
+    from ci_scan.client import ConsoleClient
 
 ENTITY_TYPES = {"host": "Node", "container": "Container"}
 """The Neo4j labels the topology delta takes for each node type (API_NOTES §3.4)."""
@@ -95,8 +98,9 @@ def watch(settings: Settings, options: WatchOptions, *, out: TextIO, say: Callab
     sleep = stop.sleeper(sleep)
     end = clock() + options.duration if options.duration is not None else None
     entity_types = [ENTITY_TYPES[t] for t in options.node_types]
-    with ConsoleClient(settings.console_url, settings.api_token, transport=transport, verify=settings.verify,
-                       sleep=sleep) as client:
+    for notice in settings.notices:
+        say(notice)
+    with open_client(settings, say, transport=transport, sleep=sleep) as client:
         cursor: tuple[int, int] | None = None
         signed_in = False
         pending: dict[str, list[str]] = {t: [] for t in options.node_types}

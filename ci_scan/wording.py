@@ -50,9 +50,20 @@ def gate_line(verdict: Verdict, criteria: str, reason: str) -> str:
     return f"Gate {verdict_word(verdict).upper()} ({criteria}): {reason}"
 
 
-def exit_description(verdict: Verdict) -> str:
+def exit_description(verdict: Verdict, *, passed_over: bool = False, stopped_by: str = "") -> str:
     """What the exit code says, e.g. `gate failed`, `gate timed out`."""
+    if stopped_by:
+        return f"stopped by {stopped_by}"
+    if passed_over:
+        return f"gate {verdict_word(verdict)}, passed over by --on-error pass"
     return f"gate {verdict_word(verdict)}"
+
+
+def passed_over(verdict: Verdict) -> str:
+    """The warning on a run that exits 0 without a verdict (`--on-error pass`)."""
+    why = "timed out" if verdict == "timed_out" else "could not be completed because of the console"
+    return (f"NO VERDICT: the scan {why}, and --on-error pass lets the build through (exit 0) "
+            "without knowing whether the images meet the policy")
 
 
 def gate_reason(threshold: str, failing: Sequence[Finding], *, masked: int) -> str:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -169,3 +170,51 @@ def multi_run() -> RunResult:
         console_url="https://console.example.com",
         warnings=("the console did not report its version",),
     )
+
+
+# -- no token in anything the suite wrote -------------------------------------------------------------
+
+_JWT = re.compile(rb"eyJ[\w-]{8,}\.eyJ[\w-]{8,}")
+"""The shape of the access and refresh tokens the simulator (like the console) hands out."""
+
+
+def token_leaks(data: bytes) -> list[str]:
+    """Which of the simulator's API keys, or an access or refresh token, `data` holds."""
+    from ci_scan.simulator import ADMIN_TOKEN, READONLY_TOKEN, STANDARD_TOKEN
+
+    found = [name for name, token in (("the admin API key", ADMIN_TOKEN), ("the standard API key", STANDARD_TOKEN),
+                                       ("the read-only API key", READONLY_TOKEN)) if token.encode() in data]
+    return found + (["an access or refresh token"] if _JWT.search(data) else [])
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    """Grep every file the whole suite wrote (reports, GitHub outputs, job summaries, logs) for a token:
+    one there fails the session, naming the file."""
+    factory = getattr(session.config, "_tmp_path_factory", None)
+    if factory is None or exitstatus not in (0, 1):
+        return
+    try:
+        base = factory.getbasetemp()
+    except (OSError, ValueError):
+        return
+    if leaks := files_with_tokens(base):
+        print("\nTokens found in files the tests wrote:\n  " + "\n  ".join(leaks[:20]))
+        session.exitstatus = 1
+
+
+def files_with_tokens(base: Path) -> list[str]:
+    """`<path>: <which token>` for each file under `base` holding one (virtual environments aside)."""
+    leaks = []
+    for path in sorted(p for p in base.rglob("*") if p.is_file() and not p.is_symlink()):
+        if path.name in _TOKEN_FILES or any("venv" in part or part == "site-packages" for part in path.parts):
+            continue
+        try:
+            data = path.read_bytes()
+        except OSError:
+            continue
+        leaks += [f"{path}: {what}" for what in token_leaks(data)]
+    return leaks
+
+
+_TOKEN_FILES = frozenset({"token", "api-token", "environment"})
+"""Files tests write the token into on purpose, as a user hands it to ci-scan."""

@@ -26,7 +26,7 @@ from ci_scan.simulator.scans import build_steps
 from tests.conftest import FakeTime
 from tests.contract import CheckedTransport, SpecContract
 
-URL = "http://console.test"
+URL = "https://console.test"
 REG = "registry.example.com/team"
 OLD = f"{REG}/app:1.4.2"
 NEW = f"{REG}/app:1.5.0"
@@ -70,9 +70,10 @@ class Console:
             return CheckedTransport(self.sim, self.contract)
         return httpx.WSGITransport(app=self.sim)
 
-    def run(self, ref: str | Request, report: Path | None = None, **policy: Any) -> tuple[ExitCode, str, str]:
+    def run(self, ref: str | Request, report: Path | None = None, cancel: bool = True,
+            **policy: Any) -> tuple[ExitCode, str, str]:
         request = ImageScan((ImageRef.parse(ref),)) if isinstance(ref, str) else ref
-        settings = Settings.build(console_url=URL, api_token=ADMIN_TOKEN, request=request,
+        settings = Settings.build(console_url=URL, api_token=ADMIN_TOKEN, request=request, cancel=cancel,
                                   policy=policy, reports={"json": str(report) if report else None})
         out, err = io.StringIO(), io.StringIO()
         before = self.contract.checked if self.contract else 0
@@ -219,7 +220,7 @@ def test_an_unknown_baseline_scan_id_is_exit_2_and_starts_nothing() -> None:
 @pytest.mark.parametrize(("image", "status"), [("stuck:1.0", "IN_PROGRESS"), ("broken:1.0", "ERROR")])
 def test_a_baseline_scan_that_is_not_complete_is_exit_2(image: str, status: str) -> None:
     console = Console()
-    console.run(f"{REG}/{image}", timeout="30s")  # stuck: times out, its scan still running
+    console.run(f"{REG}/{image}", cancel=False)  # stuck: times out, its scan still running
     scan_id = console.sim.dataset.image(f"team/{image.split(':')[0]}", "1.0").latest_scan_id
     assert console.sim.state.scans.scans[scan_id].status == status
     starts = console.starts()

@@ -23,7 +23,7 @@ def gate(image: str | Request, contract: SpecContract, sim: ConsoleSimulator | N
     transport = CheckedTransport(sim or ConsoleSimulator(), contract)
     request = ImageScan((ImageRef.parse(image),)) if isinstance(image, str) else image
     policy = {key: options.pop(key) for key in list(options) if key == "fail_on"}
-    settings = Settings.build(console_url="http://console.test", api_token=ADMIN_TOKEN, request=request,
+    settings = Settings.build(console_url="https://console.test", api_token=ADMIN_TOKEN, request=request,
                               policy=policy, **options)
     time = FakeTime()
     code = run(settings, transport=transport, stdout=io.StringIO(), stderr=io.StringIO(), clock=time.clock,
@@ -40,7 +40,7 @@ def gate(image: str | Request, contract: SpecContract, sim: ConsoleSimulator | N
         ("registry.example.com/team/fresh:2.0", {"sync": True}, ExitCode.PASSED),
         ("registry.example.com/team/app:0.0.1", {}, ExitCode.SCAN_INCOMPLETE),
         ("registry.example.com/team/broken:1.0", {}, ExitCode.SCAN_INCOMPLETE),
-        ("registry.example.com/team/stuck:1.0", {"timeout": "20s", "cancel_on_timeout": True}, ExitCode.TIMED_OUT),
+        ("registry.example.com/team/stuck:1.0", {"timeout": "20s"}, ExitCode.TIMED_OUT),
         ("acme/app:2.0", {}, ExitCode.PASSED),
         ("registry.example.com/team/app:1.4.2", {"scan_type": "vulnerability,secret,malware", "fail_on": "none"},
          ExitCode.PASSED),

@@ -20,7 +20,7 @@ from ci_scan.scan import Scanner, ScanOptions
 from ci_scan.simulator import ADMIN_TOKEN, ConsoleSimulator, Dataset, Image, Registry, default_dataset
 from tests.conftest import FakeTime
 
-URL = "http://console.test"
+URL = "https://console.test"
 REG = "registry.example.com/team"
 
 
@@ -65,21 +65,23 @@ def test_heartbeat_lines_while_the_status_does_not_change() -> None:
     assert len([m for m in messages if m.startswith("Scan status")]) == 2  # STARTING, IN_PROGRESS
 
 
-def test_timeout_leaves_the_scan_running_unless_asked_to_stop() -> None:
+def test_timeout_stops_the_scan_it_started_unless_told_not_to() -> None:
     sim = ConsoleSimulator()
-    result, messages, _ = scan(f"{REG}/stuck:1.0", sim, timeout=30)
+    result, messages, _ = scan(f"{REG}/stuck:1.0", sim, timeout=30, cancel=False)
     assert result.timed_out and result.status == "IN_PROGRESS"
     assert any(m.startswith("Timed out after 30s with 1 scan(s) still running") for m in messages)
     assert not [r for r in sim.requests if r.path.endswith("/scan/stop/vulnerability")]
-    scan(f"{REG}/stuck:1.0", sim, timeout=30, cancel_on_timeout=True)
+    sim = ConsoleSimulator()
+    result, messages, _ = scan(f"{REG}/stuck:1.0", sim, timeout=30)
     stops = [r for r in sim.requests if r.path.endswith("/scan/stop/vulnerability")]
-    assert len(stops) == 1 and stops[0].json()["scan_type"] == "VulnerabilityScan"
+    assert len(stops) == 1 and stops[0].json() == {"scan_ids": [result.scan_id], "scan_type": "VulnerabilityScan"}
+    assert f"ci-scan asked the console to stop scan {result.scan_id}" in result.notes
 
 
 def test_a_second_run_joins_the_scan_already_running() -> None:
     sim = ConsoleSimulator()
-    first, _, _ = scan(f"{REG}/stuck:1.0", sim, timeout=10)
-    second, _, _ = scan(f"{REG}/stuck:1.0", sim, timeout=10)
+    first, _, _ = scan(f"{REG}/stuck:1.0", sim, timeout=10, cancel=False)
+    second, _, _ = scan(f"{REG}/stuck:1.0", sim, timeout=10, cancel=False)
     assert first.timed_out and second.timed_out
     assert first.scan_id and second.scan_id == first.scan_id
 
@@ -339,7 +341,7 @@ def test_a_stop_that_fails_still_reports_the_timeout() -> None:
     sim.inject("/deepfence/scan/stop/vulnerability", 403)
     time = FakeTime()
     messages: list[str] = []
-    run = scanner(sim, time, messages, timeout=20, cancel_on_timeout=True).scan_images(
+    run = scanner(sim, time, messages, timeout=20).scan_images(
         [ImageRef.parse(f"{REG}/stuck:1.0")])
     assert run.targets[0].timed_out
     assert any(m.startswith("Warning: could not stop the scans") for m in messages)

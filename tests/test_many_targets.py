@@ -21,7 +21,7 @@ from ci_scan.scan import Scanner, ScanOptions
 from ci_scan.simulator import ADMIN_TOKEN, ConsoleSimulator, default_dataset
 from tests.conftest import FakeTime
 
-URL = "http://console.test"
+URL = "https://console.test"
 REG = "registry.example.com/team"
 STATUS = "/deepfence/scan/status/vulnerability"
 START = "/deepfence/scan/start/vulnerability"
@@ -375,18 +375,18 @@ def test_results_never_starts_a_scan_even_for_one_being_cancelled() -> None:
         other.scan_statuses(VULNERABILITY, [scan_id])
         other.stop_scans(VULNERABILITY, [scan_id])
     starts = len(paths(sim, START))
-    result = make_scanner(sim, timeout=60, cancel_on_timeout=True).gate_existing([scan_id])
+    result = make_scanner(sim, timeout=60).gate_existing([scan_id])
     assert len(paths(sim, START)) == starts
     assert "ended CANCELLED" in result.targets[0].error
 
 
-def test_cancel_on_timeout_stops_only_scans_this_run_started() -> None:
+def test_a_timeout_stops_only_scans_this_run_started() -> None:
     moment = [1_800_000_000.0]
     sim = ConsoleSimulator(clock=lambda: moment[0])
     transport = DatedTransport(sim, lambda: moment[0])
-    make_scanner(sim, transport=transport, timeout=5).scan_images([ImageRef.parse(f"{REG}/stuck:1.0")])
+    make_scanner(sim, transport=transport, timeout=5, cancel=False).scan_images([ImageRef.parse(f"{REG}/stuck:1.0")])
     moment[0] += 300
-    second = make_scanner(sim, transport=transport, timeout=5, cancel_on_timeout=True).scan_images(
+    second = make_scanner(sim, transport=transport, timeout=5).scan_images(
         [ImageRef.parse(f"{REG}/stuck:1.0"), ImageRef.parse(f"{REG}/flaky:1.0")])
     by_name = {t.target.name: t for t in second.targets}
     assert by_name[f"{REG}/stuck:1.0"].timed_out and by_name[f"{REG}/flaky:1.0"].timed_out
@@ -405,7 +405,7 @@ def test_hostile_statuses_ids_and_error_bodies_are_neutralised_in_the_log() -> N
         assert "\x1b" not in line and "##vso[" not in line and not line.lstrip().startswith("::"), line
     sim = ConsoleSimulator()
     stdout, stderr = io.StringIO(), io.StringIO()
-    code = run(settings_for(images(f"{REG}/stuck:1.0"), timeout="5s", cancel_on_timeout=True),
+    code = run(settings_for(images(f"{REG}/stuck:1.0"), timeout="5s"),
                transport=HostileStatuses(sim), stdout=stdout, stderr=stderr, sleep=lambda _: None)
     assert code == ExitCode.TIMED_OUT
     assert "spoofed" in stderr.getvalue()  # shown, but inert

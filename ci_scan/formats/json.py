@@ -9,7 +9,7 @@ gives none, and its scores are 0.0 when unknown.
     tool            {name: "ci-scan", version}
     console_url     the console's URL, null when unknown
     gate            {fail_on, criteria, sources, narrowing, scoped, baseline, vex, verdict, passed, reason,
-                    exit_code, failing}: the whole run's;
+                    exit_code, on_error, failing}: the whole run's;
                     criteria lists each criterion in force as its option, e.g. "--max-critical 0";
                     when every target was gated by one policy these are its; when policy-file
                     scopes gave targets different ones (scoped is true) they are the top level's,
@@ -22,8 +22,10 @@ gives none, and its scores are 0.0 when unknown.
                     justification}]
                     verdict is "passed", "failed", "incomplete" (a scan could not be completed) or
                     "timed_out"; a failed target outweighs an incomplete one, which outweighs a
-                    timed-out one. exit_code is the process's (0, 1, 3 or 4); failing is the number
-                    of findings that fail the gate over every target
+                    timed-out one. exit_code is the process's (0, 1, 3 or 4; 130 or 143 when SIGINT or
+                    SIGTERM stopped the run); on_error is --on-error: with "pass", a run the console
+                    kept from a verdict exits 0 while its verdict stays "incomplete" or "timed_out";
+                    failing is the number of findings that fail the gate over every target
     error           null, or why the run has no complete verdict: each target that could not be
                     completed or timed out, with the console's message (also under its entry)
     counts          {critical, high, medium, low, unknown, masked, total} over every target: the
@@ -120,6 +122,7 @@ class JsonFormat:
                 "passed": decision.passed,
                 "reason": decision.reason,
                 "exit_code": int(decision.exit_code),
+                "on_error": decision.on_error,
                 "failing": len(decision.failing),
             },
             "error": _error(decision),

@@ -59,7 +59,7 @@ from urllib.parse import quote
 
 import sarif_om as om
 
-from ci_scan import __version__, wording
+from ci_scan import __version__
 from ci_scan.decision import Decision, Disposition, Policy, TargetDecision
 from ci_scan.dockerfile import Dockerfile
 from ci_scan.formats.attrs_json import to_json_data
@@ -260,7 +260,7 @@ class SarifFormat:
                     start_time_utc=iso_utc(min(known_starts, default=0)),
                     end_time_utc=iso_utc(max(known_ends, default=0)),
                     exit_code=int(decision.exit_code),
-                    exit_code_description=wording.exit_description(decision.verdict),
+                    exit_code_description=decision.exit_description,
                     tool_execution_notifications=self._notifications(group, decision, len(entries), len(kept), cut)
                     or None,
                 )

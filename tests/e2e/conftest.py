@@ -17,6 +17,7 @@ import httpx
 import pytest
 
 from ci_scan.simulator import ADMIN_TOKEN
+from tests.conftest import token_leaks
 
 
 def ci_scan_command() -> str:
@@ -56,6 +57,8 @@ class Simulator:
             cwd: Path | None = None, timeout: float = 120) -> Run:
         done = subprocess.run([ci_scan_command(), *args], capture_output=True, text=True,
                               env=self.environment(env, token), cwd=cwd, timeout=timeout, check=False)
+        leaked = token_leaks((done.stdout + done.stderr).encode())
+        assert not leaked, f"ci-scan {' '.join(args)} printed {', '.join(leaked)}"  # every run, every test
         return Run(done.returncode, done.stdout, done.stderr)
 
     def environment(self, env: dict[str, str] | None = None, token: str | None = ADMIN_TOKEN) -> dict[str, str]:
@@ -69,6 +72,7 @@ class Simulator:
         if token is not None:
             environ["DEEPFENCE_API_TOKEN"] = token
         environ["CI_SCAN_POLL_INTERVAL"] = "0.1s"
+        environ["CI_SCAN_SIMULATOR_POLL_FLOOR"] = "0.05"  # the simulator moves a step per poll, not per second
         environ["CI_SCAN_SETTLE_TIME"] = "0.3s"  # the simulator lands findings in one go; keep the suite quick
         environ.update(env or {})
         return environ

@@ -70,6 +70,7 @@ def test_sample_summary(sample_run: RunResult) -> None:
             "passed": False,
             "reason": reason,
             "exit_code": 1,
+            "on_error": "fail",
             "failing": 3,
         },
         "counts": {"critical": 2, "high": 1, "medium": 1, "low": 1, "unknown": 1, "masked": 1, "total": 7},
@@ -226,6 +227,7 @@ def test_every_target_has_its_entry(multi_run: RunResult) -> None:
         "passed": False,
         "reason": "5 targets: 1 passed, 2 failed, 1 could not be completed, 1 timed out",
         "exit_code": 1,
+        "on_error": "fail",
         "failing": 4,
     }
     assert document["counts"] == {"critical": 2, "high": 2, "medium": 2, "low": 3, "unknown": 1, "masked": 1,

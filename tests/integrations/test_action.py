@@ -174,6 +174,7 @@ def gate(tmp_path: Path, runner_dirs: tuple[Path, Path], console_url: str, input
         "GITHUB_ACTION_PATH": str(ROOT), "RUNNER_TEMP": str(temp),
         "GITHUB_STEP_SUMMARY": str(tmp_path / "step_summary.md"),
         "DEEPFENCE_CONSOLE_URL": console_url, "CI_SCAN_POLL_INTERVAL": "0.1s", "CI_SCAN_SETTLE_TIME": "0.3s",
+        "CI_SCAN_SIMULATOR_POLL_FLOOR": "0.05",
         "PIP_DISABLE_PIP_VERSION_CHECK": "1",
         **{k: v for k, v in os.environ.items() if k.startswith("PIP_") or k.endswith(("_CA_BUNDLE", "SSL_CERT_FILE"))},
         **(job_env or {}),

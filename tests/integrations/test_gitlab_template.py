@@ -340,7 +340,7 @@ def run_job(tmp_path: Path, console_url: str, job_variables: Mapping[str, str] |
     environ.update({  # the project's CI/CD variables
         "DEEPFENCE_API_TOKEN": ADMIN_TOKEN,
         "CI_SCAN_CONSOLE_URL": console_url,
-        "CI_SCAN_POLL_INTERVAL": "0.1s",
+        "CI_SCAN_POLL_INTERVAL": "0.1s", "CI_SCAN_SIMULATOR_POLL_FLOOR": "0.05",
         "CI_SCAN_SETTLE_TIME": "0.3s",  # the simulator lands findings in one go
     })
     environ.update(extra_env or {})

@@ -344,7 +344,7 @@ def jenkins_env(workspace: Path, console_url: str | None, path: str) -> dict[str
         "JOB_NAME": "team/app/main", "JOB_BASE_NAME": "main", "BUILD_TAG": "jenkins-team-app-main-42",
         "NODE_NAME": "built-in", "GIT_COMMIT": COMMIT, "GIT_BRANCH": "origin/main",
         # Global properties of this Jenkins: the console, and quick polling (the simulator lands findings in one go).
-        "CI_SCAN_POLL_INTERVAL": "0.1s", "CI_SCAN_SETTLE_TIME": "0.3s",
+        "CI_SCAN_POLL_INTERVAL": "0.1s", "CI_SCAN_SIMULATOR_POLL_FLOOR": "0.05", "CI_SCAN_SETTLE_TIME": "0.3s",
     })
     if console_url is not None:
         env["DEEPFENCE_CONSOLE_URL"] = console_url

@@ -27,7 +27,7 @@ def test_the_summary_says_what_a_shortened_report_left_out(tmp_path: Path, monke
 
     monkeypatch.setattr(ci_scan.app, "_renderer", small_sarif)
     sarif, junit = tmp_path / "scan.sarif", tmp_path / "scan.xml"
-    settings = Settings.build(console_url="http://console.test", api_token=ADMIN_TOKEN,
+    settings = Settings.build(console_url="https://console.test", api_token=ADMIN_TOKEN,
                               request=ImageScan((ImageRef.parse("registry.example.com/team/app:1.4.2"),)),
                               reports={"sarif": str(sarif), "junit": str(junit)})
     stdout, time = io.StringIO(), FakeTime()

@@ -106,7 +106,7 @@ def gate(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, image: str, **environ:
         monkeypatch.delenv(name, raising=False)
     for name, value in environ.items():
         monkeypatch.setenv(name, value)
-    settings = Settings.build(console_url="http://console.test", api_token=ADMIN_TOKEN,
+    settings = Settings.build(console_url="https://console.test", api_token=ADMIN_TOKEN,
                               request=ImageScan((ImageRef.parse(image),)),
                               reports={"sarif": str(tmp_path / "scan.sarif"), "json": str(tmp_path / "scan.json")})
     stdout, stderr, time = io.StringIO(), io.StringIO(), FakeTime()
@@ -154,7 +154,7 @@ def test_annotations_never_mix_into_a_json_report_on_standard_output(
     for name in ("GITLAB_CI", "JENKINS_URL", "TF_BUILD", "CI", "GITHUB_STEP_SUMMARY", "GITHUB_OUTPUT"):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("GITHUB_ACTIONS", "true")
-    settings = Settings.build(console_url="http://console.test", api_token=ADMIN_TOKEN,
+    settings = Settings.build(console_url="https://console.test", api_token=ADMIN_TOKEN,
                               request=ImageScan((ImageRef.parse("registry.example.com/team/app:1.4.2"),)),
                               reports={"json": "-"})
     time = FakeTime()

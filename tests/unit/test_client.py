@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import email.utils
 import json
+import re
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -145,9 +148,51 @@ def test_404_is_not_found_with_the_console_message(console: Console) -> None:
 @pytest.mark.parametrize("status", [409, 429, 502, 503, 504])
 def test_transient_statuses_are_retried_with_backoff(console: Console, status: int) -> None:
     console.script("/deepfence/registryaccount", httpx.Response(status), httpx.Response(status))
-    with make_client(console) as client:
+    with make_client(console, jitter=lambda: 0.0) as client:
         assert client.list_registries() == []
-        assert client.sleeps == [0.5, 1.0]
+        assert client.sleeps == [0.25, 0.5]
+
+
+@pytest.mark.parametrize(("jitter", "sleeps"), [(0.0, [0.25, 0.5, 1.0, 2.0, 4.0, 5.0, 5.0]),
+                                                (0.5, [0.375, 0.75, 1.5, 3.0, 6.0, 7.5, 7.5]),
+                                                (0.999, [0.49975, 0.9995, 1.999, 3.998, 7.996, 9.995, 9.995])])
+def test_backoff_doubles_to_a_cap_with_half_of_each_pause_random(console: Console, jitter: float,
+                                                                 sleeps: list[float]) -> None:
+    console.script("/deepfence/registryaccount", *[httpx.Response(503)] * 7)
+    with make_client(console, retries=7, jitter=lambda: jitter) as client:
+        client.list_registries()
+        assert client.sleeps == pytest.approx(sleeps)
+
+
+def test_a_retry_after_past_the_deadline_ends_the_call_at_once(console: Console) -> None:
+    console.script("/deepfence/registryaccount", httpx.Response(429, headers={"Retry-After": "100000"}))
+    now = [0.0]
+    with make_client(console) as client:
+        client.wait_until(15.0, lambda: now[0])
+        with pytest.raises(ConsoleResponseError, match=r"busy \(HTTP 429\).*come back in 100000s") as caught:
+            client.list_registries()
+        assert client.sleeps == []
+    assert caught.value.outage and caught.value.exit_code == 3
+
+
+def test_a_retry_after_date_is_honoured_within_the_deadline(console: Console) -> None:
+    when = email.utils.formatdate(time.time() + 30, usegmt=True)
+    console.script("/deepfence/registryaccount", httpx.Response(503, headers={"Retry-After": when}))
+    with make_client(console) as client:
+        client.wait_until(1e9, lambda: 0.0)
+        client.list_registries()
+        assert len(client.sleeps) == 1 and 27 <= client.sleeps[0] <= 30
+
+
+def test_debug_lines_name_each_request_and_retry_never_a_token(console: Console) -> None:
+    lines: list[str] = []
+    console.script("/deepfence/registryaccount", httpx.Response(503))
+    with make_client(console, debug=lines.append, jitter=lambda: 0.0) as client:
+        client.list_registries()
+    assert [re.sub(r" in \d+ ms, \d+ bytes$", "", line) for line in lines] == [
+        "POST /deepfence/auth/token -> 200", "GET /deepfence/registryaccount -> 503",
+        "retrying in 0.2s (attempt 2 of 5)", "GET /deepfence/registryaccount -> 200"]
+    assert not any(secret in line for line in lines for secret in (API_TOKEN, "access-1", "refresh-1"))
 
 
 def test_retry_after_is_honoured(console: Console) -> None:

@@ -5,7 +5,14 @@ from typing import Any
 
 import pytest
 
-from ci_scan.config import Settings, normalise_console_url, parse_duration, read_image_refs, read_scan_ids
+from ci_scan.config import (
+    CA_VARIABLES,
+    Settings,
+    normalise_console_url,
+    parse_duration,
+    read_image_refs,
+    read_scan_ids,
+)
 from ci_scan.errors import ConfigError
 
 
@@ -48,7 +55,9 @@ def _build(**overrides: Any) -> Settings:
     return Settings.build(**values)
 
 
-def test_settings_defaults() -> None:
+def test_settings_defaults(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in CA_VARIABLES:
+        monkeypatch.delenv(name, raising=False)
     settings = _build()
     assert settings.scan.timeout == 1800
     assert settings.policy.threshold_label == "critical"

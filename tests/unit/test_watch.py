@@ -36,7 +36,7 @@ def watched(sim: ConsoleSimulator, *, register_after: float, command_code: int =
         commands.append((command, environment))
         return command_code
 
-    settings = Settings.build(console_url="http://console.test", api_token=ADMIN_TOKEN,
+    settings = Settings.build(console_url="https://console.test", api_token=ADMIN_TOKEN,
                               request=NodeScan("host", ()), policy={"fail_on": fail_on}, poll_interval="1s",
                               settle_time="0s")
     out, said = io.StringIO(), list[str]()
