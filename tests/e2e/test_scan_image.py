@@ -354,4 +354,5 @@ def test_a_cancelled_job_stops_the_scan_it_started_and_still_writes_its_reports(
     assert "Traceback" not in stderr
     report = json.loads((tmp_path / "r.json").read_text())
     assert f"stopped by {signal_name}" in report["error"]
+    assert report["gate"]["exit_code"] == code, "the report says what the process exited with"
     assert (tmp_path / "r.xml").is_file()
