@@ -28,7 +28,7 @@ from ci_scan.models import RunResult
 from ci_scan.report_paths import check_report_paths, is_stdout
 from ci_scan.reports import ReportsNotWritten, write_reports
 from ci_scan.sanitize import for_log, neutral_line_start
-from ci_scan.scan import Scanner, merge_kinds
+from ci_scan.scan import STOP_GRACE, Scanner, merge_kinds
 from ci_scan.summary import render_summary, use_colour
 
 if TYPE_CHECKING:
@@ -107,6 +107,7 @@ def _run(
             progress(notice)
         deadline = clock() + settings.scan.timeout  # the whole run's, every scan kind and phase in it
         with open_client(settings, progress, transport=transport, sleep=sleep) as client:
+            client.wait_until(deadline, clock)  # nothing in the run goes unbounded, not even a stray thread
             scanners = [
                 Scanner(client, replace(settings.scan, kind=kind), progress, clock=clock, sleep=sleep,
                         wall_clock=wall_clock, baseline=settings.baseline if kind.name == "vulnerability" else None,
@@ -118,13 +119,16 @@ def _run(
                 # extend keeps the scanners started so far, should a signal come in the middle
                 started.extend((scanner, _start(scanner, settings)) for scanner in scanners)
                 result = merge_kinds([scanner.finish(scans) for scanner, scans in started])
-            except Interrupted as exc:  # a cancelled CI job: stop what this run started, then say so
+            except CiScanError as exc:  # a cancelled job, or trouble starting: stop what this run started
                 signals.raising = False  # a second signal waits for the (bounded) stop and the reports
                 if settings.scan.cancel:
                     listed = {id(scanner): scans for scanner, scans in started}
-                    stopped = [i for scanner in scanners for i in scanner.stop_started(listed.get(id(scanner)))]
+                    until = clock() + STOP_GRACE  # one grace for every kind's stop
+                    stopped = [i for scanner in scanners for i in scanner.stop_started(listed.get(id(scanner)), until)]
                     if stopped:
                         exc.hint = f"the console was asked to stop the scan(s) this run started: {', '.join(stopped)}"
+                if isinstance(exc, Interrupted):
+                    client.abort()  # fetches in flight in other threads end now, not at the deadline
                 raise
             finally:
                 signals.raising = False
@@ -167,7 +171,8 @@ def _run(
         if requests:  # the run ended before any verdict: the reports still say why
             ended = RunResult(targets=(), console_url=settings.console_url, error=message,
                               timed_out=isinstance(exc, ScanTimeout), outage=exc.outage,
-                              stopped_by=exc.signal_name if isinstance(exc, Interrupted) else "")
+                              stopped_by=exc.signal_name if isinstance(exc, Interrupted) else "",
+                              usage_error=exc.exit_code == ExitCode.USAGE)
             decision = decide(ended, settings.policy, on_error=settings.on_error)
             try:
                 written = write_reports(requests, decision)

@@ -300,9 +300,9 @@ def main() -> None:
     """Entry point: one line per error, documented exit codes, never a traceback."""
     try:
         code = cli.main(prog_name="ci-scan", standalone_mode=False)
-    except click.exceptions.Abort:
+    except click.exceptions.Abort:  # SIGINT before a run took over the signals
         click.echo("ci-scan: aborted", err=True)
-        code = ExitCode.SCAN_INCOMPLETE
+        code = ExitCode.INTERRUPTED
     except click.ClickException as exc:
         _say(f"ci-scan: error: {exc.format_message()} (see ci-scan --help)")
         code = ExitCode.USAGE

@@ -15,6 +15,7 @@ import socket
 import ssl
 import threading
 import time
+import weakref
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from email.utils import parsedate_to_datetime
 from typing import Any
@@ -128,6 +129,9 @@ class ConsoleClient:
         self._debug = debug
         self._timeout = timeout
         self._deadline: tuple[float, Callable[[], float]] | None = None
+        self._aborted = False
+        self._sockets: weakref.WeakSet[socket.socket] = weakref.WeakSet()
+        """Every connection's socket, so that a request past its bound can be cut off at any stage."""
         self._auth_lock = threading.Lock()
         self.console_url = console_url.rstrip("/")
         self._http = httpx.Client(
@@ -164,7 +168,14 @@ class ConsoleClient:
         finally:
             self._deadline = before
 
+    def abort(self) -> None:
+        """End every request in flight now (other threads' too), and refuse new ones: the run was stopped."""
+        self._aborted = True
+        self._shut_all()
+
     def _remaining(self) -> float | None:
+        if self._aborted:
+            raise ScanTimeout("the run was stopped before the console answered")
         if self._deadline is None:
             return None
         deadline, clock = self._deadline
@@ -194,7 +205,7 @@ class ConsoleClient:
                 f"the console refused the API token (HTTP {response.status_code}"
                 f"{_detail(response, self._secrets())})"
             )
-        self._access_token, self._refresh_token = parse_tokens(self._json(response))
+        self._access_token, self._refresh_token = parse_tokens(self._json(response, quote=False))
 
     def _renew_access(self) -> None:
         """Refresh the access token; if the console refuses, exchange the API token again."""
@@ -204,7 +215,7 @@ class ConsoleClient:
                 headers={"Authorization": f"Bearer {self._refresh_token}"},
             )
             if response.status_code == 200:
-                self._access_token, self._refresh_token = parse_tokens(self._json(response))
+                self._access_token, self._refresh_token = parse_tokens(self._json(response, quote=False))
                 return
         self.authenticate()
 
@@ -452,6 +463,7 @@ class ConsoleClient:
             content = json.dumps(body).encode()
             all_headers["Content-Type"] = "application/json"
         attempt = 0
+        first_sent = time.monotonic()
         while True:
             attempt += 1
             remaining = self._remaining()
@@ -488,6 +500,8 @@ class ConsoleClient:
             else:
                 self._log(f"{method} {path} -> {response.status_code} in {_ms(sent)}, {len(response.content)} bytes")
                 if response.status_code not in RETRIED_STATUSES or attempt > self._retries:
+                    # The console's clock is read at the first attempt: a retried start's scan began then.
+                    response.elapsed = datetime.timedelta(seconds=time.monotonic() - first_sent)
                     return response
                 asked = _retry_after(response, time.time())
                 if asked is not None:
@@ -519,24 +533,31 @@ class ConsoleClient:
 
     def _bounded(self, method: str, path: str, content: bytes | None, headers: dict[str, str],
                  timeout: httpx.Timeout, seconds: float) -> httpx.Response:
-        """The response, read within `seconds` of wall-clock time (httpx's timeouts are per read, so a
-        body trickled a byte at a time would never end) and at most MAX_RESPONSE_BYTES once inflated (a
-        gzip bomb, or a results page no console sends)."""
+        """The response, within `seconds` of wall-clock time from connecting to the last byte (httpx's
+        timeouts are per read, so headers or a body trickled a byte at a time would never end), and at
+        most MAX_RESPONSE_BYTES once inflated (a gzip bomb, or a results page no console sends)."""
         request = self._http.build_request(method, path, content=content, headers=headers, timeout=timeout)
+        request.extensions["trace"] = self._trace
         sent = time.monotonic()
         give_up = sent + seconds
-        response = self._http.send(request, stream=True)
-        # A body that stalls between bytes is cut off at `give_up` too: shut its socket then.
         cut = threading.Event()
-        watchdog = _watchdog(response, max(0.0, give_up - time.monotonic()), cut)
+        timer = threading.Timer(seconds, self._cut_off, (cut,))
+        timer.daemon = True
+        timer.start()
+        response: httpx.Response | None = None
         try:
+            response = self._http.send(request, stream=True)
+            encodings = [e.strip() for e in response.headers.get("content-encoding", "").split(",") if e.strip()]
+            if len(encodings) > 1:  # each layer multiplies what a small body inflates to
+                raise ConsoleResponseError(f"the console's reply to {method} {path} is compressed several times over "
+                                           f"({', '.join(encodings)}): no console answers so")
             chunks, size = [], 0
             for chunk in response.iter_bytes():
                 size += len(chunk)
                 if size > MAX_RESPONSE_BYTES:
                     raise ConsoleResponseError(
                         f"the console's reply to {method} {path} is over {MAX_RESPONSE_BYTES // 2**20} MiB: "
-                        "no reply of the console is that big", status=response.status_code)
+                        "no reply of the console is that big")
                 if time.monotonic() > give_up:
                     raise httpx.ReadTimeout(f"the reply took over {seconds:g}s", request=request)
                 chunks.append(chunk)
@@ -545,24 +566,43 @@ class ConsoleClient:
                 raise httpx.ReadTimeout(f"the reply took over {seconds:g}s", request=request) from None
             raise
         finally:
-            if watchdog is not None:
-                watchdog.cancel()
-            response.close()
-        kept = [(k, v) for k, v in response.headers.multi_items()
-                if k.lower() not in ("content-encoding", "content-length", "transfer-encoding")]
+            timer.cancel()
+            if response is not None:
+                response.close()
+        kept = [(k, v) for k, v in response.headers.raw
+                if k.lower() not in (b"content-encoding", b"content-length", b"transfer-encoding")]
         rebuilt = httpx.Response(response.status_code, headers=kept, content=b"".join(chunks), request=request,
                                  extensions=response.extensions)
-        # The console's clock is read as its Date less half the round trip: keep the round trip.
         rebuilt.elapsed = datetime.timedelta(seconds=time.monotonic() - sent)
         return rebuilt
 
-    def _json(self, response: httpx.Response) -> Any:
+    def _trace(self, event: str, info: dict[str, Any]) -> None:
+        """httpcore's trace hook: keeps each new connection's socket."""
+        if event == "connection.connect_tcp.complete":
+            stream = info.get("return_value")
+            sock = stream.get_extra_info("socket") if stream is not None else None
+            if isinstance(sock, socket.socket):
+                self._sockets.add(sock)
+
+    def _cut_off(self, cut: threading.Event) -> None:
+        """A request ran past its bound: shut every connection (the others are retried or at the deadline)."""
+        cut.set()
+        self._shut_all()
+
+    def _shut_all(self) -> None:
+        for sock in list(self._sockets):
+            with contextlib.suppress(OSError):
+                sock.shutdown(socket.SHUT_RDWR)
+
+    def _json(self, response: httpx.Response, *, quote: bool = True) -> Any:
+        """The reply's JSON; a reply that is not JSON is quoted (redacted) unless it may hold new tokens."""
         try:
             return response.json()
         except (json.JSONDecodeError, UnicodeDecodeError, RecursionError):  # RecursionError: nested a million deep
             snippet = redact(response.text, self._secrets())[:80].replace("\n", " ")
             raise ConsoleResponseError(
-                f"malformed reply from the console to {response.request.url.path}: not JSON ({snippet!r})",
+                f"malformed reply from the console to {response.request.url.path}: not JSON"
+                + (f" ({snippet!r})" if quote else ""),
                 hint="check that --console-url points at the console itself, not a proxy login page",
             ) from None
 
@@ -593,7 +633,7 @@ def _request_time_ms(response: httpx.Response) -> int | None:
 def _retry_after(response: httpx.Response, now: float) -> float | None:
     """The seconds the console's `Retry-After` asks for (a number of seconds or an HTTP date), if any."""
     after = response.headers.get("Retry-After", "").strip()
-    if after.isdigit():
+    if after.isascii() and after.isdigit():
         return float(after)
     try:
         return max(0.0, parsedate_to_datetime(after).timestamp() - now) if after else None
@@ -603,24 +643,6 @@ def _retry_after(response: httpx.Response, now: float) -> float | None:
 
 def _ms(since: float) -> str:
     return f"{(time.monotonic() - since) * 1000:.0f} ms"
-
-
-def _watchdog(response: httpx.Response, seconds: float, cut: threading.Event) -> threading.Timer | None:
-    """A timer that shuts the response's socket after `seconds` (and sets `cut`), when there is a socket."""
-    stream = response.extensions.get("network_stream")
-    sock = stream.get_extra_info("socket") if stream is not None else None
-    if not isinstance(sock, socket.socket):
-        return None
-
-    def shut() -> None:
-        cut.set()
-        with contextlib.suppress(OSError):
-            sock.shutdown(socket.SHUT_RDWR)
-
-    timer = threading.Timer(seconds, shut)
-    timer.daemon = True
-    timer.start()
-    return timer
 
 
 def _plain_loopback(url: str) -> bool:

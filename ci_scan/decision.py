@@ -177,6 +177,8 @@ class Decision:
     def exit_code(self) -> ExitCode:
         if self.run.stopped_by:  # a cancelled job outweighs every verdict
             return ExitCode.INTERRUPTED if self.run.stopped_by == "SIGINT" else ExitCode.TERMINATED
+        if self.run.usage_error:
+            return ExitCode.USAGE
         return ExitCode.PASSED if self.passed_over else _EXIT_CODES[self.verdict]
 
     @property

@@ -104,8 +104,10 @@ class ConsoleResponseError(ConsoleError):
 
     @property
     def outage(self) -> bool:
-        """A server error (5xx, or 429 busy) is the console failing; a reply that cannot be read is bad data."""
-        return self.status is not None and (self.status >= 500 or self.status == 429)
+        """A gateway error, an unavailable console or a busy one is the console failing. A 500 is not: the
+        console answers so for a bad target too (an image without a tag, API_NOTES §4), and a reply that
+        cannot be read is bad data."""
+        return self.status in (429, 502, 503, 504)
 
 
 class TargetNotFound(ConsoleError):

@@ -409,3 +409,5 @@ class RunResult:
     """That run ended so because the console could not be reached, failed or did not answer in time."""
     stopped_by: str = ""
     """The signal that stopped the run (`SIGINT`, `SIGTERM`: a cancelled CI job), if one did."""
+    usage_error: bool = False
+    """That run ended so because of its settings (exit 2), e.g. a baseline the console does not have."""

@@ -279,17 +279,18 @@ class Scanner:
     def _record_started(self, reply: StartReply) -> None:
         self.started_ids += [i for i in reply.scan_ids if not _was_running(i.rpartition("-")[2], reply.console_time_ms)]
 
-    def stop_started(self, scans: list[_Scan] | None, grace: float = STOP_GRACE) -> list[str]:
-        """Best effort, within `grace` seconds: stop the scans this run started and that still run (never
-        one it joined, reused or was asked to gate); `scans` None: the run stopped while starting them.
-        Returns the ids it asked the console to stop."""
+    def stop_started(self, scans: list[_Scan] | None, until: float) -> list[str]:
+        """Best effort, by `until` (a clock value shared by every scan kind's stop): stop the scans this run
+        started and that still run (never one it joined, reused or was asked to gate, nor one already
+        finished); `scans` None: the run stopped while starting them. Returns the ids it asked to stop."""
         ids = (list(dict.fromkeys(self.started_ids)) if scans is None
-               else [s.scan_id for s in scans if s.scan_id and s.ours and s.result is None])
-        if not ids:
+               else [s.scan_id for s in scans if s.scan_id and s.ours and s.result is None
+                     and s.status not in (TERMINAL_OK, *TERMINAL_FAILED)])
+        if not ids or self.clock() >= until:
             return []
         self.progress(f"Stopping scan(s) {', '.join(ids)}")
         try:
-            with self.client.deadline(self.clock() + grace, self.clock):
+            with self.client.deadline(until, self.clock):
                 self.client.stop_scans(self.kind, ids)
         except Interrupted:
             raise  # a cancelled job outweighs whatever the stop was for
@@ -300,7 +301,8 @@ class Scanner:
 
     def _time_out(self, pending: list[_Scan]) -> None:
         self.progress(f"Timed out after {self.options.timeout:g}s with {len(pending)} scan(s) still running")
-        stopped = self.stop_started(pending) if self.options.cancel else []  # within STOP_GRACE
+        until = (self._deadline or self.clock()) + STOP_GRACE  # one grace for every kind's stop
+        stopped = self.stop_started(pending, until) if self.options.cancel else []
         for scan in pending:
             if scan.scan_id in stopped:
                 scan.notes.append(f"ci-scan asked the console to stop scan {for_log(scan.scan_id)}")

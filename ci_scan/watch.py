@@ -32,7 +32,7 @@ from ci_scan.app import open_client
 from ci_scan.config import Settings
 from ci_scan.decision import decide
 from ci_scan.errors import AuthError, CiScanError, ConfigError, ExitCode, TargetNotFound, redact
-from ci_scan.scan import Scanner, merge_kinds
+from ci_scan.scan import STOP_GRACE, Scanner, merge_kinds
 from ci_scan.wire import AgentNode
 
 if TYPE_CHECKING:
@@ -183,8 +183,9 @@ def _gate(client: ConsoleClient, settings: Settings, options: WatchOptions, node
         started = [(s, s.start_nodes(node_type, node_ids, wait_for=wait)) for s in scanners]
         result = merge_kinds([s.finish(scans) for s, scans in started])
     except _Stopped:
+        until = clock() + STOP_GRACE
         for scanner, scans in started:  # best effort: the scans this watch started, not those it joined
-            scanner.stop_started(scans)
+            scanner.stop_started(scans, until)
         _no_verdict(out, node_type, node_ids, known, "interrupted", ExitCode.TERMINATED,
                     "the watch was stopped while this node was scanned; its scans were stopped")
         raise

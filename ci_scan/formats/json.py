@@ -22,10 +22,11 @@ gives none, and its scores are 0.0 when unknown.
                     justification}]
                     verdict is "passed", "failed", "incomplete" (a scan could not be completed) or
                     "timed_out"; a failed target outweighs an incomplete one, which outweighs a
-                    timed-out one. exit_code is the process's (0, 1, 3 or 4; 130 or 143 when SIGINT or
-                    SIGTERM stopped the run); on_error is --on-error: with "pass", a run the console
-                    kept from a verdict exits 0 while its verdict stays "incomplete" or "timed_out";
-                    failing is the number of findings that fail the gate over every target
+                    timed-out one. exit_code is the process's (0, 1, 3 or 4; 2 when the settings
+                    ended the run, 130 or 143 when SIGINT or SIGTERM stopped it); on_error is
+                    --on-error: with "pass", a run the console kept from a verdict exits 0 while its
+                    verdict stays "incomplete" or "timed_out"; failing is the number of findings that
+                    fail the gate over every target
     error           null, or why the run has no complete verdict: each target that could not be
                     completed or timed out, with the console's message (also under its entry)
     counts          {critical, high, medium, low, unknown, masked, total} over every target: the

@@ -3,6 +3,7 @@ safely (plain http, CA bundles, --insecure, the poll floor)."""
 
 from __future__ import annotations
 
+import gzip
 import shutil
 import socket
 import threading
@@ -11,6 +12,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 
 from ci_scan.client import ConsoleClient
@@ -101,7 +103,8 @@ def test_a_signal_outweighs_every_verdict_and_on_error(signal_name: str, code: E
     (ScanTimeout("timed out"), True),
     (ConsoleResponseError("HTTP 503", status=503), True),
     (ConsoleResponseError("HTTP 429", status=429), True),
-    (ConsoleResponseError("HTTP 500: image tag not found", status=500), True),
+    (ConsoleResponseError("HTTP 504", status=504), True),
+    (ConsoleResponseError("HTTP 500: image tag not found", status=500), False),  # a bad target as often
     (ConsoleResponseError("malformed reply from the console: not JSON"), False),
     (ConsoleResponseError("over 64 MiB", status=200), False),
     (ConsoleResponseError("HTTP 400", status=400), False),
@@ -269,3 +272,97 @@ def test_the_suites_token_grep_finds_each_kind_of_token(tmp_path: Path) -> None:
         ]
     finally:  # planted here on purpose: the session's own grep must not find them
         shutil.rmtree(tmp_path)
+
+
+@pytest.fixture
+def trickled_headers() -> Iterator[str]:
+    """A server that sends its status line and headers one byte every 0.3 s, never finishing them."""
+    listener = socket.create_server(("127.0.0.1", 0))
+
+    def serve() -> None:
+        while True:
+            try:
+                conn, _ = listener.accept()
+            except OSError:
+                return
+            with conn:
+                conn.recv(65536)
+                try:
+                    for byte in b"HTTP/1.1 200 OK\r\nX-Slow: " + b"a" * 1000:
+                        conn.sendall(bytes([byte]))
+                        time.sleep(0.3)
+                except OSError:
+                    pass
+
+    threading.Thread(target=serve, daemon=True).start()
+    try:
+        yield f"http://127.0.0.1:{listener.getsockname()[1]}"
+    finally:
+        listener.close()
+
+
+def test_headers_trickled_a_byte_at_a_time_are_cut_off_at_the_deadline(trickled_headers: str) -> None:
+    client: Any = ConsoleClient(trickled_headers, "api-token-123456", timeout=30.0, retries=0)
+    started = time.monotonic()
+    with client, client.deadline(started + 2.0), pytest.raises(ConsoleUnreachable, match="did not answer in time"):
+        client.authenticate()
+    # Each byte resets httpx's read timeout: without the wall-clock bound this would take 300 s.
+    assert time.monotonic() - started < 4.0
+
+
+def test_abort_ends_requests_in_flight_in_other_threads(trickled_headers: str) -> None:
+    client: Any = ConsoleClient(trickled_headers, "api-token-123456", timeout=30.0, retries=3)
+    errors: list[BaseException] = []
+
+    def call() -> None:
+        try:
+            client.authenticate()
+        except Exception as exc:  # noqa: BLE001 - what the thread ended with is the assertion
+            errors.append(exc)
+
+    with client:
+        worker = threading.Thread(target=call)
+        worker.start()
+        time.sleep(0.5)
+        client.abort()
+        worker.join(timeout=5)
+        assert not worker.is_alive()
+    assert len(errors) == 1 and isinstance(errors[0], ScanTimeout), errors
+
+
+class _Raw(httpx.BaseTransport):
+    """Answers every request with these headers and body, as sent."""
+
+    def __init__(self, headers: list[tuple[bytes, bytes]], body: bytes, status: int = 200) -> None:
+        self.headers, self.body, self.status = headers, body, status
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        return httpx.Response(self.status, headers=self.headers, stream=httpx.ByteStream(self.body))
+
+
+def test_a_body_compressed_several_times_over_is_refused() -> None:
+    body = gzip.compress(gzip.compress(b"[]"))
+    transport = _Raw([(b"Content-Encoding", b"gzip, gzip"), (b"Content-Type", b"application/json")], body)
+    client: Any = ConsoleClient("https://c.test", "api-token-123456", transport=transport)
+    client._access_token = "access-token-123456"
+    with client, pytest.raises(ConsoleResponseError, match="compressed several times over") as refused:
+        client.list_registries()
+    assert not refused.value.outage
+
+
+def test_a_header_that_is_not_ascii_is_kept_as_sent() -> None:
+    transport = _Raw([(b"X-Note", "caf\u00e9".encode("latin-1")), (b"Retry-After", "\u00b2".encode("latin-1"))],
+                     b"[]")
+    client: Any = ConsoleClient("https://c.test", "api-token-123456", transport=transport)
+    client._access_token = "access-token-123456"
+    with client:
+        assert client.list_registries() == []
+
+
+def test_a_token_reply_that_is_not_json_is_never_quoted() -> None:
+    token = "eyJhbGciOiJIUzI1NiJ9.eyJ1c2VyX2lkIjoxfQ.c2lnbmF0dXJl"
+    transport = _Raw([(b"Content-Type", b"text/plain")], f'{{"access_token": "{token}", oops'.encode())
+    with ConsoleClient("https://c.test", "api-token-123456", transport=transport) as client, \
+            pytest.raises(ConsoleResponseError, match="not JSON") as refused:
+        client.authenticate()
+    assert "eyJ" not in refused.value.one_line()
