@@ -187,6 +187,15 @@ def token_leaks(data: bytes) -> list[str]:
     return found + (["an access or refresh token"] if _JWT.search(data) else [])
 
 
+_CAPTURED_LEAKS: list[str] = []
+
+
+def pytest_runtest_logreport(report: pytest.TestReport) -> None:
+    """Whatever a test let through to standard output or error, or logged, is grepped for tokens too."""
+    for name, text in report.sections:
+        _CAPTURED_LEAKS.extend(f"{report.nodeid} ({name}): {what}" for what in token_leaks(text.encode()))
+
+
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     """Grep every file the whole suite wrote (reports, GitHub outputs, job summaries, logs) for a token:
     one there fails the session, naming the file."""
@@ -197,8 +206,8 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
         base = factory.getbasetemp()
     except (OSError, ValueError):
         return
-    if leaks := files_with_tokens(base):
-        print("\nTokens found in files the tests wrote:\n  " + "\n  ".join(leaks[:20]))
+    if leaks := list(dict.fromkeys([*_CAPTURED_LEAKS, *files_with_tokens(base)])):
+        print("\nTokens found in what the tests wrote:\n  " + "\n  ".join(leaks[:20]))
         session.exitstatus = 1
 
 
