@@ -97,8 +97,8 @@ WAITING = (
     Option("timeout", "How long the whole run may take: registry sync, scans and fetching their findings (90s, "
            "30m, 1h30m); stopping the scans it started may take 5s more.", "DURATION",
            default="30m", readme_default="30m"),
-    Option("poll_interval", "The longest pause between status checks (they start at 2s and back off; never less "
-           "than 1s apart).", "DURATION",
+    Option("poll_interval", "The longest pause between status checks (every 2s at first, then a tenth of the time "
+           "waited so far; never less than 1s apart).", "DURATION",
            default="15s", readme_default="15s"),
     Option("page_size", "Findings fetched per request (1 to 1000).", "N", default=1000, readme_default="1000",
            integer=True),

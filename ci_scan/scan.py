@@ -67,6 +67,8 @@ STOP_GRACE = 5.0
 """Seconds past --timeout (or a signal) that stopping the run's scans may take: a CI runner sends SIGKILL
 soon after SIGTERM."""
 POLL_FLOOR = 1.0
+POLL_SHARE = 0.1
+"""While scans run, the pause between status checks is this share of the time waited so far."""
 """The shortest pause between two status checks, whatever --poll-interval says: the console is shared."""
 _IMAGE_PAGE = 100
 _CANCELLING = frozenset({"CANCEL_PENDING", "CANCELLING"})
@@ -688,7 +690,7 @@ class Scanner:
                     self._abandon(pending, exc)  # the verdicts already reached stand
                     return
                 self.progress(f"Status check failed ({exc}); trying again")
-                interval = self._pause(interval, "the scans")
+                interval = self._pause(interval, "the scans", since=started)
                 continue
             now = self.clock()
             changed = False
@@ -738,7 +740,7 @@ class Scanner:
                 self.progress(f"Still waiting for {len(running)} scan(s) after {now - started:.0f}s"
                               + (f" ({running[0].status})" if len(running) == 1 else ""))
                 last_report = now
-            interval = self._pause(interval, f"{len(pending)} scan(s)")
+            interval = self._pause(interval, f"{len(pending)} scan(s)", since=started)
 
     def _poll(self, pending: list[_Scan]) -> dict[str, ScanStatus]:
         """One status request per round: by bulk id when every scan came from one start, else by ids."""
@@ -798,14 +800,19 @@ class Scanner:
             if id(scan) in replaced:
                 scans[index] = fresh[scan.target.node_id]
 
-    def _pause(self, interval: float, waiting_for: str) -> float:
-        """Sleep until the next poll; the interval grows to the cap. Raises at the deadline."""
+    def _pause(self, interval: float, waiting_for: str, since: float | None = None) -> float:
+        """Sleep until the next poll and return the pause after it. Raises at the deadline.
+
+        Waiting for scans (`since` their start), the pause is POLL_SHARE of the time waited so far,
+        between the first pause and --poll-interval: a scan is noticed within a tenth of its time (or
+        the first pause) of finishing, and a long one costs few status checks. Otherwise it grows by half."""
         interval = max(interval, self.options.poll_floor)
         remaining = self._remaining()
         self.sleep(max(0.0, min(interval, remaining)))
         if remaining <= interval:
             raise ScanTimeout(f"timed out after {self.options.timeout:g}s waiting for {waiting_for}")
-        return min(interval * 1.5, self.options.poll_max)
+        grown = interval * 1.5 if since is None else POLL_SHARE * (self.clock() - since)
+        return max(self.options.poll_initial, min(grown, self.options.poll_max))
 
     # -- settling and fetching --------------------------------------------------------------------
 

@@ -75,8 +75,8 @@ def test_n_images_take_one_start_and_one_status_request_per_round(count: int) ->
     polls = paths(sim, STATUS)
     assert all(p["bulk_scan_id"] and p["scan_ids"] == [] for p in polls)
     # The same timeline whatever the count: as many status requests for 10 images as for 1 (the scans
-    # complete at the 4th poll, matching ends at the 6th, and --settle-time takes one more round).
-    assert len(polls) == 7
+    # complete at the 4th poll, matching ends at the 6th, and --settle-time's 10 s take five 2 s rounds).
+    assert len(polls) == 11
 
 
 def test_the_same_image_given_twice_is_scanned_once() -> None:
@@ -244,7 +244,7 @@ def test_a_registry_scan_is_one_start_and_one_status_request_per_round() -> None
     assert len(result.targets) > 5 and all(t.completed for t in result.targets)
     assert all(t.target.name.startswith("bulk.example.com/bulk/svc-") for t in result.targets)
     assert all(p["bulk_scan_id"] for p in paths(sim, STATUS))
-    assert len(paths(sim, STATUS)) == 7
+    assert len(paths(sim, STATUS)) == 11
     assert any(m.startswith(f"Selected {len(result.targets)} image(s) in registry bulk-registry") for m in messages)
 
 
@@ -317,7 +317,8 @@ def test_a_scan_already_running_is_attached_to_not_started() -> None:
     moment = [1_800_000_000.0]
     sim = ConsoleSimulator(clock=lambda: moment[0])
     transport = DatedTransport(sim, lambda: moment[0])
-    first = make_scanner(sim, transport=transport, timeout=5).scan_images([ImageRef.parse(f"{REG}/stuck:1.0")])
+    first = make_scanner(sim, transport=transport, timeout=5, cancel=False).scan_images(
+        [ImageRef.parse(f"{REG}/stuck:1.0")])
     moment[0] += 300
     messages: list[str] = []
     second = make_scanner(sim, messages=messages, transport=transport, timeout=5).scan_images(
@@ -352,7 +353,7 @@ class FailingAfter(httpx.BaseTransport):
 def test_a_console_error_mid_run_keeps_the_verdicts_already_reached(status: int) -> None:
     sim = ConsoleSimulator()
     messages: list[str] = []
-    transport = FailingAfter(sim, ok=8, status=status)
+    transport = FailingAfter(sim, ok=12, status=status)
     result = make_scanner(sim, messages=messages, transport=transport).scan_images(
         [ImageRef.parse(f"{REG}/app:1.4.2"), ImageRef.parse(f"{REG}/stuck:1.0")])
     by_name = {t.target.name: t for t in result.targets}
@@ -360,7 +361,7 @@ def test_a_console_error_mid_run_keeps_the_verdicts_already_reached(status: int)
     assert not by_name[f"{REG}/stuck:1.0"].completed and by_name[f"{REG}/stuck:1.0"].error
     assert decide(result, Policy()).exit_code == ExitCode.GATE_FAILED  # the certain failure wins over 3
     if status == 404:  # an unknown bulk: asked again by id before giving up
-        assert paths(sim, STATUS)[-1]["bulk_scan_id"] == "" or transport.polls > 9
+        assert paths(sim, STATUS)[-1]["bulk_scan_id"] == "" or transport.polls > 13
 
 
 def test_results_never_starts_a_scan_even_for_one_being_cancelled() -> None:

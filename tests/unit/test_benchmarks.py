@@ -25,3 +25,19 @@ def test_the_report_benchmark_runs_at_a_tiny_size(capsys: pytest.CaptureFixture[
         assert name in out, out
     sys.modules.pop("reports", None)
     sys.modules.pop("run", None)
+
+
+def test_the_poll_schedule_meets_the_lag_and_request_goals_on_a_simulated_clock(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """Deterministic (the clock moves only when ci-scan sleeps): COMPLETE is noticed within max(2 s, 10%)
+    of the scan's time, and a long scan costs at most one status check per 5 s."""
+    monkeypatch.syspath_prepend(str(ROOT / "benchmarks"))
+    polling = importlib.import_module("polling")
+    (name, options, _), *_ = polling.schedules()
+    assert name.startswith("ci-scan")
+    for duration in (5.0, 7.0, 60.0, 600.0):
+        outcome = polling.measure(duration, options)
+        assert outcome.lag <= outcome.lag_goal, (duration, outcome)
+        if duration >= 600:
+            assert outcome.per_5s <= 1, (duration, outcome)
+    sys.modules.pop("polling", None)
