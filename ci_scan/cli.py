@@ -24,7 +24,7 @@ def cli() -> None:
     """Gate CI pipelines on Deepfence ThreatMapper / ThreatStryker vulnerability scans.
 
     Exit codes: 0 gate passed, 1 gate failed, 2 usage or configuration error,
-    3 scan could not be completed, 4 timed out waiting for the scan.
+    3 scan could not be completed, 4 timed out, 130 or 143 stopped by SIGINT or SIGTERM.
     """
 
 
@@ -39,7 +39,7 @@ RESULTS_OPTIONS = options.COMMON
 NODE_OPTIONS = (*options.COMMON, *options.STARTING, *options.NODES)
 
 
-@scan.command("image")
+@scan.command("image", cls=options.LazyCommand)
 @click.argument("image_refs", nargs=-1, metavar="IMAGE_REF...")
 @options.apply(IMAGE_OPTIONS)
 def scan_image(image_refs: tuple[str, ...], **values: Any) -> None:
@@ -54,7 +54,7 @@ def scan_image(image_refs: tuple[str, ...], **values: Any) -> None:
     _run(request, {**values, "default_dockerfile": True})  # ./Dockerfile, when one image is scanned
 
 
-@scan.command("registry")
+@scan.command("registry", cls=options.LazyCommand)
 @click.argument("registry")
 @options.apply(REGISTRY_OPTIONS)
 def scan_registry(registry: str, **values: Any) -> None:
@@ -65,7 +65,7 @@ def scan_registry(registry: str, **values: Any) -> None:
     _run(request, values)
 
 
-@scan.command("all")
+@scan.command("all", cls=options.LazyCommand)
 @options.apply((*options.COMMON, *options.STARTING, *options.SWEEPING))
 def scan_all(**values: Any) -> None:
     """The sweep: scan every host whose agent runs, every container and each registry's images (by --tags),
@@ -75,7 +75,7 @@ def scan_all(**values: Any) -> None:
     _run(read_sweep(values.pop("type") or "host,container,image", values.pop("tags") or "latest"), values)
 
 
-@scan.command("host")
+@scan.command("host", cls=options.LazyCommand)
 @click.argument("names", nargs=-1, required=True, metavar="HOST...")
 @options.apply(NODE_OPTIONS)
 def scan_host(names: tuple[str, ...], **values: Any) -> None:
@@ -87,7 +87,7 @@ def scan_host(names: tuple[str, ...], **values: Any) -> None:
     _scan_nodes("host", names, values)
 
 
-@scan.command("container")
+@scan.command("container", cls=options.LazyCommand)
 @click.argument("names", nargs=-1, required=True, metavar="CONTAINER...")
 @options.apply(NODE_OPTIONS)
 def scan_container(names: tuple[str, ...], **values: Any) -> None:
@@ -104,7 +104,7 @@ def _scan_nodes(node_type: str, names: tuple[str, ...], values: dict[str, Any]) 
 WATCH_OPTIONS = (*options.CONSOLE, *options.POLICY, *options.WAITING, *options.STARTING, *options.WATCHING)
 
 
-@cli.command()
+@cli.command(cls=options.LazyCommand)
 @options.apply(WATCH_OPTIONS)
 def watch(**values: Any) -> None:
     """Gate new hosts and containers as they register with the console, one JSON line per node decided.
@@ -133,7 +133,7 @@ def nodes() -> None:
     """What the console knows: images, hosts, containers, registries."""
 
 
-@nodes.command("list")
+@nodes.command("list", cls=options.LazyCommand)
 @click.option("--type", "node_type", type=click.Choice(("image", "host", "container", "registry")),
               default="host", envvar=_env("NODE_TYPE"), show_envvar=True, help="Which nodes to list.")
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON list instead of a table.")
@@ -148,7 +148,7 @@ def registries() -> None:
     """The console's registry accounts."""
 
 
-@registries.command("list")
+@registries.command("list", cls=options.LazyCommand)
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON list instead of a table.")
 @options.apply(options.CONSOLE)
 def registries_list(as_json: bool, **values: Any) -> None:
@@ -175,7 +175,7 @@ def _inventory(node_type: str, as_json: bool, values: dict[str, Any]) -> None:
     click.echo(render(rows, COLUMNS[node_type], as_json=as_json), nl=False)
 
 
-@cli.command("results")
+@cli.command("results", cls=options.LazyCommand)
 @click.argument("scan_ids", nargs=-1, required=True, metavar="SCAN_ID...")
 @options.apply(RESULTS_OPTIONS)
 def results(scan_ids: tuple[str, ...], **values: Any) -> None:
@@ -321,9 +321,11 @@ def main() -> None:
 
 def _outputs_without_a_run(code: ExitCode) -> None:
     """In GitHub Actions, the step outputs of a command that ended before any run (bad options: exit 2)."""
+    if code == ExitCode.PASSED or not os.environ.get("GITHUB_OUTPUT", "").strip():
+        return  # the help and version path: nothing to write, nothing more to import
     from ci_scan.ci_env import detect, step_outputs, write_github_outputs
 
     ci = detect(os.environ)
-    if ci.github_output and code != ExitCode.PASSED:
+    if ci.github_output:
         if problem := write_github_outputs(ci.github_output, step_outputs(None, code, [])):
             _say(f"Warning: {problem}")

@@ -43,7 +43,7 @@ class Option:
     def envvars(self) -> tuple[str, ...]:
         return (f"CI_SCAN_{self.field.upper()}", *self.extra_env)
 
-    def click_option(self) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    def click_param(self) -> click.Option:
         flags = [f"{self.flag}/--no-{self.flag[2:]}"] if self.negatable else [self.flag]
         for alias in self.aliases:
             name = alias.replace("_", "-")
@@ -65,7 +65,7 @@ class Option:
                 kwargs["metavar"] = self.metavar
         if self.multiple:
             kwargs["multiple"] = True
-        return click.option(*flags, self.field, **kwargs)
+        return click.Option([*flags, self.field], **kwargs)
 
     def readme_row(self) -> str:
         flag = f"{self.flag} / --no-{self.flag[2:]}" if self.negatable else self.flag
@@ -209,11 +209,31 @@ COMMON = (*CONSOLE, *POLICY, *WAITING, *REPORT_OPTIONS)
 
 
 def apply(options: tuple[Option, ...]) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
-    """Decorate a click command with `options`, in order."""
-    def decorate(command: Callable[..., Any]) -> Callable[..., Any]:
-        for option in reversed(options):
-            command = option.click_option()(command)
-        return command
+    """Give a command's function `options`, in order, after its arguments: its LazyCommand builds them."""
+    def decorate(function: Callable[..., Any]) -> Callable[..., Any]:
+        function.__ci_scan_options__ = options  # type: ignore[attr-defined]
+        return function
     return decorate
+
+
+class LazyCommand(click.Command):
+    """A command whose options (about 60 each) are built the first time click asks for them, to parse the
+    command or show its help: `ci-scan --help` and the other commands never pay for them."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        self._pending: tuple[Option, ...] = ()
+        super().__init__(*args, **kwargs)
+        self._pending = getattr(self.callback, "__ci_scan_options__", ())
+
+    @property
+    def params(self) -> list[click.Parameter]:
+        if self._pending:
+            pending, self._pending = self._pending, ()
+            self._params.extend(option.click_param() for option in pending)
+        return self._params
+
+    @params.setter
+    def params(self, value: list[click.Parameter]) -> None:
+        self._params = value
 EVERY_OPTION = tuple(dict.fromkeys((*COMMON, *STARTING, *IMAGES, *REGISTRY, *NODES, *SWEEPING, *WATCHING)))
 """Each option once, in README order."""
