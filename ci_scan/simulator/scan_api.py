@@ -7,6 +7,7 @@ whatever the path says, as the console does. Scans run on images, hosts and cont
 from __future__ import annotations
 
 import functools
+import json
 import uuid
 from collections.abc import Callable
 from typing import Any
@@ -163,13 +164,26 @@ def find_scan(state: ConsoleState, scan_id: str, kind: ScanKind = VULNERABILITY)
     return scan
 
 
+ORDERED_KEPT = 16
+"""Ordered result lists the simulator keeps (a few scans being paged through at once)."""
+
+
 def _result_rows(state: ConsoleState, call: Call) -> tuple[Scan, list[Record]]:
     """Filtered and ordered findings; unordered requests get a fresh shuffle, as the console's
     ORDER BY-less query gives no stable order either."""
     kind = kind_of(call)
     scan = find_scan(state, call.body["scan_id"], kind)
     selector = FieldsFilter(call.body["fields_filter"])
-    return scan, selector.select(scan.ingested_findings(), tie_breaker=kind.tie_breaker, shuffle_with=state.rng)
+    rows = scan.ingested_findings()
+    if not selector.order:
+        return scan, selector.select(rows, tie_breaker=kind.tie_breaker, shuffle_with=state.rng)
+    key = (kind.name, scan.scan_id, len(rows), json.dumps(call.body["fields_filter"], sort_keys=True))
+    ordered = state.ordered_rows.get(key)
+    if ordered is None:
+        if len(state.ordered_rows) >= ORDERED_KEPT:
+            state.ordered_rows.clear()
+        ordered = state.ordered_rows[key] = selector.select(rows, tie_breaker=kind.tie_breaker)
+    return scan, ordered
 
 
 def _scanned_node(node: ScanTarget) -> dict[str, Any]:
