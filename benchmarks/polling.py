@@ -79,14 +79,14 @@ def measure(duration: float, options: ScanOptions) -> Outcome:
     return Outcome(duration, seen[0] - duration, len(polls_until_done))
 
 
-def schedules() -> list[tuple[str, ScanOptions, float | None]]:
-    """(name, options, POLL_SHARE to use or None for growth by half)."""
+def schedules() -> list[tuple[str, ScanOptions, bool]]:
+    """(name, options, whether pauses grow by half as before rather than as ci-scan's own rule)."""
     base = ScanOptions(kind=SECRET, kinds=(SECRET,), settle_time=0, timeout=7200, heartbeat=1e9)
     return [
-        ("ci-scan: 10% of the time waited, 2 s to 15 s", base, 0.1),
-        ("before: 2 s growing by half to 15 s", base, None),
-        ("every 5 s", ScanOptions(**{**base.__dict__, "poll_initial": 5.0, "poll_max": 5.0}), None),
-        ("every 2 s", ScanOptions(**{**base.__dict__, "poll_initial": 2.0, "poll_max": 2.0}), None),
+        (f"ci-scan: {scan_module.POLL_SHARE:.0%} of the time waited, 2 s to 15 s", base, False),
+        ("before: 2 s growing by half to 15 s", base, True),
+        ("every 5 s", ScanOptions(**{**base.__dict__, "poll_initial": 5.0, "poll_max": 5.0}), True),
+        ("every 2 s", ScanOptions(**{**base.__dict__, "poll_initial": 2.0, "poll_max": 2.0}), True),
     ]
 
 
@@ -94,8 +94,8 @@ def main() -> None:
     print("| schedule | scan | lag | goal | status checks | per 5 s |")
     print("| --- | ---: | ---: | ---: | ---: | ---: |")
     original = scan_module.Scanner._pause
-    for name, options, share in schedules():
-        if share is None:  # the old rule: each pause half again the last, to the cap
+    for name, options, grows in schedules():
+        if grows:  # the old rule: each pause half again the last, to the cap
             def grow(self: Scanner, interval: float, waiting_for: str, since: float | None = None) -> float:
                 return original(self, interval, waiting_for, None)
             scan_module.Scanner._pause = grow  # type: ignore[method-assign]

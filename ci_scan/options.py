@@ -211,13 +211,14 @@ COMMON = (*CONSOLE, *POLICY, *WAITING, *REPORT_OPTIONS)
 def apply(options: tuple[Option, ...]) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
     """Give a command's function `options`, in order, after its arguments: its LazyCommand builds them."""
     def decorate(function: Callable[..., Any]) -> Callable[..., Any]:
-        function.__ci_scan_options__ = options  # type: ignore[attr-defined]
+        # Stacked: the upper decorator's options come first, as click's own decorators order them.
+        function.__ci_scan_options__ = (*options, *getattr(function, "__ci_scan_options__", ()))  # type: ignore[attr-defined]
         return function
     return decorate
 
 
 class LazyCommand(click.Command):
-    """A command whose options (about 60 each) are built the first time click asks for them, to parse the
+    """A command whose options (up to 53 each) are built the first time click asks for them, to parse the
     command or show its help: `ci-scan --help` and the other commands never pay for them."""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
@@ -228,8 +229,9 @@ class LazyCommand(click.Command):
     @property
     def params(self) -> list[click.Parameter]:
         if self._pending:
-            pending, self._pending = self._pending, ()
-            self._params.extend(option.click_param() for option in pending)
+            built = [option.click_param() for option in self._pending]  # all of them, or none
+            self._pending = ()
+            self._params.extend(built)
         return self._params
 
     @params.setter

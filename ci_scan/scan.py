@@ -67,9 +67,9 @@ STOP_GRACE = 5.0
 """Seconds past --timeout (or a signal) that stopping the run's scans may take: a CI runner sends SIGKILL
 soon after SIGTERM."""
 POLL_FLOOR = 1.0
+"""The shortest pause between two status checks, whatever --poll-interval says: the console is shared."""
 POLL_SHARE = 0.1
 """While scans run, the pause between status checks is this share of the time waited so far."""
-"""The shortest pause between two status checks, whatever --poll-interval says: the console is shared."""
 _IMAGE_PAGE = 100
 _CANCELLING = frozenset({"CANCEL_PENDING", "CANCELLING"})
 UNKNOWN_STATUS_LIMIT = 180.0
@@ -690,7 +690,7 @@ class Scanner:
                     self._abandon(pending, exc)  # the verdicts already reached stand
                     return
                 self.progress(f"Status check failed ({exc}); trying again")
-                interval = self._pause(interval, "the scans", since=started)
+                interval = self._pause(interval, "the scans")  # a failing console: back off by half
                 continue
             now = self.clock()
             changed = False

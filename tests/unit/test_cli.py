@@ -208,3 +208,19 @@ def test_settings_know_which_options_were_given(monkeypatch: pytest.MonkeyPatch,
     assert expected.items() <= given.items()
     assert "fail_on" not in given and "page_size" not in given
     assert captured_settings[-1].policy.threshold_label == "critical"
+
+
+def test_every_command_given_options_builds_them() -> None:
+    """`options.apply` only marks a function: a command that is not a LazyCommand would get none of them."""
+    from ci_scan.options import LazyCommand
+
+    def walk(command: click.Command) -> list[click.Command]:
+        children = command.commands.values() if isinstance(command, click.Group) else []
+        return [command, *(c for child in children for c in walk(child))]
+
+    marked = [c for c in walk(cli.cli) if getattr(c.callback, "__ci_scan_options__", ())]
+    assert len(marked) == 9
+    for command in marked:
+        assert isinstance(command, LazyCommand), command.name
+        names = {p.name for p in command.params}
+        assert {o.field for o in command.callback.__ci_scan_options__} <= names, command.name  # type: ignore[union-attr]
