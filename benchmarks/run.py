@@ -163,6 +163,9 @@ def main() -> None:
 
     many_targets()
     sweep()
+    from end_to_end import main as end_to_end  # 20,000 findings over loopback against a stdlib client
+
+    end_to_end()
     from reports import report  # every format at 1k, 10k and 100k findings, each in a process of its own
 
     report(run)

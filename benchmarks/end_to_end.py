@@ -1,0 +1,135 @@
+"""End to end: the installed `ci-scan` against a stdlib client doing the same conversation.
+
+The simulator serves over real HTTP on 127.0.0.1 (in this process, so its own work is not counted).
+`ci-scan scan image registry.example.com/team/big:1.0` writes every report; the floor is a client of
+urllib and json (this file, run with `--floor`) that authenticates, finds the image, starts its scan,
+polls it at the same pace, fetches the SBOM, the count and every page of findings, and writes them as
+`json.dumps` plus an ElementTree document. ci-scan runs twice: with its JSON report only (the client's
+own cost), and with all six reports. Each run is its own process; its CPU time and peak RSS come from
+`os.wait4`; the median of 3 runs is shown.
+
+    python benchmarks/end_to_end.py
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+import xml.etree.ElementTree as ET
+from pathlib import Path
+from typing import Any
+
+IMAGE = "registry.example.com/team/big:1.0"
+POLL = 0.1
+
+
+def _call(url: str, path: str, body: Any, token: str = "", method: str = "POST") -> Any:
+    data = json.dumps(body).encode() if body is not None else None
+    request = urllib.request.Request(url + path, data=data, method=method,
+                                     headers={"Content-Type": "application/json",
+                                              **({"Authorization": f"Bearer {token}"} if token else {})})
+    try:
+        with urllib.request.urlopen(request, timeout=60) as reply:
+            return json.loads(reply.read())
+    except urllib.error.HTTPError as error:
+        if error.code == 500 and path == "/deepfence/scan/sbom":
+            return None
+        raise
+
+
+def _filters(contains: dict[str, list[Any]] | None = None, order: list[str] | None = None) -> dict[str, Any]:
+    return {"contains_filter": {"filter_in": contains or {}}, "match_filter": {"filter_in": {}},
+            "order_filter": {"order_fields": [{"field_name": f, "descending": False} for f in order or []]},
+            "compare_filter": None}
+
+
+def floor_client(url: str, api_token: str, out: Path, image: str = IMAGE) -> None:
+    """The same conversation with the standard library, and the findings written twice."""
+    repository, _, tag = image.removeprefix("registry.example.com/").rpartition(":")
+    token = _call(url, "/deepfence/auth/token", {"api_token": api_token})["access_token"]
+    registry = next(r for r in _call(url, "/deepfence/registryaccount", None, token, "GET")
+                    if r["name"] == "example-registry")
+    images = _call(url, "/deepfence/registryaccount/images", {
+        "registry_id": registry["node_id"], "image_filter": _filters(order=["node_id"]),
+        "image_stub_filter": _filters({"docker_image_name": [repository]}), "window": {"offset": 0, "size": 100}},
+        token)
+    node = next(i for i in images if f"{repository}:{tag}" in (i.get("docker_image_tag_list") or []))["node_id"]
+    scan_filters = {name: {"filter_in": None} for name in (
+        "cloud_account_scan_filter", "container_scan_filter", "host_scan_filter", "image_scan_filter",
+        "kubernetes_cluster_scan_filter")}
+    started = _call(url, "/deepfence/scan/start/vulnerability", {
+        "node_ids": [{"node_id": node, "node_type": "image"}], "filters": scan_filters,
+        "scan_config": [{"language": "base"}], "is_priority": False, "deepfence_system_scan": False}, token)
+    scan_id = started["scan_ids"][0]
+    while True:
+        statuses = _call(url, "/deepfence/scan/status/vulnerability",
+                         {"scan_ids": [], "bulk_scan_id": started["bulk_scan_id"]}, token)["statuses"]
+        if statuses[scan_id]["status"] == "COMPLETE" and _call(url, "/deepfence/scan/sbom",
+                                                               {"scan_id": scan_id}, token) is not None:
+            break
+        time.sleep(POLL)
+    _call(url, "/deepfence/scan/results/count/vulnerability",
+          {"scan_id": scan_id, "fields_filter": _filters(), "window": {"offset": 0, "size": 0}}, token)
+    findings: list[dict[str, Any]] = []
+    while True:
+        page = _call(url, "/deepfence/scan/results/vulnerability", {
+            "scan_id": scan_id, "fields_filter": _filters(order=["cve_id", "cve_caused_by_package"]),
+            "window": {"offset": len(findings), "size": 1000}}, token)["vulnerabilities"] or []
+        findings += page
+        if len(page) < 1000:
+            break
+    (out / "findings.json").write_text(json.dumps(findings))
+    root = ET.Element("findings")
+    for finding in findings:
+        ET.SubElement(root, "finding", {k: str(v) for k, v in finding.items() if isinstance(v, (str, int, float))})
+    ET.ElementTree(root).write(out / "findings.xml")
+
+
+def _measured(argv: list[str], env: dict[str, str], cwd: Path) -> tuple[float, float, float, int]:
+    """Wall seconds, CPU seconds, peak RSS in MiB and exit code of one process."""
+    started = time.perf_counter()
+    process = subprocess.Popen(argv, env=env, cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    _, status, usage = os.wait4(process.pid, 0)
+    process.returncode = os.waitstatus_to_exitcode(status)
+    wall = time.perf_counter() - started
+    return wall, usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 1024, process.returncode
+
+
+def main(repeats: int = 3, image: str = IMAGE) -> None:
+    from ci_scan.simulator import ADMIN_TOKEN, ConsoleSimulator, serve
+
+    ci_scan = str(Path(sys.executable).parent / "ci-scan")
+    reports = {"ci-scan, the JSON report": ["--json", "r.json"],
+               "ci-scan, every report": ["--junit", "r.xml", "--sarif", "r.sarif", "--json", "r.json",
+                                         "--gitlab-report", "gl.json", "--sbom", "sbom.json", "--markdown", "r.md"]}
+    rows: dict[str, list[tuple[float, float, float, int]]] = {"stdlib client": [], **{name: [] for name in reports}}
+    for _ in range(repeats):
+        for name in rows:
+            with serve(ConsoleSimulator(matching_polls=0)) as server, tempfile.TemporaryDirectory() as folder:
+                env = {**os.environ, "DEEPFENCE_CONSOLE_URL": server.url, "DEEPFENCE_API_TOKEN": ADMIN_TOKEN,
+                       "CI_SCAN_POLL_INTERVAL": f"{POLL}s", "CI_SCAN_SIMULATOR_POLL_FLOOR": str(POLL),
+                       "CI_SCAN_SETTLE_TIME": "0"}
+                if name == "stdlib client":
+                    argv = [sys.executable, __file__, "--floor", server.url, ADMIN_TOKEN, folder, image]
+                else:
+                    argv = [ci_scan, "scan", "image", image, *reports[name]]
+                rows[name].append(_measured(argv, env, Path(folder)))
+    print(f"| end to end, {image} | wall | CPU | peak RSS | exit |")
+    print("| --- | ---: | ---: | ---: | ---: |")
+    floor = sorted(rows["stdlib client"])[len(rows["stdlib client"]) // 2]
+    for name, runs in rows.items():
+        wall, cpu, rss, code = sorted(runs)[len(runs) // 2]
+        print(f"| {name} | {wall:.2f} s ({wall / floor[0]:.1f}×) | {cpu:.2f} s ({cpu / floor[1]:.1f}×) | "
+              f"{rss:.0f} MiB ({rss / floor[2]:.1f}×) | {code} |")
+
+
+if __name__ == "__main__":
+    if sys.argv[1:2] == ["--floor"]:
+        floor_client(sys.argv[2], sys.argv[3], Path(sys.argv[4]), sys.argv[5])
+    else:
+        main()
