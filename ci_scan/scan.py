@@ -255,23 +255,25 @@ class Scanner:
         return (self._start_targets(list(found.targets)) if found.targets else []) + skipped
 
     def _begin(self, begin: Callable[[], list[_Scan]]) -> list[_Scan]:
-        if self._deadline is None:
-            self._deadline = self.clock() + self.options.timeout
-        with self.client.deadline(self._deadline, self.clock):
+        with self.client.deadline(self._run_deadline(), self.clock):
             self.client.authenticate()
             if self.baseline_request is not None:
                 self.baseline = self._fetch_baseline(self.baseline_request)
             return begin()
 
+    def _run_deadline(self) -> float:
+        """The run's deadline: given, or --timeout from the first time it is asked for."""
+        if self._deadline is None:
+            self._deadline = self.clock() + self.options.timeout
+        return self._deadline
+
     def _remaining(self) -> float:
-        return (self._deadline if self._deadline is not None else self.clock() + self.options.timeout) - self.clock()
+        return self._run_deadline() - self.clock()
 
     def finish(self, scans: list[_Scan]) -> RunResult:
         """Wait for the scans started, and fetch their findings, all by the run's deadline."""
-        if self._deadline is None:
-            self._deadline = self.clock() + self.options.timeout
         try:
-            with self.client.deadline(self._deadline, self.clock):
+            with self.client.deadline(self._run_deadline(), self.clock):
                 self._wait(scans)
         except ScanTimeout:
             self._time_out([s for s in scans if s.result is None])
@@ -303,7 +305,7 @@ class Scanner:
 
     def _time_out(self, pending: list[_Scan]) -> None:
         self.progress(f"Timed out after {self.options.timeout:g}s with {len(pending)} scan(s) still running")
-        until = (self._deadline or self.clock()) + STOP_GRACE  # one grace for every kind's stop
+        until = self._run_deadline() + STOP_GRACE  # one grace for every kind's stop
         stopped = self.stop_started(pending, until) if self.options.cancel else []
         for scan in pending:
             if scan.scan_id in stopped:

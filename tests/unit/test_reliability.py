@@ -3,12 +3,13 @@ safely (plain http, CA bundles, --insecure, the poll floor)."""
 
 from __future__ import annotations
 
+import contextlib
 import gzip
 import shutil
 import socket
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -212,9 +213,9 @@ def test_on_error_and_cancel_reach_the_settings() -> None:
 # -- a reply that stalls -----------------------------------------------------------------------------
 
 
-@pytest.fixture
-def stalling_server() -> Iterator[str]:
-    """A server that sends headers, then a byte of body every 0.5 s for 2.5 s, then stalls for good."""
+@contextlib.contextmanager
+def slow_server(answer: Callable[[socket.socket], None]) -> Iterator[str]:
+    """A loopback server that reads each request, then lets `answer` write to the connection (slowly)."""
     listener = socket.create_server(("127.0.0.1", 0))
 
     def serve() -> None:
@@ -226,13 +227,8 @@ def stalling_server() -> Iterator[str]:
             with conn:
                 conn.recv(65536)
                 try:
-                    conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n")
-                    for _ in range(5):
-                        conn.sendall(b" ")
-                        time.sleep(0.5)
-                    conn.settimeout(30)
-                    conn.recv(1)  # until the client gives up
-                except OSError:
+                    answer(conn)
+                except OSError:  # the client gave up and shut the connection
                     pass
 
     threading.Thread(target=serve, daemon=True).start()
@@ -240,6 +236,21 @@ def stalling_server() -> Iterator[str]:
         yield f"http://127.0.0.1:{listener.getsockname()[1]}"
     finally:
         listener.close()
+
+
+@pytest.fixture
+def stalling_server() -> Iterator[str]:
+    """Headers, then a byte of body every 0.5 s for 2.5 s, then a stall for good."""
+    def answer(conn: socket.socket) -> None:
+        conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n")
+        for _ in range(5):
+            conn.sendall(b" ")
+            time.sleep(0.5)
+        conn.settimeout(30)
+        conn.recv(1)  # until the client gives up
+
+    with slow_server(answer) as url:
+        yield url
 
 
 def test_a_reply_that_stalls_mid_body_is_cut_off_at_the_deadline(stalling_server: str) -> None:
@@ -276,29 +287,14 @@ def test_the_suites_token_grep_finds_each_kind_of_token(tmp_path: Path) -> None:
 
 @pytest.fixture
 def trickled_headers() -> Iterator[str]:
-    """A server that sends its status line and headers one byte every 0.3 s, never finishing them."""
-    listener = socket.create_server(("127.0.0.1", 0))
+    """The status line and headers one byte every 0.3 s, never finished."""
+    def answer(conn: socket.socket) -> None:
+        for byte in b"HTTP/1.1 200 OK\r\nX-Slow: " + b"a" * 1000:
+            conn.sendall(bytes([byte]))
+            time.sleep(0.3)
 
-    def serve() -> None:
-        while True:
-            try:
-                conn, _ = listener.accept()
-            except OSError:
-                return
-            with conn:
-                conn.recv(65536)
-                try:
-                    for byte in b"HTTP/1.1 200 OK\r\nX-Slow: " + b"a" * 1000:
-                        conn.sendall(bytes([byte]))
-                        time.sleep(0.3)
-                except OSError:
-                    pass
-
-    threading.Thread(target=serve, daemon=True).start()
-    try:
-        yield f"http://127.0.0.1:{listener.getsockname()[1]}"
-    finally:
-        listener.close()
+    with slow_server(answer) as url:
+        yield url
 
 
 def test_headers_trickled_a_byte_at_a_time_are_cut_off_at_the_deadline(trickled_headers: str) -> None:
