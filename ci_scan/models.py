@@ -5,8 +5,9 @@ from __future__ import annotations
 import hashlib
 import re
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from enum import IntEnum
+from functools import cached_property
 from typing import Literal
 
 DOCKER_HUB = "docker.io"
@@ -31,8 +32,11 @@ class Severity(IntEnum):
 
     @property
     def label(self) -> str:
-        return self.name.lower()
+        return _SEVERITY_LABELS[self]
 
+
+_SEVERITY_LABELS = {severity: severity.name.lower() for severity in Severity}
+"""Asked for every finding of every report: a lookup, not a lower-casing each time."""
 
 # The Docker/OCI distribution reference grammar (github.com/distribution/reference, OCI image-spec
 # descriptor digests). Every pattern is used with fullmatch: `$` would let a trailing newline through.
@@ -300,13 +304,31 @@ class Finding:
         """The location, unless it only repeats the component (a secret's or malware's file is both)."""
         return "" if self.location == self.component else self.location
 
+    def __hash__(self) -> int:
+        # Findings key the decision's sets and maps, and every report asks about each finding several
+        # times: a frozen dataclass hashes all its fields on every call, so the hash is kept once made.
+        # It is never pickled (string hashes differ between processes): see __getstate__.
+        try:
+            return self.__dict__["_hash"]  # type: ignore[no-any-return]
+        except KeyError:
+            value = hash(tuple(getattr(self, name) for name in _FINDING_FIELDS))
+            object.__setattr__(self, "_hash", value)
+            return value
+
+    def __getstate__(self) -> dict[str, object]:
+        return {key: value for key, value in self.__dict__.items() if key != "_hash"}
+
+    @cached_property
+    def _package(self) -> tuple[str, str]:
+        return _split_component(self.component)
+
     @property
     def package_name(self) -> str:
-        return _split_component(self.component)[0]
+        return self._package[0]
 
     @property
     def package_version(self) -> str:
-        return _split_component(self.component)[1]
+        return self._package[1]
 
     @property
     def key(self) -> tuple[str, str, str]:
@@ -325,6 +347,9 @@ class Finding:
     def sort_key(self) -> tuple[int, float, str, str]:
         """Most severe first, then highest score, then by id and component."""
         return (-int(self.severity), -self.score, self.rule_id, self.component)
+
+
+_FINDING_FIELDS = tuple(f.name for f in fields(Finding))
 
 
 def severity_counts(findings: Iterable[Finding]) -> dict[Severity, int]:

@@ -172,10 +172,14 @@ class Policy:
     def threshold_label(self) -> str:
         return self.fail_on.label if self.fail_on is not None else "none"
 
-    @property
+    @cached_property
     def only_threshold(self) -> bool:
         """Whether the severity threshold is the only criterion (the reports word it as before)."""
         return self.criteria() in ([], [f"--fail-on {self.threshold_label}"])
+
+    @cached_property
+    def has_criteria(self) -> bool:
+        return bool(self._criteria_in_force)
 
     def criteria(self) -> list[str]:
         """Each criterion in force, as its option: `--fail-on high`, `--max-critical 0`, `--fail-on-kev`."""

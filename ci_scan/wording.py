@@ -124,7 +124,7 @@ def finding_reason(disposition: Disposition, finding: Finding, policy: Policy,
     if narrowed:
         why = "not reachable over the network" if narrowed == "--only-network" else "no live connection"
         return f"not counted: {why} ({narrowed})"
-    if not policy.criteria():
+    if not policy.has_criteria:
         return "not gated: --fail-on none (report only)"
     if policy.only_threshold:
         return f"below the --fail-on threshold {policy.threshold_label}"

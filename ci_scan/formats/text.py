@@ -6,6 +6,7 @@ Nothing here words a verdict or a disposition: that is `ci_scan.wording`.
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 
 from ci_scan.models import Finding, FindingKind
 
@@ -29,6 +30,12 @@ def shorten(text: str, limit: int) -> str:
 def clean(text: str, limit: int, *, multiline: bool = False) -> str:
     """Console text for a machine-read report: without control characters, bidi controls or lone
     surrogates, on one line (or with its line breaks, trimmed), cut to `limit`."""
+    return _clean(text, limit, multiline)
+
+
+@lru_cache(maxsize=1 << 16)
+def _clean(text: str, limit: int, multiline: bool) -> str:
+    # Kept: the same names, ids and descriptions come back in every finding and every report.
     if not (text.isascii() and text.isprintable()):  # printable ASCII (most text) has none of them
         text = _UNWANTED.sub("", text.replace("\r\n", "\n").replace("\r", "\n"))
         text = text.strip() if multiline else " ".join(text.split())

@@ -259,3 +259,29 @@ def test_finding_fingerprint_is_stable_and_distinguishes_paths() -> None:
     assert a.fingerprint("reg/app") == "bdcea2fb9103e0bc16ad01091710f59e"  # what 0.1's Finding gave
     secret = Finding("secret", "CVE-1", Severity.HIGH, "openssl:3.0.2")
     assert secret.fingerprint("reg/app") != a.fingerprint("reg/app")
+
+
+def test_a_finding_keeps_its_hash_but_never_pickles_it() -> None:
+    import pickle
+    import subprocess
+    import sys
+
+    from ci_scan.models import VulnerabilityDetails
+
+    finding = Finding("vulnerability", "CVE-2024-1", Severity.HIGH, "openssl:3.0.1", location="/usr/lib",
+                      details=VulnerabilityDetails(urls=("https://example.com",)))
+    twin = Finding("vulnerability", "CVE-2024-1", Severity.HIGH, "openssl:3.0.1", location="/usr/lib",
+                   details=VulnerabilityDetails(urls=("https://example.com",)))
+    other = Finding("vulnerability", "CVE-2024-1", Severity.HIGH, "openssl:3.0.2", location="/usr/lib")
+    assert hash(finding) == hash(finding) == hash(twin) and finding == twin
+    assert {finding: 1}.get(twin) == 1 and other not in {finding, twin}
+    assert (finding.package_name, finding.package_version) == ("openssl", "3.0.1")
+    # String hashes differ between processes: a hash carried by pickle would break every lookup there.
+    blob = pickle.dumps(finding)
+    assert "_hash" not in pickle.loads(blob).__dict__
+    script = ("import pickle, sys; f = pickle.loads(sys.stdin.buffer.read()); "
+              "from ci_scan.models import Finding, Severity; "
+              "g = Finding('vulnerability', 'CVE-2024-1', Severity.HIGH, 'openssl:3.0.1', location='/usr/lib', "
+              "details=f.details); print(hash(f) == hash(g) and g in {f})")
+    out = subprocess.run([sys.executable, "-c", script], input=blob, capture_output=True, check=True).stdout
+    assert out.strip() == b"True"
