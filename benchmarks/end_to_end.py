@@ -6,15 +6,18 @@ urllib and json (this file, run with `--floor`) that authenticates, finds the im
 polls it at the same pace, fetches the SBOM, the count and every page of findings, and writes them as
 `json.dumps` plus an ElementTree document. ci-scan runs twice: with its JSON report only (the client's
 own cost), and with all six reports. Each run is its own process; its CPU time and peak RSS come from
-`os.wait4`; the median of 3 runs is shown.
+`os.wait4`. Images of 1,000, 10,000 and 100,000 findings are added to the sample console; each row
+gives the median, with the minimum and maximum, of 3 runs (1 at 100,000, to keep `make bench` short).
 
-    python benchmarks/end_to_end.py
+    python benchmarks/end_to_end.py [FINDINGS ...]
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -26,6 +29,10 @@ from typing import Any
 
 IMAGE = "registry.example.com/team/big:1.0"
 POLL = 0.1
+SIZES = {1_000: 3, 10_000: 3, 100_000: 1}
+"""Findings in the scanned image -> runs per row."""
+_BIG = {"critical": 250, "high": 2400, "medium": 8000, "low": 6500, "unknown": 2750}
+"""The severities of `team/big`'s 20,000 findings, scaled for the other sizes."""
 
 
 def _call(url: str, path: str, body: Any, token: str = "", method: str = "POST") -> Any:
@@ -100,7 +107,29 @@ def _measured(argv: list[str], env: dict[str, str], cwd: Path) -> tuple[float, f
     return wall, usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 1024, process.returncode
 
 
-def main(repeats: int = 3, image: str = IMAGE) -> None:
+def bench_image(size: int) -> str:
+    return f"registry.example.com/team/bench-{size}:1.0"
+
+
+def bench_simulator(sizes: tuple[int, ...]) -> Any:
+    """The sample console with an image of each size's findings."""
+    from ci_scan.simulator import ConsoleSimulator, default_dataset
+    from ci_scan.simulator.data import Image
+
+    dataset = default_dataset()
+    registry = dataset.registries[0]
+    last = max(image.pushed_at for image in registry.images)
+    for number, size in enumerate(sizes, 1):
+        counts = {severity: round(n * size / 20_000) for severity, n in _BIG.items()}
+        counts["unknown"] += size - sum(counts.values())
+        digest = "sha256:" + hashlib.sha256(f"bench-{size}".encode()).hexdigest()
+        registry.images.append(Image(f"team/bench-{size}", ["1.0"], counts, pushed_at=last + number * 60_000,
+                                     digest=digest))
+    return ConsoleSimulator(dataset, matching_polls=0)
+
+
+def table(repeats: int, image: str, make_simulator: Any = None) -> None:
+    """One table: the stdlib client, ci-scan with the JSON report, ci-scan with every report."""
     from ci_scan.simulator import ADMIN_TOKEN, ConsoleSimulator, serve
 
     ci_scan = str(Path(sys.executable).parent / "ci-scan")
@@ -110,7 +139,8 @@ def main(repeats: int = 3, image: str = IMAGE) -> None:
     rows: dict[str, list[tuple[float, float, float, int]]] = {"stdlib client": [], **{name: [] for name in reports}}
     for _ in range(repeats):
         for name in rows:
-            with serve(ConsoleSimulator(matching_polls=0)) as server, tempfile.TemporaryDirectory() as folder:
+            simulator = make_simulator() if make_simulator else ConsoleSimulator(matching_polls=0)
+            with serve(simulator) as server, tempfile.TemporaryDirectory() as folder:
                 env = {**os.environ, "DEEPFENCE_CONSOLE_URL": server.url, "DEEPFENCE_API_TOKEN": ADMIN_TOKEN,
                        "CI_SCAN_POLL_INTERVAL": f"{POLL}s", "CI_SCAN_SIMULATOR_POLL_FLOOR": str(POLL),
                        "CI_SCAN_SETTLE_TIME": "0"}
@@ -119,17 +149,30 @@ def main(repeats: int = 3, image: str = IMAGE) -> None:
                 else:
                     argv = [ci_scan, "scan", "image", image, *reports[name]]
                 rows[name].append(_measured(argv, env, Path(folder)))
-    print(f"| end to end, {image} | wall | CPU | peak RSS | exit |")
+    print(f"| {image}, median (min–max) of {repeats} | wall | CPU | peak RSS | exit |")
     print("| --- | ---: | ---: | ---: | ---: |")
-    floor = sorted(rows["stdlib client"])[len(rows["stdlib client"]) // 2]
+    floor = [statistics.median(run[i] for run in rows["stdlib client"]) for i in range(3)]
     for name, runs in rows.items():
-        wall, cpu, rss, code = sorted(runs)[len(runs) // 2]
-        print(f"| {name} | {wall:.2f} s ({wall / floor[0]:.1f}×) | {cpu:.2f} s ({cpu / floor[1]:.1f}×) | "
-              f"{rss:.0f} MiB ({rss / floor[2]:.1f}×) | {code} |")
+        cells = []
+        for i, unit in enumerate(("s", "s", "MiB")):
+            values = sorted(run[i] for run in runs)
+            middle = statistics.median(values)
+            low_high = f", {values[0]:.{1 if unit == 's' else 0}f}–{values[-1]:.{1 if unit == 's' else 0}f}" \
+                if len(values) > 1 else ""
+            number = f"{middle:.2f} s" if unit == "s" else f"{middle:.0f} MiB"
+            cells.append(f"{number} ({middle / floor[i]:.1f}×{low_high})")
+        codes = sorted({run[3] for run in runs})
+        print(f"| {name} | {' | '.join(cells)} | {', '.join(map(str, codes))} |")
+
+
+def main(sizes: dict[int, int] | None = None) -> None:
+    chosen = sizes or SIZES
+    for size, repeats in chosen.items():
+        table(repeats, bench_image(size), lambda: bench_simulator(tuple(chosen)))
 
 
 if __name__ == "__main__":
     if sys.argv[1:2] == ["--floor"]:
         floor_client(sys.argv[2], sys.argv[3], Path(sys.argv[4]), sys.argv[5])
     else:
-        main()
+        main({int(n): SIZES.get(int(n), 3) for n in sys.argv[1:]} or None)

@@ -2,8 +2,10 @@
 
 The floor is the same findings as plain dicts serialised with `json.dumps` plus an ElementTree document
 of one element per finding, both made from dicts built beforehand (as the reports' decision is). Each
-measurement runs in a process of its own (`python benchmarks/reports.py --one PATH NAME`): a timed
-render, then one under tracemalloc for the peak of memory allocated while rendering.
+measurement runs in a process of its own (`python benchmarks/reports.py --one PATH NAME`): the run is
+loaded and decided, then rendered once; the memory is the growth of the process's peak RSS while
+rendering. `all` renders the six reports one after the other in one process, as a run does: the
+decision's per-finding work (dispositions, reasons) and the cleaned console text are then shared.
 
 The findings are the sample console's 20,000-finding scan (`team/big`), fetched once through the real
 client; past 20,000 the scan is repeated with other package versions, so rules repeat as in big images.
@@ -14,12 +16,12 @@ from __future__ import annotations
 import dataclasses
 import json
 import pickle
+import resource
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
-import tracemalloc
 import xml.etree.ElementTree as ET
 from collections.abc import Callable
 from pathlib import Path
@@ -30,6 +32,7 @@ from ci_scan.models import RunResult
 
 SIZES = (1_000, 10_000, 100_000)
 FLOOR = "floor"
+ALL = "all"
 
 
 def scaled(run: RunResult, size: int) -> RunResult:
@@ -51,8 +54,13 @@ def element_tree(plain: list[dict[str, object]]) -> str:
     return ET.tostring(root, encoding="unicode")
 
 
+def _peak_rss_mib() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
 def measure_one(path: Path, name: str) -> dict[str, float]:
-    """In this process: render `name` (or the floor) for the pickled run at `path`; seconds and MiB."""
+    """In this process: render `name` (a format, `all` of them, or the floor) for the pickled run at
+    `path`; seconds, and MiB of peak RSS grown while rendering."""
     run: RunResult = pickle.loads(path.read_bytes())
     action: Callable[[], object]
     if name == FLOOR:
@@ -61,19 +69,17 @@ def measure_one(path: Path, name: str) -> dict[str, float]:
         def action() -> object:
             return json.dumps(plain), element_tree(plain)
     else:
-        fmt = next(spec for spec in REPORTS if spec.name == name).load()
+        specs = REPORTS if name == ALL else [spec for spec in REPORTS if spec.name == name]
+        formats = [spec.load() for spec in specs]
         decision = decide(run, Policy())  # the decision is made before any report, as in a run
 
         def action() -> object:
-            return fmt.render(decision)
+            return [fmt.render(decision) for fmt in formats]
+    loaded = _peak_rss_mib()
     started = time.perf_counter()
     action()
     seconds = time.perf_counter() - started
-    tracemalloc.start()
-    action()
-    _, peak = tracemalloc.get_traced_memory()
-    tracemalloc.stop()
-    return {"seconds": seconds, "mib": peak / 2**20}
+    return {"seconds": seconds, "mib": _peak_rss_mib() - loaded}
 
 
 def measure(path: Path, name: str, repeats: int) -> dict[str, float]:
@@ -92,24 +98,22 @@ BIG = 100_000
 
 def report(run: RunResult, sizes: tuple[int, ...] = SIZES, repeats: int = 3, big_repeats: int = 1) -> None:
     names = [spec.name for spec in REPORTS]
+    print("| findings | report | time | / floor | peak RSS grown | / floor | per finding |")
+    print("| ---: | --- | ---: | ---: | ---: | ---: | ---: |")
     with tempfile.TemporaryDirectory() as folder:
         for size in sizes:
             path = Path(folder) / f"run-{size}.pickle"
             path.write_bytes(pickle.dumps(scaled(run, size)))
             processes = big_repeats if size >= BIG else repeats  # `make bench` within 5 minutes
             floor = measure(path, FLOOR, processes)
-            print(f"{size:>7,} findings: floor {floor['seconds']:.2f} s, {floor['mib']:.0f} MiB "
-                  f"(json.dumps + ElementTree of the findings as dicts); median of {processes} process(es)")
-            total_s = total_mib = 0.0
-            for name in names:
+            print(f"| {size:,} | floor (json.dumps + ElementTree), median of {processes} | {floor['seconds']:.2f} s | "
+                  f"1.0x | {floor['mib']:.0f} MiB | 1.0x | {floor['mib'] * 1024 / size:.1f} KiB |")
+            for name in (*names, ALL):
                 got = measure(path, name, processes)
-                total_s += got["seconds"]
-                total_mib = max(total_mib, got["mib"])
-                print(f"  {name:<14} {got['seconds']:7.2f} s = {got['seconds'] / floor['seconds']:5.1f}x   "
-                      f"{got['mib']:6.0f} MiB = {got['mib'] / max(floor['mib'], 1):4.1f}x   "
-                      f"{got['mib'] * 1024 / size:5.1f} KiB per finding")
-            print(f"  {'all formats':<14} {total_s:7.2f} s = {total_s / floor['seconds']:5.1f}x   "
-                  f"(peak of one format {total_mib:.0f} MiB = {total_mib / max(floor['mib'], 1):.1f}x)")
+                label = "all six, one process" if name == ALL else name
+                print(f"| {size:,} | {label} | {got['seconds']:.2f} s | {got['seconds'] / floor['seconds']:.1f}x | "
+                      f"{got['mib']:.0f} MiB | {got['mib'] / max(floor['mib'], 1):.1f}x | "
+                      f"{got['mib'] * 1024 / size:.1f} KiB |")
 
 
 if __name__ == "__main__":

@@ -1,8 +1,10 @@
 """Benchmarks: `make bench`. Ratios are against floors measured in the same run, never absolute seconds.
 
-- start-up: `ci-scan --version` against `python -c pass`;
+- start-up: `ci-scan --version`, `--help` and `scan image --help` against `python -c "import click"`;
+- completion lag and status checks per poll schedule, on a simulated clock (`benchmarks/polling.py`);
 - fetching 20,000 findings from the in-process simulator (21 pages of 1,000) through the real client;
 - requests and client time for many targets;
+- end to end over loopback, 1k, 10k and 100k findings, against a stdlib client (`benchmarks/end_to_end.py`);
 - every report for 1k, 10k and 100k findings, time and memory against `json.dumps` plus an ElementTree of
   the same findings (`benchmarks/reports.py`, which also runs alone: `python benchmarks/reports.py 10000`).
 """
@@ -140,6 +142,7 @@ def startup() -> None:
     }
     measured = {name: spread(lambda argv=argv: subprocess.run(argv, check=True, capture_output=True))
                 for name, argv in commands.items()}
+    importtime(ci_scan)
     click_median = measured["python -c 'import click'"][1]
     print("| start-up | min | median | max | median / import click |")
     print("| --- | ---: | ---: | ---: | ---: |")
@@ -148,12 +151,41 @@ def startup() -> None:
               f"{mid / click_median:.2f}x |")
 
 
+def section(title: str) -> None:
+    print(f"\n## {title}\n", flush=True)
+
+
+HEAVY = ("httpx", "ci_scan.client", "ci_scan.decision", "ci_scan.formats.", "cyclonedx", "sarif_om", "junit_xml",
+         "jsonschema", "yaml", "hashlib", "ssl")
+"""What the help path must not import: the console client, the gate's model, the renderers and their libraries."""
+
+
+def importtime(ci_scan: str) -> None:
+    """`python -X importtime` of `ci-scan --help`: the slowest imports, and any heavy one that crept in."""
+    stderr = subprocess.run([sys.executable, "-X", "importtime", ci_scan, "--help"], check=True,
+                            capture_output=True, text=True).stderr
+    rows = []
+    for line in stderr.splitlines():
+        if line.startswith("import time:") and "|" in line and "cumulative" not in line:
+            _, cumulative, name = (part.strip() for part in line.removeprefix("import time:").split("|"))
+            rows.append((int(cumulative), name.strip()))
+    top = [f"{name} {micros / 1000:.1f} ms" for micros, name in sorted(rows, reverse=True)
+           if not name.startswith(("encodings", "_"))][:6]
+    heavy = sorted({name for _, name in rows if name.startswith(HEAVY)})
+    print(f"ci-scan --help imports {len(rows)} modules; slowest (cumulative): {', '.join(top)}")
+    print(f"heavy modules on the help path: {', '.join(heavy) or 'none'}\n")
+
+
 def main() -> None:
+    began = time.perf_counter()
+    section("Start-up")
     startup()
     from polling import main as polling  # completion lag and status checks per schedule, simulated clock
 
+    section("Completion lag and status checks (simulated clock)")
     polling()
 
+    section("Fetching (in-process simulator)")
     run = scan_big()
     fetch = best_of(scan_big)
     plain = [dataclasses.asdict(f) for target in run.targets for f in target.findings]
@@ -161,14 +193,18 @@ def main() -> None:
     print(f"fetch 20,000 findings (simulator in-process, 21 pages): {fetch:.2f} s = "
           f"{fetch / floor_json:.0f}x json.dumps of them ({floor_json * 1000:.0f} ms)")
 
+    section("Many targets")
     many_targets()
     sweep()
-    from end_to_end import main as end_to_end  # 20,000 findings over loopback against a stdlib client
+    from end_to_end import main as end_to_end  # 1k, 10k and 100k findings over loopback against a stdlib client
 
+    section("End to end over loopback")
     end_to_end()
     from reports import report  # every format at 1k, 10k and 100k findings, each in a process of its own
 
+    section("Reports")
     report(run)
+    print(f"\nmake bench took {time.perf_counter() - began:.0f} s")
 
 
 if __name__ == "__main__":

@@ -337,11 +337,16 @@ class Finding:
 
     def fingerprint(self, target_name: str) -> str:
         """Stable across scans of the same repository, whatever the tag or digest."""
+        known = self.__dict__.get("_fingerprint")  # every report asks, always for the same target
+        if known is not None and known[0] == target_name:
+            return known[1]  # type: ignore[no-any-return]
         # Vulnerabilities keep the fingerprints of earlier versions; other kinds name their kind.
         kind = () if self.kind == "vulnerability" else (self.kind,)
         text = "\x1f".join((target_name, *kind, *self.key))
         # surrogatepass: a console's JSON may carry lone surrogates, and a fingerprint must not crash
-        return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()[:32]
+        value = hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()[:32]
+        self.__dict__["_fingerprint"] = (target_name, value)
+        return value
 
     @property
     def sort_key(self) -> tuple[int, float, str, str]:

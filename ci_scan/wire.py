@@ -105,6 +105,13 @@ def _opt(obj: Mapping[str, Any], key: str, kind: type, default: Any) -> Any:
     return value if isinstance(value, kind) else default
 
 
+def _text(obj: Mapping[str, Any], key: str) -> str:
+    """`_opt(obj, key, str, "")`, the commonest field, without its checks of the kind: a page of
+    findings asks for it a dozen times per finding."""
+    value = obj.get(key)
+    return clean_text(value) if isinstance(value, str) else ""
+
+
 def _list(data: Any, what: str) -> list[Any]:
     if data is None:
         return []
@@ -129,8 +136,8 @@ def parse_registries(data: Any) -> list[Registry]:
         registries.append(
             Registry(
                 node_id=_require(item, "node_id", str, "a registry"),
-                name=_opt(item, "name", str, ""),
-                registry_type=_opt(item, "registry_type", str, ""),
+                name=_text(item, "name"),
+                registry_type=_text(item, "registry_type"),
                 is_syncing=_opt(item, "is_syncing", bool, False),
                 non_secret=non_secret if isinstance(non_secret, Mapping) else {},
             )
@@ -145,7 +152,7 @@ def parse_images(data: Any) -> list[ImageNode]:
         tag_list = [clean_text(t) for t in _list(item.get("docker_image_tag_list"), "a tag list")
                     if isinstance(t, str)]
         tags = {t.rsplit(":", 1)[1] if t.startswith(f"{name}:") else t for t in tag_list}
-        last_tag = _opt(item, "docker_image_tag", str, "")
+        last_tag = _text(item, "docker_image_tag")
         if last_tag and not tag_list:
             tags.add(last_tag)
         images.append(
@@ -153,7 +160,7 @@ def parse_images(data: Any) -> list[ImageNode]:
                 node_id=_require(item, "node_id", str, "an image"),
                 name=name,
                 tags=tuple(sorted(tags)),
-                image_id=_opt(item, "docker_image_id", str, ""),
+                image_id=_text(item, "docker_image_id"),
             )
         )
     return images
@@ -188,18 +195,18 @@ def parse_agent_nodes(data: Any, node_type: str) -> list[AgentNode]:
             raise ConsoleResponseError(f"malformed reply from the console: {what} is not an object")
         node_id = _require(item, "node_id", str, what)
         if node_type == "host":
-            name = _opt(item, "host_name", str, "") or _opt(item, "node_name", str, "") or node_id
+            name = _text(item, "host_name") or _text(item, "node_name") or node_id
         else:
-            name = _opt(item, "docker_container_name", str, "") or _opt(item, "node_name", str, "") or node_id
+            name = _text(item, "docker_container_name") or _text(item, "node_name") or node_id
         nodes.append(AgentNode(
             node_id=node_id,
             node_type=node_type,
             name=name,
             agent_running=_opt(item, "agent_running", bool, True) if node_type == "host" else True,
-            host_name=_opt(item, "host_name", str, ""),
-            image=_opt(item, "docker_image_name_with_tag", str, ""),
-            instance_id=_opt(item, "instance_id", str, ""),
-            cloud_provider=_opt(item, "cloud_provider", str, ""),
+            host_name=_text(item, "host_name"),
+            image=_text(item, "docker_image_name_with_tag"),
+            instance_id=_text(item, "instance_id"),
+            cloud_provider=_text(item, "cloud_provider"),
             system=_opt(item, "is_deepfence_system", bool, False),
         ))
     return nodes
@@ -225,7 +232,7 @@ def parse_topology_delta(data: Any, previous: tuple[int, int]) -> TopologyDelta:
         found = []
         for item in _list(data.get(key), key):
             if isinstance(item, Mapping):
-                node_id, node_type = _opt(item, "node_id", str, ""), _opt(item, "node_type", str, "")
+                node_id, node_type = _text(item, "node_id"), _text(item, "node_type")
                 if node_id:
                     found.append((node_id, node_type))
         return tuple(found)
@@ -241,7 +248,7 @@ def parse_topology_delta(data: Any, previous: tuple[int, int]) -> TopologyDelta:
 def parse_scan_trigger(data: Any) -> tuple[list[str], str]:
     scan_ids = [clean_text(s) for s in _list(_require(data, "scan_ids", (list, type(None)), "the scan start reply"),
                                              "scan_ids") if isinstance(s, str) and s]
-    bulk = _opt(data, "bulk_scan_id", str, "")
+    bulk = _text(data, "bulk_scan_id")
     return scan_ids, bulk
 
 
@@ -257,10 +264,10 @@ def _scan_info(info: Any, scan_id: str) -> ScanStatus:
     return ScanStatus(
         scan_id=scan_id,
         status=_known_status(_require(info, "status", str, f"the status of scan {scan_id}")),
-        message=_opt(info, "status_message", str, ""),
-        node_id=_opt(info, "node_id", str, ""),
-        node_name=_opt(info, "node_name", str, ""),
-        node_type=_opt(info, "node_type", str, ""),
+        message=_text(info, "status_message"),
+        node_id=_text(info, "node_id"),
+        node_name=_text(info, "node_name"),
+        node_type=_text(info, "node_type"),
         created_at_ms=_opt(info, "created_at", int, 0),
         updated_at_ms=_opt(info, "updated_at", int, 0),
     )
@@ -283,9 +290,9 @@ def parse_sbom(data: Any) -> list[SbomEntry]:
         if not isinstance(item, Mapping):
             raise ConsoleResponseError("malformed reply from the console: an SBOM entry is not an object")
         entries.append(SbomEntry(
-            package=_opt(item, "package_name", str, ""),
-            version=_opt(item, "version", str, ""),
-            cve_id=_opt(item, "cve_id", str, ""),
+            package=_text(item, "package_name"),
+            version=_text(item, "version"),
+            cve_id=_text(item, "cve_id"),
             locations=_texts(item.get("locations"), "SBOM locations"),
             licenses=_texts(item.get("licenses"), "SBOM licenses"),
         ))
@@ -307,23 +314,23 @@ def parse_vulnerability(item: Any) -> Finding:
         kind="vulnerability",
         rule_id=_require(item, "cve_id", str, what),
         severity=Severity.parse(_require(item, "cve_severity", str, what)),
-        component=_opt(item, "cve_caused_by_package", str, ""),
-        location=_opt(item, "cve_caused_by_package_path", str, ""),
-        fixed_in=_opt(item, "cve_fixed_in", str, ""),
+        component=_text(item, "cve_caused_by_package"),
+        location=_text(item, "cve_caused_by_package_path"),
+        fixed_in=_text(item, "cve_fixed_in"),
         score=_opt(item, "cve_cvss_score", float, 0.0),
-        description=_opt(item, "cve_description", str, ""),
-        link=_opt(item, "cve_link", str, ""),
+        description=_text(item, "cve_description"),
+        link=_text(item, "cve_link"),
         masked=_require(item, "masked", bool, what),
-        result_id=_opt(item, "node_id", str, ""),
+        result_id=_text(item, "node_id"),
         details=VulnerabilityDetails(
-            cve_type=_opt(item, "cve_type", str, ""),
-            layer=_opt(item, "cve_container_layer", str, ""),
-            attack_vector=_opt(item, "cve_attack_vector", str, ""),
-            network=_opt(item, "parsed_attack_vector", str, ""),
+            cve_type=_text(item, "cve_type"),
+            layer=_text(item, "cve_container_layer"),
+            attack_vector=_text(item, "cve_attack_vector"),
+            network=_text(item, "parsed_attack_vector"),
             overall_score=_opt(item, "cve_overall_score", float, 0.0),
             epss_score=_opt(item, "epss_score", float, 0.0),
             cisa_kev=_opt(item, "cisa_kev", bool, False),
-            exploit_poc=_opt(item, "exploit_poc", str, ""),
+            exploit_poc=_text(item, "exploit_poc"),
             live_connection=_opt(item, "has_live_connection", bool, False),
             urls=urls,
         ),
@@ -345,16 +352,16 @@ def parse_secret(item: Any) -> Finding:
         score=_opt(item, "score", float, 0.0),
         description=f"a secret at offset {offset} of {filename} (its value is left out of every report)",
         masked=_require(item, "masked", bool, what),
-        result_id=_opt(item, "node_id", str, ""),
+        result_id=_text(item, "node_id"),
     )
 
 
 def parse_malware(item: Any) -> Finding:
     what = "a malware finding"
     filename = _require(item, "complete_filename", str, what)
-    rule_name = _opt(item, "rule_name", str, "")
-    summary = _opt(item, "summary", str, "") or _opt(item, "description", str, "")
-    kind = _opt(item, "class", str, "")
+    rule_name = _text(item, "rule_name")
+    summary = _text(item, "summary") or _text(item, "description")
+    kind = _text(item, "class")
     return Finding(
         kind="malware",
         rule_id=_require(item, "rule_id", str, what) or rule_name,
@@ -363,9 +370,9 @@ def parse_malware(item: Any) -> Finding:
         location=filename,
         score=float(_opt(item, "file_sev_score", int, 0)),
         description="; ".join(part for part in (rule_name, kind, summary) if part),
-        link=_opt(item, "reference", str, ""),
+        link=_text(item, "reference"),
         masked=_require(item, "masked", bool, what),
-        result_id=_opt(item, "node_id", str, ""),
+        result_id=_text(item, "node_id"),
     )
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from functools import lru_cache
 
 from ci_scan.formats.text import component_text, fix_text, one_line, shorten
 from ci_scan.models import Finding, Severity
@@ -125,8 +126,9 @@ def _help_text(facts: _RuleFacts) -> str:
     return "\n".join(lines)
 
 
+@lru_cache(maxsize=1 << 14)
 def _cell(text: str) -> str:
-    """`text` on one line, Markdown and table syntax escaped."""
+    """`text` on one line, Markdown and table syntax escaped (versions and paths repeat in every rule)."""
     return one_line(text).translate(_MARKDOWN_ESCAPES)
 
 
