@@ -14,6 +14,7 @@ gives the median, with the minimum and maximum, of 3 runs (1 at 100,000, to keep
 
 from __future__ import annotations
 
+import gc
 import hashlib
 import json
 import os
@@ -55,8 +56,13 @@ def _filters(contains: dict[str, list[Any]] | None = None, order: list[str] | No
             "compare_filter": None}
 
 
+GC_THRESHOLDS = (20_000, 50, 1_000)
+"""`ci_scan.cli.GC_THRESHOLDS`, which ci-scan runs with: the floor gets the same (a test holds them equal)."""
+
+
 def floor_client(url: str, api_token: str, out: Path, image: str = IMAGE) -> None:
     """The same conversation with the standard library, and the findings written twice."""
+    gc.set_threshold(*GC_THRESHOLDS)
     repository, _, tag = image.removeprefix("registry.example.com/").rpartition(":")
     token = _call(url, "/deepfence/auth/token", {"api_token": api_token})["access_token"]
     registry = next(r for r in _call(url, "/deepfence/registryaccount", None, token, "GET")

@@ -14,6 +14,7 @@ client; past 20,000 the scan is repeated with other package versions, so rules r
 from __future__ import annotations
 
 import dataclasses
+import gc
 import json
 import pickle
 import resource
@@ -26,6 +27,7 @@ import xml.etree.ElementTree as ET
 from collections.abc import Callable
 from pathlib import Path
 
+from ci_scan.cli import GC_THRESHOLDS
 from ci_scan.decision import Policy, decide
 from ci_scan.formats import REPORTS
 from ci_scan.models import RunResult
@@ -61,6 +63,7 @@ def _peak_rss_mib() -> float:
 def measure_one(path: Path, name: str) -> dict[str, float]:
     """In this process: render `name` (a format, `all` of them, or the floor) for the pickled run at
     `path`; seconds, and MiB of peak RSS grown while rendering."""
+    gc.set_threshold(*GC_THRESHOLDS)  # as `ci-scan` itself runs (the floor too)
     run: RunResult = pickle.loads(path.read_bytes())
     action: Callable[[], object]
     if name == FLOOR:

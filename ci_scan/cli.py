@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import os
 import sys
 import time
@@ -296,8 +297,15 @@ def _say(line: str) -> None:
     click.echo(neutral_line_start(for_log(line)), err=True)
 
 
+GC_THRESHOLDS = (20_000, 50, 1_000)
+"""A run builds hundreds of thousands of small objects (findings, then the reports' documents) that live
+until it ends; at Python's default thresholds (700, 10, 10) the cycle collector walked them over and
+over, a fifth of a big run's CPU. Cycles are still collected, only less often."""
+
+
 def main() -> None:
     """Entry point: one line per error, documented exit codes, never a traceback."""
+    gc.set_threshold(*GC_THRESHOLDS)
     try:
         code = cli.main(prog_name="ci-scan", standalone_mode=False)
     except click.exceptions.Abort:  # SIGINT before a run took over the signals

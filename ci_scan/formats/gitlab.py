@@ -48,14 +48,23 @@ URL may not.
 
 from __future__ import annotations
 
+import hashlib
+import json
 import re
 import uuid
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from urllib.parse import quote
 
 from ci_scan import __version__
 from ci_scan.decision import Decision, Disposition, TargetDecision
-from ci_scan.formats.base import Unique, dump_json, finding_fingerprint, report_order, target_labels, utc_datetime
+from ci_scan.formats.base import (
+    Unique,
+    finding_fingerprint,
+    report_order,
+    target_labels,
+    utc_datetime,
+    without_surrogates,
+)
 from ci_scan.formats.text import clean, shorten
 from ci_scan.models import Finding, Severity, Target
 
@@ -67,6 +76,7 @@ NAME_LIMIT = 255
 DESCRIPTION_LIMIT = 10_000
 SOLUTION_LIMIT = 7_000
 DETAIL_LIMIT = 10_000
+URL_LIMIT = 2048
 KEPT: frozenset[Disposition] = frozenset({"failing", "passing", "existing", "unfixed", "expired"})
 """The dispositions reported; masked, vex and ignored findings are accepted and left out."""
 SEVERITIES: dict[Severity, str] = {
@@ -86,6 +96,11 @@ _URL_START = re.compile(r"(https?|ftp)://", re.IGNORECASE)
 _URL_SAFE = "/?#[]@!$&'()*+,;=:%~-._"
 _URL_PLAIN = re.compile(r"[A-Za-z0-9/?#\[\]@!$&'()*+,;=:~._-]*")
 """URL text that percent-encoding would leave as it is (`%` is left out: it may need encoding)."""
+_PLAIN_URL = re.compile(r"(?:https?|ftp)://[A-Za-z0-9/?#\[\]@!$&'()*+,;=:~._-]+")
+"""A URL that `url` returns as it is: a lower-case scheme, then only `_URL_PLAIN` text."""
+_NAMESPACE_BYTES = NAMESPACE.bytes
+_JSON = json.JSONEncoder(ensure_ascii=False)
+"""json.dumps(..., ensure_ascii=False) without making an encoder for every row."""
 
 
 class GitlabFormat:
@@ -95,26 +110,33 @@ class GitlabFormat:
 
     def render(self, decision: Decision) -> str:
         labels = target_labels([t.result.target for t in decision.targets])
-        taken = Unique()
-        vulnerabilities = [
-            _vulnerability(finding, target, label, taken)
+        builder = _Vulnerabilities()
+        # The text is what `dump_json(document, indent=None)` writes, byte for byte (machines read it;
+        # indenting makes json 3x slower), but each vulnerability is written as soon as it is made: the
+        # 20,000 of a big run are never all alive as objects, for the garbage collector to go over.
+        rows = [
+            row
             for target, label in zip(decision.targets, labels, strict=True)
             if target.result.completed
-            for finding in report_order(target.result.findings)
-            if finding.kind == "vulnerability" and target.disposition(finding) in KEPT
+            for row in builder.rows(target, label)
         ]
-        document = {
-            "version": SCHEMA_VERSION,
-            "scan": _scan(decision, labels),
-            "vulnerabilities": vulnerabilities,
-            "remediations": [],
-        }
-        return dump_json(document, indent=None)  # machines read it; indenting makes json 3x slower
+        text = "".join((
+            '{"version": ', _JSON.encode(SCHEMA_VERSION),
+            ', "scan": ', _JSON.encode(_scan(decision, labels)),
+            ', "vulnerabilities": [', ", ".join(rows), '], "remediations": []}\n',
+        ))
+        try:
+            text.encode("utf-8")  # as dump_json: far faster than searching for surrogates almost never there
+        except UnicodeEncodeError:
+            return without_surrogates(text)
+        return text
 
 
 def url(text: str) -> str | None:
     """`text` as an http(s) or ftp URL the schema accepts, percent-encoded where needed; None if it is none."""
-    text = clean(text, 2048)
+    if len(text) <= URL_LIMIT and _PLAIN_URL.fullmatch(text):
+        return text  # most URLs: nothing to clean (no control or space) and nothing to encode
+    text = clean(text, URL_LIMIT)
     start = _URL_START.match(text)
     if start is None or len(text) == start.end():
         return None
@@ -136,6 +158,158 @@ def image_name(target: Target) -> str:
     finding new at every tag. The digest is in the vulnerability's details."""
     name = target.name.partition("@")[0] if target.image is not None else target.name
     return clean(name, 1024) or clean(target.node_id, 1024) or "unknown"
+
+
+def vulnerability_id(finding: Finding, target: Target) -> str:
+    """Stable across runs, tags and digests: a UUID 5 of the repository and the finding's fingerprint."""
+    return _uuid5(f"{target.repository}\x1f{finding_fingerprint(finding, target)}")
+
+
+def _uuid5(name: str) -> str:
+    """`str(uuid.uuid5(NAMESPACE, name))` in a third of the time, without making a UUID object: the same
+    SHA-1 of the namespace and the UTF-8 name, with the same version and variant bits (RFC 4122 4.3)."""
+    raw = bytearray(hashlib.sha1(_NAMESPACE_BYTES + name.encode("utf-8")).digest()[:16])
+    raw[6] = raw[6] & 0x0F | 0x50  # version 5
+    raw[8] = raw[8] & 0x3F | 0x80  # the RFC 4122 variant
+    digits = raw.hex()
+    return f"{digits[:8]}-{digits[8:12]}-{digits[12:16]}-{digits[16:20]}-{digits[20:]}"
+
+
+class _Vulnerabilities:
+    """Writes the report's vulnerabilities, one render at a time.
+
+    A big run repeats the same packages, links, dispositions and reasons in thousands of findings, so
+    what is made of them (URLs, solutions, the JSON of `location` and `details`) is made once per
+    distinct value.
+    """
+
+    def __init__(self) -> None:
+        self._taken = Unique()
+        """The ids given so far: ids are unique within a report."""
+        self._urls: dict[str, str | None] = {}
+        """What `url` makes of each text seen."""
+        self._solutions: dict[tuple[str, str], str] = {}
+        """(cleaned package, the console's fixed_in) -> the solution ("" for none)."""
+
+    def rows(self, target: TargetDecision, label: str) -> Iterator[str]:
+        """The JSON of each vulnerability of one completed target, most severe first."""
+        image = target.result.target
+        shown = image_name(image)
+        digest = clean(image.digest or "", DETAIL_LIMIT)
+        # Per target, as they hold its image or digest: component -> (package, location);
+        # (component, disposition, reason, path) -> the JSON of `location` and `details`.
+        packages: dict[str, tuple[str, dict[str, object]]] = {}
+        tails: dict[tuple[str, Disposition, str, str], str] = {}
+        for finding in report_order(target.result.findings):
+            if finding.kind != "vulnerability":
+                continue
+            disposition = target.disposition(finding)
+            if disposition not in KEPT:
+                continue
+            entry: dict[str, object] = {"id": self._unique_id(vulnerability_id(finding, image), label)}
+
+            rule = clean(finding.rule_id, NAME_LIMIT) or "unknown"
+            known = packages.get(finding.component)
+            if known is None:  # package_name and package_version are made from the component alone
+                known = packages[finding.component] = _location(finding, shown)
+            package, location = known
+            entry["name"] = shorten(f"{rule} in {package}" if package else rule, NAME_LIMIT)
+            description = clean(finding.description, DESCRIPTION_LIMIT, multiline=True)
+            if description:
+                entry["description"] = description
+            entry["severity"] = SEVERITIES[finding.severity]
+            solution = self._solution(package, finding.fixed_in)
+            if solution:
+                entry["solution"] = solution
+            entry["identifiers"] = [self._identifier(rule, finding.link)]
+            links = self._links(finding)
+            if links:
+                entry["links"] = links
+
+            # `location` and `details`, the entry's last keys, are most often those of many other findings:
+            # their JSON is written once, and joined to that of the rest of the entry (`{...}` without
+            # its closing brace).
+            reason = target.reason_for(finding)
+            key = (finding.component, disposition, reason, finding.location)
+            tail = tails.get(key)
+            if tail is None:
+                details = _details(disposition, reason, finding.location, digest)
+                tail = tails[key] = _JSON.encode({"location": location, "details": details})[1:-1]
+            yield f"{_JSON.encode(entry)[:-1]}, {tail}}}"
+
+    def _unique_id(self, base: str, label: str) -> str:
+        def numbered(number: int) -> str:
+            suffix = label if number == 2 else f"{label}\x1f{number}"
+            return _uuid5(f"{base}\x1f{suffix}")
+
+        return self._taken.take(base, numbered)
+
+    def _url(self, text: str) -> str | None:
+        """`url(text)`, made once per distinct text: a finding's link is most often also one of its URLs."""
+        if text in self._urls:
+            return self._urls[text]
+        address = self._urls[text] = url(text)
+        return address
+
+    def _solution(self, package: str, fixed_in: str) -> str:
+        key = (package, fixed_in)
+        solution = self._solutions.get(key)
+        if solution is None:
+            cleaned = clean(fixed_in, SOLUTION_LIMIT)
+            solution = shorten(f"Upgrade {package or 'the package'} to {cleaned}", SOLUTION_LIMIT) if cleaned else ""
+            self._solutions[key] = solution
+        return solution
+
+    def _identifier(self, rule: str, link: str) -> dict[str, str]:
+        given = self._url(link)
+        if _CVE.fullmatch(rule):
+            kind, fallback = "cve", f"https://nvd.nist.gov/vuln/detail/{rule}"
+        elif _GHSA.fullmatch(rule):
+            kind, fallback = "ghsa", f"https://github.com/advisories/{rule}"
+        else:
+            kind, fallback = "deepfence", ""
+        identifier = {"type": kind, "name": rule, "value": rule}
+        if given or fallback:
+            identifier["url"] = given or fallback
+        return identifier
+
+    def _links(self, finding: Finding) -> list[dict[str, str]]:
+        urls = finding.details.urls if finding.details else ()
+        seen: dict[str, None] = {}
+        for text in urls:
+            address = self._url(text)
+            if address:
+                seen.setdefault(address)
+        return [{"url": address} for address in seen]
+
+
+def _location(finding: Finding, image: str) -> tuple[str, dict[str, object]]:
+    """The finding's cleaned package name, and its `location` in `image`."""
+    package = clean(finding.package_name, NAME_LIMIT)
+    location: dict[str, object] = {
+        "dependency": {
+            "package": {"name": package},
+            "version": clean(finding.package_version, NAME_LIMIT),
+        },
+        "operating_system": UNKNOWN_OS,
+        "image": image,
+    }
+    return package, location
+
+
+def _details(disposition: Disposition, reason: str, path: str, digest: str) -> dict[str, dict[str, str]]:
+    """`details` from the finding's disposition, its reason and location (both from the console) and the
+    target's cleaned digest."""
+    details = {
+        "ci_scan_disposition": _text("ci-scan disposition", disposition),
+        "ci_scan_reason": _text("ci-scan reason", clean(reason, DETAIL_LIMIT) or "-"),
+    }
+    path = clean(path, DETAIL_LIMIT)
+    if path:
+        details["path"] = _text("Path", path)
+    if digest:
+        details["image_digest"] = _text("Image digest", digest)
+    return details
 
 
 def _scan(decision: Decision, labels: list[str]) -> dict[str, object]:
@@ -177,90 +351,6 @@ def _messages(decision: Decision, labels: list[str]) -> list[dict[str, str]]:
     messages += [("warn", w) for w in (*decision.run.warnings, *decision.warnings)]
     cleaned = [(level, clean(value, DETAIL_LIMIT)) for level, value in messages]
     return [{"level": level, "value": value} for level, value in cleaned if value]
-
-
-def _vulnerability(finding: Finding, target: TargetDecision, label: str, taken: Unique) -> dict[str, object]:
-    image = target.result.target
-    rule = clean(finding.rule_id, NAME_LIMIT) or "unknown"
-    package = clean(finding.package_name, NAME_LIMIT)
-    entry: dict[str, object] = {
-        "id": _unique_id(finding, image, label, taken),
-        "name": shorten(f"{rule} in {package}" if package else rule, NAME_LIMIT),
-    }
-    description = clean(finding.description, DESCRIPTION_LIMIT, multiline=True)
-    if description:
-        entry["description"] = description
-    entry["severity"] = SEVERITIES[finding.severity]
-    fixed_in = clean(finding.fixed_in, SOLUTION_LIMIT)
-    if fixed_in:
-        entry["solution"] = shorten(f"Upgrade {package or 'the package'} to {fixed_in}", SOLUTION_LIMIT)
-    entry["identifiers"] = [_identifier(rule, finding.link)]
-    links = _links(finding)
-    if links:
-        entry["links"] = links
-    entry["location"] = {
-        "dependency": {
-            "package": {"name": package},
-            "version": clean(finding.package_version, NAME_LIMIT),
-        },
-        "operating_system": UNKNOWN_OS,
-        "image": image_name(image),
-    }
-    entry["details"] = _details(finding, target)
-    return entry
-
-
-def vulnerability_id(finding: Finding, target: Target) -> str:
-    """Stable across runs, tags and digests: a UUID 5 of the repository and the finding's fingerprint."""
-    return str(uuid.uuid5(NAMESPACE, f"{target.repository}\x1f{finding_fingerprint(finding, target)}"))
-
-
-def _unique_id(finding: Finding, target: Target, label: str, taken: Unique) -> str:
-    base = vulnerability_id(finding, target)
-
-    def numbered(number: int) -> str:
-        suffix = label if number == 2 else f"{label}\x1f{number}"
-        return str(uuid.uuid5(NAMESPACE, f"{base}\x1f{suffix}"))
-
-    return taken.take(base, numbered)
-
-
-def _identifier(rule: str, link: str) -> dict[str, str]:
-    given = url(link)
-    if _CVE.fullmatch(rule):
-        kind, fallback = "cve", f"https://nvd.nist.gov/vuln/detail/{rule}"
-    elif _GHSA.fullmatch(rule):
-        kind, fallback = "ghsa", f"https://github.com/advisories/{rule}"
-    else:
-        kind, fallback = "deepfence", ""
-    identifier = {"type": kind, "name": rule, "value": rule}
-    if given or fallback:
-        identifier["url"] = given or fallback
-    return identifier
-
-
-def _links(finding: Finding) -> list[dict[str, str]]:
-    urls = finding.details.urls if finding.details else ()
-    seen: dict[str, None] = {}
-    for text in urls:
-        address = url(text)
-        if address:
-            seen.setdefault(address)
-    return [{"url": address} for address in seen]
-
-
-def _details(finding: Finding, target: TargetDecision) -> dict[str, dict[str, str]]:
-    details = {
-        "ci_scan_disposition": _text("ci-scan disposition", target.disposition(finding)),
-        "ci_scan_reason": _text("ci-scan reason", clean(target.reason_for(finding), DETAIL_LIMIT) or "-"),
-    }
-    path = clean(finding.location, DETAIL_LIMIT)
-    if path:
-        details["path"] = _text("Path", path)
-    digest = clean(target.result.target.digest or "", DETAIL_LIMIT)
-    if digest:
-        details["image_digest"] = _text("Image digest", digest)
-    return details
 
 
 def _text(name: str, value: str) -> dict[str, str]:
