@@ -85,7 +85,7 @@ from typing import Any
 
 from ci_scan import __version__
 from ci_scan.decision import Decision, Disposition, Policy, TargetDecision
-from ci_scan.formats.base import dump_json_rows, finding_fingerprint, iso_utc, report_order
+from ci_scan.formats.base import dump_json_rows, iso_utc, report_order
 from ci_scan.models import Finding, Severity, Target, VulnerabilityDetails
 
 SCHEMA_VERSION = 2
@@ -149,6 +149,7 @@ def _counts(counts: Mapping[Severity, int], *, masked: int, total: int) -> dict[
 
 def _target_entry(decision: TargetDecision) -> dict[str, object]:
     result = decision.result
+    repository = result.target.repository  # what `finding_fingerprint` keys on, worked out once for all findings
     return {
         "target": _target(result.target),
         "scan": {
@@ -172,7 +173,7 @@ def _target_entry(decision: TargetDecision) -> dict[str, object]:
             for rule in decision.rules
         ],
         "findings": [
-            _finding(f, result.target, decision.disposition(f), decision.reason_for(f))
+            _finding(f, repository, decision.disposition(f), decision.reason_for(f))
             for f in report_order(result.findings)
         ],
         "warnings": list(result.warnings),
@@ -199,13 +200,12 @@ def _sources(policy: Policy) -> list[dict[str, str]]:
     return [{"criterion": criterion, "source": source} for criterion, source in policy.criteria_sources()]
 
 
-def _finding(finding: Finding, target: Target, disposition: Disposition, reason: str) -> dict[str, object]:
-    ids: dict[str, object] = {"rule_id": finding.rule_id}
-    if finding.kind == "vulnerability":
-        ids["cve_id"] = finding.rule_id
-    return {
+def _finding(finding: Finding, repository: str, disposition: Disposition, reason: str) -> dict[str, object]:
+    """One finding's row. `repository` is its target's: the fingerprint is `finding_fingerprint`'s."""
+    row: dict[str, object] = {
         "kind": finding.kind,
-        **ids,
+        "rule_id": finding.rule_id,
+        "cve_id": finding.rule_id,
         "severity": finding.severity.label,
         "component": finding.component,
         "package_name": finding.package_name,
@@ -219,9 +219,12 @@ def _finding(finding: Finding, target: Target, disposition: Disposition, reason:
         "masked": finding.masked,
         "disposition": disposition,
         "reason": reason,
-        "fingerprint": finding_fingerprint(finding, target),
+        "fingerprint": finding.fingerprint(repository),
         "result_id": finding.result_id,
     }
+    if finding.kind != "vulnerability":  # cve_id is for vulnerabilities only; the other keys keep their order
+        del row["cve_id"]
+    return row
 
 
 def _details(details: VulnerabilityDetails | None) -> dict[str, object] | None:
@@ -237,5 +240,6 @@ def _details(details: VulnerabilityDetails | None) -> dict[str, object] | None:
         "cisa_kev": details.cisa_kev,
         "exploit_poc": details.exploit_poc,
         "live_connection": details.live_connection,
-        "urls": list(details.urls),
+        # The tuple as it is (JSON writes it as a list): a list copy per finding only gave the collector more to walk.
+        "urls": details.urls,
     }

@@ -72,7 +72,14 @@ _FAILURE_TYPES: dict[FindingKind, str] = {"vulnerability": "Vulnerability", "sec
 
 def xml_text(text: str) -> str:
     """`text` without the characters XML 1.0 forbids, line ends as `\\n`."""
+    if text.isascii() and text.isprintable():  # most names and messages: nothing to drop, no line end
+        return text
     return _ILLEGAL_XML.sub("", text.replace("\r\n", "\n").replace("\r", "\n"))
+
+
+def xml_line(text: str) -> str:
+    """`text` on one line, as an attribute: `xml_text(one_line(text))`."""
+    return xml_text(one_line(text))
 
 
 def seconds(ms: int) -> str:
@@ -170,11 +177,11 @@ def _longest_cut(sizes: list[int], room: int) -> int:
 
 def _run_error_suite(decision: Decision) -> ET.Element:
     case = TestCase(name=_gate_case_name(decision.policy), classname="ci-scan")
-    case.add_error_info(message=xml_text(one_line(decision.reason)), output=xml_text(decision.reason),
+    case.add_error_info(message=xml_line(decision.reason), output=xml_text(decision.reason),
                         error_type="ScanTimedOut" if decision.verdict == "timed_out" else "ScanIncomplete")
     suite = TestSuite(name="ci-scan", test_cases=[case], id="0",
                       properties={"ci-scan.version": __version__, "gate.verdict": decision.verdict,
-                                  "gate.reason": xml_text(one_line(decision.reason))})
+                                  "gate.reason": xml_line(decision.reason)})
     element: ET.Element = suite.build_xml_doc()
     _plain_times(element, "0.000")
     return element
@@ -214,7 +221,7 @@ def _gate_case(label: str, target: TargetDecision, decision: Decision) -> TestCa
             lines.append(f"- ... and {len(target.failing) - GATE_FINDINGS_LISTED} more")
         lines += _console_line(target, decision)
         case.add_failure_info(
-            message=xml_text(one_line(target.reason)),
+            message=xml_line(target.reason),
             output=xml_text("\n".join(lines)),
             failure_type="PolicyGateFailed",
         )
@@ -230,7 +237,7 @@ def _error_case(label: str, target: TargetDecision, decision: Decision) -> TestC
         lines += ["", f"Last status of the scan: {result.status}"]
     lines += _console_line(target, decision)
     case.add_error_info(
-        message=xml_text(one_line(target.reason)),
+        message=xml_line(target.reason),
         output=xml_text("\n".join(lines)),
         error_type="ScanTimedOut" if target.verdict == "timed_out" else "ScanIncomplete",
     )
@@ -239,14 +246,17 @@ def _error_case(label: str, target: TargetDecision, decision: Decision) -> TestC
 
 def _finding_cases(label: str, target: TargetDecision, limit: int, *, details: bool = True) -> list[TestCase]:
     cases = []
+    classnames: dict[str, str] = {}  # by package: a big image has thousands of findings in far fewer packages
     for finding in report_order(target.result.findings):
         disposition = target.disposition(finding)
-        version = f"@{finding.package_version}" if finding.package_version else ""
-        name = f"{finding.rule_id} {finding.package_name or component_text(finding)}{version}"
-        case = TestCase(
-            name=xml_text(one_line(f"{name} ({finding.place})" if finding.place else name)),
-            classname=xml_text(one_line(f"{label} / {finding.package_name or finding.kind}")),
-        )
+        package, version, place = finding.package_name, finding.package_version, finding.place
+        group = package or finding.kind
+        classname = classnames.get(group)
+        if classname is None:
+            classname = classnames[group] = xml_line(f"{label} / {group}")
+        at_version = f"@{version}" if version else ""
+        name = f"{finding.rule_id} {package or component_text(finding)}{at_version}"
+        case = TestCase(name=xml_line(f"{name} ({place})" if place else name), classname=classname)
         if disposition in _PASSED:  # counted, and no criterion that tripped counted it
             cases.append(case)
             continue
@@ -257,10 +267,10 @@ def _finding_cases(label: str, target: TargetDecision, limit: int, *, details: b
         text = xml_text("\n".join(body))
         if disposition == "failing":
             case.add_failure_info(
-                message=xml_text(one_line(headline(finding))), output=text, failure_type=_failure_type(finding)
+                message=xml_line(headline(finding)), output=text, failure_type=_failure_type(finding)
             )
         else:
-            case.add_skipped_info(message=xml_text(one_line(reason)), output=text)
+            case.add_skipped_info(message=xml_line(reason), output=text)
         cases.append(case)
     return cases
 
@@ -271,10 +281,13 @@ def _failure_type(finding: Finding) -> str:
 
 def _make_names_unique(cases: list[TestCase]) -> None:
     """Append " #2", " #3"... to a name already taken, keyed as GitLab keys cases: `classname_name`."""
-    keys = Unique()
-    for case in cases:
+    keys = [f"{case.classname}_{case.name}" for case in cases]
+    if len(set(keys)) == len(keys):  # nearly always: no key repeats, so `Unique` would keep every name
+        return
+    taken = Unique()
+    for case, key in zip(cases, keys, strict=True):
         prefix = f"{case.classname}_"
-        case.name = keys.take(prefix + case.name, _numbered(prefix + case.name)).removeprefix(prefix)
+        case.name = taken.take(key, _numbered(key)).removeprefix(prefix)
 
 
 def _numbered(key: str) -> Callable[[int], str]:
@@ -297,7 +310,7 @@ def _properties(target: TargetDecision, decision: Decision) -> dict[str, str]:
         "gate.verdict": target.verdict,
         "gate.reason": target.reason,
     }
-    return {key: xml_text(one_line(value)) for key, value in values.items() if value}
+    return {key: xml_line(value) for key, value in values.items() if value}
 
 
 def _summary(target: TargetDecision, decision: Decision) -> str:
@@ -319,9 +332,8 @@ def _summary(target: TargetDecision, decision: Decision) -> str:
 def _conform(suite: ET.Element, target: TargetDecision, decision: Decision) -> ET.Element:
     """Make junit-xml's tree valid for junit-10.xsd and the Ant schema: attributes, times, order."""
     cases = _plain_times(suite, seconds(duration_ms(target.result)))
-    for case in cases:
-        for skipped in case.iter("skipped"):
-            skipped.attrib.pop("type", None)
+    for skipped in suite.iter("skipped"):  # only test cases hold any: one walk, not one per case
+        skipped.attrib.pop("type", None)
     properties = suite.find("properties")
     if properties is None:
         properties = ET.Element("properties")
