@@ -57,8 +57,21 @@ def report_key(finding: Finding) -> tuple[int, float, str, str, str, str]:
     return (*finding.sort_key, finding.location, finding.result_id)
 
 
+_ORDERED: dict[int, tuple[tuple[Finding, ...], tuple[Finding, ...]]] = {}
+"""A target's findings (by object) -> them in report order, for the last few targets asked about."""
+_ORDERED_KEPT = 16
+
+
 def report_order(findings: Iterable[Finding]) -> list[Finding]:
-    return sorted(findings, key=report_key)
+    """Most severe first (`report_key`). A target's findings are sorted once for all of a run's reports."""
+    if not isinstance(findings, tuple):
+        return sorted(findings, key=report_key)
+    known = _ORDERED.get(id(findings))
+    if known is None or known[0] is not findings:  # the entry keeps its tuple alive, so an id is never reused
+        if len(_ORDERED) >= _ORDERED_KEPT:
+            del _ORDERED[next(iter(_ORDERED))]
+        known = _ORDERED[id(findings)] = (findings, tuple(sorted(findings, key=report_key)))
+    return list(known[1])
 
 
 def finding_fingerprint(finding: Finding, target: Target) -> str:
