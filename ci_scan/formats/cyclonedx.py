@@ -47,10 +47,12 @@ from __future__ import annotations
 import json
 import re
 import uuid
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import TYPE_CHECKING, Any
+from functools import cache
+from operator import itemgetter
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from ci_scan import __version__
 from ci_scan.decision import SUPPRESSED, Decision, TargetDecision
@@ -61,6 +63,7 @@ from ci_scan.models import Finding, Package, Severity, Target
 if TYPE_CHECKING:
     from cyclonedx.model.bom import Bom
     from cyclonedx.model.component import Component
+    from cyclonedx.model.license import License
     from packageurl import PackageURL
 
 SPEC_VERSION = "1.5"
@@ -183,22 +186,63 @@ def image_purl(target: Target) -> PackageURL | None:
 # The BOM.
 
 
+class _Memo:
+    """What many findings and packages of one render share (a URL checked by `XsUri`, a finding's links, a
+    score, a rule's source, a reason, a licence parsed), worked out once per distinct value rather than for
+    each finding or package. One per render, so its memory goes with the render. What it returns is shared
+    by many entries, so its arrays are tuples (json writes them as lists), and nothing changes its dicts."""
+
+    def __init__(self) -> None:
+        self.advisories = _advisories_memo()
+        self.license = cache(_license)
+        self.ratings = cache(_ratings)
+        self.source = cache(_source)
+        self.properties = cache(_vulnerability_properties)
+
+
+class _Affected(NamedTuple):
+    """The package a vulnerability finding is on."""
+
+    ref: str
+    name: str
+    """Its name as the recommendation says it."""
+    affects: tuple[dict[str, str]]
+    """The `affects` of its vulnerabilities, shared by all of them."""
+
+
 @dataclass
 class _Packages:
     """One target's package components, by (name, version), with unique bom-refs."""
 
     index: int
     refs: Unique
+    memo: _Memo
     components: dict[tuple[str, str], Component] = field(default_factory=dict)
+    affected: dict[str, _Affected] = field(default_factory=dict)
+    """A finding's `component` -> its package: thousands of findings name the same few packages."""
 
     def add(self, name: str, version: str, locations: Sequence[str], licenses: Sequence[str]) -> Component:
         key = (name, version)
         component = self.components.get(key)
         if component is None:
             component = _package_component(self.unique_ref(f"{self.index}:{name}@{version}"), name, version,
-                                           locations, licenses)
+                                           locations, licenses, self.memo)
             self.components[key] = component
         return component
+
+    def affected_by(self, finding: Finding) -> _Affected:
+        """The package of a vulnerability finding; added (from the finding) when the SBOM does not have it."""
+        known = self.affected.get(finding.component)
+        if known is None:
+            # The name and version come from `component` alone, and only the first finding of a package
+            # adds it (its locations are that finding's), so the first finding stands for the others.
+            name = clean(finding.package_name, TEXT_LIMIT)
+            locations = [part for part in _LOCATIONS.split(finding.location) if part]
+            component = self.add(name or "unknown", clean(finding.package_version, TEXT_LIMIT), locations, ())
+            ref = str(component.bom_ref.value)
+            known = _Affected(ref, name or "the package", ({"ref": ref},))
+            self.affected[finding.component] = known
+        return known
 
     def unique_ref(self, base: str) -> str:
         """`base`, or `base#2`, `base#3`... when it is taken; taken from then on."""
@@ -230,7 +274,7 @@ class CycloneDxFormat:
         if _timestamp_ms(decision) is None:
             body.get("metadata", {}).pop("timestamp", None)
         if vulnerabilities:
-            body["vulnerabilities"] = sorted(vulnerabilities, key=lambda entry: (entry["id"], entry["bom-ref"]))
+            body["vulnerabilities"] = sorted(vulnerabilities, key=itemgetter("id", "bom-ref"))
         document = {"$schema": SCHEMA_URI, "bomFormat": "CycloneDX", "specVersion": SPEC_VERSION}
         document.update((key, body.pop(key)) for key in _TOP_ORDER if key in body)
         document.update(body)
@@ -250,6 +294,7 @@ def _bom(decision: Decision) -> tuple[Bom, list[dict[str, Any]]]:
     metadata = BomMetaData(tools=ToolRepository(components=[tool]), timestamp=moment or utc_datetime(1),
                            properties=[_property("gitlab:meta:schema_version", "1")])
     refs = Unique(RUN_REF, TOOL_REF)
+    memo = _Memo()
     single = len(decision.targets) == 1
     top: list[Component] = []
     vulnerabilities: list[dict[str, Any]] = []
@@ -258,12 +303,12 @@ def _bom(decision: Decision) -> tuple[Bom, list[dict[str, Any]]]:
     for index, target in enumerate(decision.targets):
         image = _target_component(target, index)
         refs.reserve(str(image.bom_ref.value))
-        packages = _Packages(index, refs)
+        packages = _Packages(index, refs, memo)
         if target.result.completed:
             for package in _merged(target.result.packages):
                 packages.add(clean(package.name, TEXT_LIMIT) or "unknown", clean(package.version, TEXT_LIMIT),
                              package.locations, package.licenses)
-            vulnerabilities += _vulnerabilities(target, index, packages)
+            vulnerabilities += _vulnerabilities(target, packages)
         components = list(packages.components.values())
         if single:
             metadata.component = image
@@ -346,8 +391,8 @@ def _target_component(target: TargetDecision, index: int) -> Component:
     )
 
 
-def _package_component(ref: str, name: str, version: str, locations: Sequence[str],
-                       licenses: Sequence[str]) -> Component:
+def _package_component(ref: str, name: str, version: str, locations: Sequence[str], licenses: Sequence[str],
+                       memo: _Memo) -> Component:
     from cyclonedx.model.component import Component, ComponentType
 
     places = list(dict.fromkeys(text for text in (clean(location, TEXT_LIMIT) for location in locations) if text))
@@ -356,62 +401,67 @@ def _package_component(ref: str, name: str, version: str, locations: Sequence[st
         name=name,
         version=version or None,
         purl=purl_for(name, version, places),
-        licenses=_licenses(licenses),
+        licenses=_licenses(licenses, memo),
         properties=[_property("ci-scan:location", place) for place in places],
         bom_ref=ref,
     )
 
 
-def _licenses(texts: Sequence[str]) -> list[Any]:
-    from cyclonedx.contrib.license.factories import LicenseFactory
+def _licenses(texts: Sequence[str], memo: _Memo) -> list[License]:
     from cyclonedx.model.license import DisjunctiveLicense, LicenseExpression
 
-    factory = LicenseFactory()
     names = list(dict.fromkeys(text for text in (clean(t, 500) for t in texts) if text))
-    made = [factory.make_from_string(name) for name in names]
+    made = [memo.license(name) for name in names]
     if len(made) > 1:  # an expression must stand alone: beside others it is a name
         made = [DisjunctiveLicense(name=lic.value) if isinstance(lic, LicenseExpression) else lic for lic in made]
     return made
 
 
-def _vulnerabilities(target: TargetDecision, index: int, packages: _Packages) -> list[dict[str, Any]]:
-    vulnerabilities = []
-    for finding in target.result.findings:
-        if finding.kind != "vulnerability":
-            continue
-        name = clean(finding.package_name, TEXT_LIMIT) or "unknown"
-        version = clean(finding.package_version, TEXT_LIMIT)
-        locations = [part for part in _LOCATIONS.split(finding.location) if part]
-        component = packages.add(name, version, locations, ())
-        vulnerabilities.append(_vulnerability(finding, target, str(component.bom_ref.value), packages))
-    return vulnerabilities
+def _license(name: str) -> License:
+    """The SPDX licence, expression or name `name` is (components may share the object: none changes it)."""
+    from cyclonedx.contrib.license.factories import LicenseFactory
+
+    return LicenseFactory().make_from_string(name)
 
 
-def _vulnerability(finding: Finding, target: TargetDecision, package_ref: str, packages: _Packages) -> dict[str, Any]:
+def _vulnerabilities(target: TargetDecision, packages: _Packages) -> list[dict[str, Any]]:
+    return [_vulnerability(finding, target, packages.affected_by(finding), packages)
+            for finding in target.result.findings if finding.kind == "vulnerability"]
+
+
+def _vulnerability(finding: Finding, target: TargetDecision, package: _Affected, packages: _Packages) -> dict[str, Any]:
     """One entry of `vulnerabilities`, as the library would serialize it (keys in its order, sets sorted)."""
+    memo = packages.memo
     rule = clean(finding.rule_id, 500) or "unknown"
-    rating: dict[str, Any] = {"severity": SEVERITIES[finding.severity]}
-    if finding.score > 0:
-        score = float(format(Decimal(str(finding.score)), ".1f"))  # one decimal, as the library writes it
-        rating = {"justification": SCORE_NOTE, "method": "other", "score": score, **rating}
-    package = clean(finding.package_name, TEXT_LIMIT) or "the package"
     fixed_in = clean(finding.fixed_in, 500)
     disposition = target.disposition(finding)
     reason = clean(target.reason_for(finding), TEXT_LIMIT) or "-"
     entry: dict[str, Any] = {
-        "advisories": [{"url": url} for url in _advisory_urls(finding)],
-        "affects": [{"ref": package_ref}],
+        "advisories": memo.advisories(finding.link, finding.details.urls if finding.details else ()),
+        "affects": package.affects,
         "analysis": _analysis(finding, target, disposition, reason),
-        "bom-ref": packages.unique_ref(f"{package_ref}:{rule}"),
+        "bom-ref": packages.unique_ref(f"{package.ref}:{rule}"),
         "description": clean(finding.description, DESCRIPTION_LIMIT, multiline=True),
         "id": rule,
-        "properties": [{"name": "ci-scan:disposition", "value": disposition},
-                       {"name": "ci-scan:reason", "value": reason}],
-        "ratings": [rating],
-        "recommendation": f"Upgrade {package} to {fixed_in}" if fixed_in else None,
-        "source": _source(rule),
+        "properties": memo.properties(disposition, reason),
+        "ratings": memo.ratings(finding.severity, finding.score),
+        "recommendation": f"Upgrade {package.name} to {fixed_in}" if fixed_in else None,
+        "source": memo.source(rule),
     }
     return {key: value for key, value in entry.items() if value}
+
+
+def _vulnerability_properties(disposition: str, reason: str) -> tuple[dict[str, str], ...]:
+    return {"name": "ci-scan:disposition", "value": disposition}, {"name": "ci-scan:reason", "value": reason}
+
+
+def _ratings(severity: Severity, score: float) -> tuple[dict[str, Any]]:
+    """The severity; the console's score only with method `other` (see the module's docstring)."""
+    rating: dict[str, Any] = {"severity": SEVERITIES[severity]}
+    if score > 0:
+        one_decimal = float(format(Decimal(str(score)), ".1f"))  # as the library writes it
+        rating = {"justification": SCORE_NOTE, "method": "other", "score": one_decimal, **rating}
+    return (rating,)
 
 
 def _source(rule: str) -> dict[str, str] | None:
@@ -422,25 +472,35 @@ def _source(rule: str) -> dict[str, str] | None:
     return None
 
 
-def _advisory_urls(finding: Finding) -> list[str]:
-    """The finding's http(s) links, made valid URIs by the library's own rules (`XsUri`), sorted."""
+def _advisories_memo() -> Callable[[str, tuple[str, ...]], tuple[dict[str, str], ...]]:
+    """The `advisories` of a finding's link and `details.urls`: those that are http(s) URLs, made valid URIs
+    by the library's own rules (`XsUri`), sorted. Memoised, and so is each URL: findings of one advisory
+    share them. The imports are made once here, not for each URL."""
     from cyclonedx.exception.model import InvalidUriException
     from cyclonedx.model import XsUri
 
-    texts = (finding.link, *(finding.details.urls if finding.details else ()))
-    urls = set()
-    for address in dict.fromkeys(clean(text, TEXT_LIMIT) for text in texts):
+    @cache
+    def valid(text: str) -> str | None:
+        address = clean(text, TEXT_LIMIT)
         if not _HTTP_URL.fullmatch(address):
-            continue
+            return None
         try:
-            urls.add(str(XsUri(address)))
+            return str(XsUri(address))
         except InvalidUriException:
-            continue
-    return sorted(urls)
+            return None
+
+    @cache
+    def advisories(link: str, urls: tuple[str, ...]) -> tuple[dict[str, str], ...]:
+        addresses = {address for address in map(valid, (link, *urls)) if address}
+        return tuple({"url": address} for address in sorted(addresses))
+
+    return advisories
 
 
 def _analysis(finding: Finding, target: TargetDecision, disposition: str, reason: str) -> dict[str, str] | None:
-    statement = target.vexed.get(finding) or target.vex_kept.get(finding)
+    # Most targets have no VEX statement: looking the finding up (hashing it) twice is then for nothing.
+    has_vex = bool(target.vexed or target.vex_kept)
+    statement = (target.vexed.get(finding) or target.vex_kept.get(finding)) if has_vex else None
     if statement is not None:
         justification = JUSTIFICATIONS.get(statement.justification) if statement.status == "not_affected" else None
         details = [reason]
