@@ -151,8 +151,16 @@ def startup() -> None:
               f"{mid / click_median:.2f}x |")
 
 
+_SECTION = {"title": "", "began": 0.0}
+
+
 def section(title: str) -> None:
-    print(f"\n## {title}\n", flush=True)
+    """A heading; the section before it says how long it took."""
+    if _SECTION["title"]:
+        print(f"\n({_SECTION['title']}: {time.perf_counter() - float(_SECTION['began']):.0f} s)")
+    _SECTION.update(title=title, began=time.perf_counter())
+    if title:
+        print(f"\n## {title}\n", flush=True)
 
 
 HEAVY = ("httpx", "ci_scan.client", "ci_scan.decision", "ci_scan.formats.", "cyclonedx", "sarif_om", "junit_xml",
@@ -204,6 +212,7 @@ def main() -> None:
 
     section("Reports")
     report(run)
+    section("")
     print(f"\nmake bench took {time.perf_counter() - began:.0f} s")
 
 

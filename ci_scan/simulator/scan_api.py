@@ -216,10 +216,19 @@ def scan_results(state: ConsoleState, call: Call) -> Response:
             **_scanned_node(scan.node),
             "created_at": scan.created_at,
             "updated_at": scan.updated_at,
-            "severity_counts": count_severities(rows, kind.severity_field) if scan.status == COMPLETE else {},
+            "severity_counts": _severity_counts(state, rows, kind.severity_field) if scan.status == COMPLETE else {},
             kind.results_field: listed,
         },
     )
+
+
+def _severity_counts(state: ConsoleState, rows: list[Record], severity_field: str) -> dict[str, int]:
+    known = state.counted_rows.get(id(rows))
+    if known is None or known[0] is not rows:
+        if len(state.counted_rows) >= ORDERED_KEPT:
+            state.counted_rows.clear()
+        known = state.counted_rows[id(rows)] = (rows, count_severities(rows, severity_field))
+    return dict(known[1])
 
 
 def count_results(state: ConsoleState, call: Call) -> Response:
