@@ -140,8 +140,10 @@ BIG = 100_000
 """From this size on, each figure is one process, not the median of several."""
 
 
-def report(run: RunResult, sizes: tuple[int, ...] = SIZES, repeats: int = 3, big_repeats: int = 1) -> None:
-    names = [spec.name for spec in REPORTS]
+def report(run: RunResult, sizes: tuple[int, ...] = SIZES, repeats: int = 3, big_repeats: int = 1,
+           each_format_up_to: int | None = None) -> None:
+    """The table. Past `each_format_up_to` findings only the floor and all six together are measured
+    (`make bench` within 5 minutes: a process per format at 100,000 takes two minutes)."""
     print("| findings | report | time | / floor | its own document written | time / that | peak RSS grown | / floor "
           "| per finding |")
     print("| ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
@@ -153,6 +155,7 @@ def report(run: RunResult, sizes: tuple[int, ...] = SIZES, repeats: int = 3, big
             floor = measure(path, FLOOR, processes)
             print(f"| {size:,} | floor (json.dumps + ElementTree), median of {processes} | {floor['seconds']:.2f} s | "
                   f"1.0x | | | {floor['mib']:.0f} MiB | 1.0x | {floor['mib'] * 1024 / size:.1f} KiB |")
+            names = [spec.name for spec in REPORTS] if each_format_up_to is None or size <= each_format_up_to else []
             for name in (*names, ALL):
                 got = measure(path, name, processes)
                 label = "all six, one process" if name == ALL else name
