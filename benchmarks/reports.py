@@ -3,7 +3,8 @@
 The floor is the same findings as plain dicts serialised with `json.dumps` plus an ElementTree document
 of one element per finding, both made from dicts built beforehand (as the reports' decision is). Each
 measurement runs in a process of its own (`python benchmarks/reports.py --one PATH NAME`): the run is
-loaded and decided, then rendered once; the memory is the growth of the process's peak RSS while
+loaded and decided, then rendered once (paying the import of the report's library, as a run does:
+CycloneDX's is imported on first use); the memory is the growth of the process's peak RSS while
 rendering (reset to the loaded run's RSS first). `all` renders the six reports one after the other in
 one process, as a run does: the decision's per-finding work (dispositions, reasons) and the cleaned
 console text are then shared. Each report is also read back and written again by json.dumps (or
@@ -19,7 +20,6 @@ import dataclasses
 import gc
 import json
 import pickle
-import resource
 import statistics
 import subprocess
 import sys
@@ -67,18 +67,18 @@ def _status_mib(field: str) -> float | None:
     return int(line.split()[1]) / 1024
 
 
-def _start_peak() -> float:
-    """The RSS now, with the peak reset to it where Linux allows (loading the run peaked higher than most
-    renders do); elsewhere the process's peak so far, which a render may not exceed."""
+def _start_peak() -> float | None:
+    """The RSS now, with the peak reset to it (loading the run peaked higher than most renders do);
+    None where Linux's /proc does not allow it, and memory is then not measured."""
     try:
         Path("/proc/self/clear_refs").write_text("5")
     except OSError:
-        return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    return _status_mib("VmRSS") or 0.0
+        return None
+    return _status_mib("VmRSS")
 
 
 def _peak_mib() -> float:
-    return _status_mib("VmHWM") or resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    return _status_mib("VmHWM") or 0.0
 
 
 def measure_one(path: Path, name: str) -> dict[str, float]:
@@ -104,7 +104,9 @@ def measure_one(path: Path, name: str) -> dict[str, float]:
     started = time.perf_counter()
     texts = action()
     seconds = time.perf_counter() - started
-    mib = _peak_mib() - loaded
+    # What the render added to the peak: memory freed after loading and still resident is reused by it
+    # first, so this is the growth beyond what the process already held, not everything it allocated.
+    mib = _peak_mib() - loaded if loaded is not None else float("nan")
     own = sum(writing_time(text) for text in texts) if isinstance(texts, list) else seconds
     return {"seconds": seconds, "mib": mib, "own": own}
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import re
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field
 from enum import IntEnum
 from functools import cached_property
 from typing import Literal
@@ -306,29 +306,18 @@ class Finding:
 
     def __hash__(self) -> int:
         # Findings key the decision's sets and maps, and every report asks about each finding several
-        # times: a frozen dataclass hashes all its fields on every call, so the hash is kept once made.
-        # It is never pickled (string hashes differ between processes): see __getstate__.
-        try:
-            return self.__dict__["_hash"]  # type: ignore[no-any-return]
-        except KeyError:
-            value = hash(tuple(getattr(self, name) for name in _FINDING_FIELDS))
-            object.__setattr__(self, "_hash", value)
-            return value
-
-    def __getstate__(self) -> dict[str, object]:
-        return {key: value for key, value in self.__dict__.items() if key != "_hash"}
-
-    @cached_property
-    def _package(self) -> tuple[str, str]:
-        return _split_component(self.component)
+        # times: the dataclass's own hash went over every field (the details too) on every call. These
+        # few tell findings apart as well; equality still compares every field. Nothing is kept on the
+        # finding: an attribute more would give each of them a dict of its own (a KiB per finding).
+        return hash((self.kind, self.rule_id, self.component, self.location, self.result_id))
 
     @property
     def package_name(self) -> str:
-        return self._package[0]
+        return _split_component(self.component)[0]
 
     @property
     def package_version(self) -> str:
-        return self._package[1]
+        return _split_component(self.component)[1]
 
     @property
     def key(self) -> tuple[str, str, str]:
@@ -337,24 +326,16 @@ class Finding:
 
     def fingerprint(self, target_name: str) -> str:
         """Stable across scans of the same repository, whatever the tag or digest."""
-        known = self.__dict__.get("_fingerprint")  # every report asks, always for the same target
-        if known is not None and known[0] == target_name:
-            return known[1]  # type: ignore[no-any-return]
         # Vulnerabilities keep the fingerprints of earlier versions; other kinds name their kind.
         kind = () if self.kind == "vulnerability" else (self.kind,)
         text = "\x1f".join((target_name, *kind, *self.key))
         # surrogatepass: a console's JSON may carry lone surrogates, and a fingerprint must not crash
-        value = hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()[:32]
-        self.__dict__["_fingerprint"] = (target_name, value)
-        return value
+        return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()[:32]
 
     @property
     def sort_key(self) -> tuple[int, float, str, str]:
         """Most severe first, then highest score, then by id and component."""
         return (-int(self.severity), -self.score, self.rule_id, self.component)
-
-
-_FINDING_FIELDS = tuple(f.name for f in fields(Finding))
 
 
 def severity_counts(findings: Iterable[Finding]) -> dict[Severity, int]:
@@ -420,6 +401,16 @@ class TargetResult:
 
     def counts(self) -> dict[Severity, int]:
         return severity_counts(self.findings)
+
+    @cached_property
+    def in_report_order(self) -> tuple[Finding, ...]:
+        """The findings as every report lists them (`report_key`): sorted once for all of a run's reports."""
+        return tuple(sorted(self.findings, key=report_key))
+
+
+def report_key(finding: Finding) -> tuple[int, float, str, str, str, str]:
+    """Most severe first; ties broken on every identifying field so the order is total."""
+    return (*finding.sort_key, finding.location, finding.result_id)
 
 
 @dataclass(frozen=True)

@@ -1,4 +1,4 @@
-"""Writing reports: all rendered before any is written, each written atomically."""
+"""Writing reports: all rendered before any is put in place, each written atomically."""
 
 from __future__ import annotations
 
@@ -56,6 +56,29 @@ def write_report(path: Path | str, text: str) -> Path:
     given = target
     if target.is_symlink():
         target = Path(os.path.realpath(target))  # the link stays; the file it points at is replaced
+    temp_name = _stage(target, data, given)
+    _commit(temp_name, target, given)
+    return given
+
+
+def _regular_target(path: Path | str) -> Path | None:
+    """The file a report at `path` replaces (through a symlink), when it is written by renaming a
+    temporary file over it: not stdout, not a device or FIFO, and in a folder that exists."""
+    if is_stdout(str(path)):
+        return None
+    target = Path(path)
+    try:
+        found = os.stat(target)
+    except OSError:
+        found = None
+    if found is not None and not stat.S_ISREG(found.st_mode):
+        return None
+    target = Path(os.path.realpath(target)) if target.is_symlink() else target
+    return target if target.parent.is_dir() else None
+
+
+def _stage(target: Path, data: bytes, given: Path | str) -> str:
+    """`data` in a temporary file beside `target`, flushed to disk; its name."""
     temp_name: str | None = None
     try:
         target.parent.mkdir(parents=True, exist_ok=True)
@@ -65,15 +88,24 @@ def write_report(path: Path | str, text: str) -> Path:
             file.flush()
             os.fsync(file.fileno())
             os.fchmod(file.fileno(), REPORT_MODE & ~_UMASK)
-        os.replace(temp_name, target)
-        temp_name = None
     except OSError as error:
-        raise ConfigError(f"cannot write report {path}: {error.strerror or error}") from error
-    finally:
         if temp_name is not None:
-            with contextlib.suppress(OSError):
-                os.unlink(temp_name)
-    return given
+            _discard(temp_name)
+        raise ConfigError(f"cannot write report {given}: {error.strerror or error}") from error
+    return temp_name
+
+
+def _commit(temp_name: str, target: Path, given: Path | str) -> None:
+    try:
+        os.replace(temp_name, target)
+    except OSError as error:
+        _discard(temp_name)
+        raise ConfigError(f"cannot write report {given}: {error.strerror or error}") from error
+
+
+def _discard(temp_name: str) -> None:
+    with contextlib.suppress(OSError):
+        os.unlink(temp_name)
 
 
 def write_reports(requests: Sequence[tuple[Format, Path | str]], decision: Decision) -> list[Path]:
@@ -83,8 +115,30 @@ def write_reports(requests: Sequence[tuple[Format, Path | str]], decision: Decis
     stop the others: the errors are raised together, as one ConfigError, after the rest are written.
     """
     _refuse_shared_paths(requests)
-    rendered = [(path, fmt.render(decision)) for fmt, path in requests]
-    outcomes = [_attempt(path, text) for path, text in rendered]
+    # Each report goes to its temporary file as soon as it is rendered, so that a big run holds one
+    # report's text at a time, not all six (hundreds of MiB at 100,000 findings); the files are renamed
+    # into place only once every report has rendered. Standard output, devices, FIFOs and reports in a
+    # folder still to be made keep their text until then.
+    staged: list[tuple[Path | str, str | None, tuple[str, Path] | ConfigError | None]] = []
+    try:
+        for fmt, path in requests:
+            text = fmt.render(decision)
+            target = _regular_target(path)
+            if target is None:
+                staged.append((path, text, None))
+                continue
+            try:
+                temp = _stage(target, text.encode("utf-8", errors="replace"), path)
+            except ConfigError as error:
+                staged.append((path, None, error))
+            else:
+                staged.append((path, None, (temp, target)))
+    except BaseException:
+        for _, _, ready in staged:
+            if isinstance(ready, tuple):
+                _discard(ready[0])
+        raise
+    outcomes = [_settle(path, text, ready) for path, text, ready in staged]
     errors = [str(outcome) for outcome in outcomes if isinstance(outcome, ConfigError)]
     written = [outcome for outcome in outcomes if isinstance(outcome, Path)]
     if errors:
@@ -100,9 +154,15 @@ class ReportsNotWritten(ConfigError):
         self.written = written
 
 
-def _attempt(path: Path | str, text: str) -> Path | ConfigError:
+def _settle(path: Path | str, text: str | None, ready: tuple[str, Path] | ConfigError | None) -> Path | ConfigError:
+    """A staged report renamed into place, or one kept in memory written; the error if it fails."""
+    if isinstance(ready, ConfigError):
+        return ready
     try:
-        return write_report(path, text)
+        if ready is not None:
+            _commit(*ready, path)
+            return Path(path)
+        return write_report(path, text or "")
     except ConfigError as error:
         return error
 

@@ -12,6 +12,7 @@ from urllib.parse import urlsplit
 from ci_scan.decision import Decision
 from ci_scan.formats.text import short_digest
 from ci_scan.models import Finding, Target, TargetResult
+from ci_scan.models import report_key as report_key  # the reports import it from here
 
 _SURROGATES = re.compile("[\ud800-\udfff]")
 
@@ -52,31 +53,19 @@ class Unique:
         self._taken.setdefault(name, 1)
 
 
-def report_key(finding: Finding) -> tuple[int, float, str, str, str, str]:
-    """Most severe first; ties broken on every identifying field so the order is total."""
-    return (*finding.sort_key, finding.location, finding.result_id)
-
-
-_ORDERED: dict[int, tuple[tuple[Finding, ...], tuple[Finding, ...]]] = {}
-"""A target's findings (by object) -> them in report order, for the last few targets asked about."""
-_ORDERED_KEPT = 16
-
-
 def report_order(findings: Iterable[Finding]) -> list[Finding]:
-    """Most severe first (`report_key`). A target's findings are sorted once for all of a run's reports."""
-    if not isinstance(findings, tuple):
-        return sorted(findings, key=report_key)
-    known = _ORDERED.get(id(findings))
-    if known is None or known[0] is not findings:  # the entry keeps its tuple alive, so an id is never reused
-        if len(_ORDERED) >= _ORDERED_KEPT:
-            del _ORDERED[next(iter(_ORDERED))]
-        known = _ORDERED[id(findings)] = (findings, tuple(sorted(findings, key=report_key)))
-    return list(known[1])
+    """Most severe first (`report_key`); a target's findings are `TargetResult.in_report_order`."""
+    return sorted(findings, key=report_key)
 
 
 def finding_fingerprint(finding: Finding, target: Target) -> str:
-    """Stable across tags and digests: it is keyed on the repository (`Target.repository`)."""
-    return finding.fingerprint(target.repository)
+    """Stable across tags and digests: it is keyed on the repository (`fingerprint_key`)."""
+    return finding.fingerprint(fingerprint_key(target))
+
+
+def fingerprint_key(target: Target) -> str:
+    """What a target's findings' fingerprints are keyed on (work it out once for a target's many findings)."""
+    return target.repository
 
 
 def target_labels(targets: Sequence[Target]) -> list[str]:

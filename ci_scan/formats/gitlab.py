@@ -60,7 +60,6 @@ from ci_scan.decision import Decision, Disposition, TargetDecision
 from ci_scan.formats.base import (
     Unique,
     finding_fingerprint,
-    report_order,
     target_labels,
     utc_datetime,
     without_surrogates,
@@ -200,7 +199,7 @@ class _Vulnerabilities:
         # (component, disposition, reason, path) -> the JSON of `location` and `details`.
         packages: dict[str, tuple[str, dict[str, object]]] = {}
         tails: dict[tuple[str, Disposition, str, str], str] = {}
-        for finding in report_order(target.result.findings):
+        for finding in target.result.in_report_order:
             if finding.kind != "vulnerability":
                 continue
             disposition = target.disposition(finding)

@@ -85,7 +85,7 @@ from typing import Any
 
 from ci_scan import __version__
 from ci_scan.decision import Decision, Disposition, Policy, TargetDecision
-from ci_scan.formats.base import dump_json_rows, iso_utc, report_order
+from ci_scan.formats.base import dump_json_rows, fingerprint_key, iso_utc
 from ci_scan.models import Finding, Severity, Target, VulnerabilityDetails
 
 SCHEMA_VERSION = 2
@@ -149,7 +149,7 @@ def _counts(counts: Mapping[Severity, int], *, masked: int, total: int) -> dict[
 
 def _target_entry(decision: TargetDecision) -> dict[str, object]:
     result = decision.result
-    repository = result.target.repository  # what `finding_fingerprint` keys on, worked out once for all findings
+    repository = fingerprint_key(result.target)  # worked out once for all of the target's findings
     return {
         "target": _target(result.target),
         "scan": {
@@ -174,7 +174,7 @@ def _target_entry(decision: TargetDecision) -> dict[str, object]:
         ],
         "findings": [
             _finding(f, repository, decision.disposition(f), decision.reason_for(f))
-            for f in report_order(result.findings)
+            for f in result.in_report_order
         ],
         "warnings": list(result.warnings),
     }
@@ -201,7 +201,7 @@ def _sources(policy: Policy) -> list[dict[str, str]]:
 
 
 def _finding(finding: Finding, repository: str, disposition: Disposition, reason: str) -> dict[str, object]:
-    """One finding's row. `repository` is its target's: the fingerprint is `finding_fingerprint`'s."""
+    """One finding's row. `repository` is its target's `fingerprint_key`, as `finding_fingerprint` uses."""
     row: dict[str, object] = {
         "kind": finding.kind,
         "rule_id": finding.rule_id,

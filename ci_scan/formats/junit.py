@@ -52,7 +52,7 @@ from junit_xml import TestCase, TestSuite
 
 from ci_scan import __version__, wording
 from ci_scan.decision import Decision, Policy, TargetDecision
-from ci_scan.formats.base import Unique, duration_ms, report_order, target_labels, url_host, utc_datetime
+from ci_scan.formats.base import Unique, duration_ms, target_labels, url_host, utc_datetime
 from ci_scan.formats.text import component_text, detail_lines, fix_text, headline, one_line, shorten
 from ci_scan.models import Finding, FindingKind
 
@@ -247,7 +247,7 @@ def _error_case(label: str, target: TargetDecision, decision: Decision) -> TestC
 def _finding_cases(label: str, target: TargetDecision, limit: int, *, details: bool = True) -> list[TestCase]:
     cases = []
     classnames: dict[str, str] = {}  # by package: a big image has thousands of findings in far fewer packages
-    for finding in report_order(target.result.findings):
+    for finding in target.result.in_report_order:
         disposition = target.disposition(finding)
         package, version, place = finding.package_name, finding.package_version, finding.place
         group = package or finding.kind

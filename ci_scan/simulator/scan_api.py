@@ -224,7 +224,7 @@ def scan_results(state: ConsoleState, call: Call) -> Response:
 
 def _severity_counts(state: ConsoleState, rows: list[Record], severity_field: str) -> dict[str, int]:
     known = state.counted_rows.get(id(rows))
-    if known is None or known[0] is not rows:
+    if known is None:  # the entry keeps its list alive, so no other list can have its id
         if len(state.counted_rows) >= ORDERED_KEPT:
             state.counted_rows.clear()
         known = state.counted_rows[id(rows)] = (rows, count_severities(rows, severity_field))

@@ -346,3 +346,35 @@ def test_devices_and_fifos_pass_the_early_check(tmp_path: Path) -> None:
     fifo = tmp_path / "r.fifo"
     os.mkfifo(fifo)
     check_report_paths([("json", "/dev/null"), ("sarif", str(fifo))])
+
+
+class _Rendered:
+    """A report format that renders `text`, or raises when `text` is None."""
+
+    def __init__(self, name: str, text: str | None) -> None:
+        self.name, self.description, self.default_filename, self.text = name, name, name, text
+
+    def render(self, decision: object) -> str:
+        if self.text is None:
+            raise RuntimeError("renderer bug")
+        return self.text
+
+
+def test_reports_are_staged_one_at_a_time_and_put_in_place_only_when_all_rendered(tmp_path: Path) -> None:
+    from ci_scan.reports import write_reports
+
+    first, second, fresh = tmp_path / "a.json", tmp_path / "b.xml", tmp_path / "new" / "c.md"
+    first.write_text("old a\n")
+    second.write_text("old b\n")
+    # The third renderer fails after the first two were staged: nothing is replaced, no temporary file stays.
+    requests = [(_Rendered("json", "new a\n"), first), (_Rendered("junit", "new b\n"), second),
+                (_Rendered("markdown", None), fresh)]
+    with pytest.raises(RuntimeError, match="renderer bug"):
+        write_reports(requests, object())  # type: ignore[arg-type]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a.json", "b.xml"]
+    assert (first.read_text(), second.read_text()) == ("old a\n", "old b\n")
+    # All render: each is put in place, the one in a folder still to make too.
+    requests[2] = (_Rendered("markdown", "# c\n"), fresh)
+    assert write_reports(requests, object()) == [first, second, fresh]  # type: ignore[arg-type]
+    assert (first.read_text(), second.read_text(), fresh.read_text()) == ("new a\n", "new b\n", "# c\n")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a.json", "b.xml", "new"]
