@@ -219,10 +219,10 @@ def test_a_report_that_cannot_be_written_keeps_the_verdict(image: str, code: Exi
     import ci_scan.reports
     from ci_scan.errors import ConfigError
 
-    def refuse(path: object, text: str) -> Path:
-        raise ConfigError(f"cannot write report {path}: No space left on device")
+    def refuse(target: Path, data: bytes, given: object) -> str:  # a full disk shows when the file is written
+        raise ConfigError(f"cannot write report {given}: No space left on device")
 
-    monkeypatch.setattr(ci_scan.reports, "write_report", refuse)
+    monkeypatch.setattr(ci_scan.reports, "_stage", refuse)
     settings = settings_for(images(f"{REG}/{image}"), reports={"json": str(tmp_path / "r.json")})
     got, out, err = run_app(settings, ConsoleSimulator())
     assert got == code
