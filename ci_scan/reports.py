@@ -109,7 +109,7 @@ def _discard(temp_name: str) -> None:
 
 
 def write_reports(requests: Sequence[tuple[Format, Path | str]], decision: Decision) -> list[Path]:
-    """Render every requested report, then write each; returns the paths written.
+    """Render every requested report, then put each in place; returns the paths written.
 
     A renderer that raises leaves every file untouched. A report that cannot be written does not
     stop the others: the errors are raised together, as one ConfigError, after the rest are written.
