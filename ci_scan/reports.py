@@ -44,37 +44,28 @@ def write_report(path: Path | str, text: str) -> Path:
     if is_stdout(str(path)):  # also /dev/stdout: through the stream, whatever it is (a file, a socket)
         _write_stdout(text)
         return Path(path)
-    target = Path(path)
     data = text.encode("utf-8", errors="replace")
+    target = _replaced_file(path)
+    if target is None:
+        # /dev/stdout, /dev/null, a FIFO a CI step reads: written into, never swapped for a regular file.
+        return _write_in_place(Path(path), data)
+    _commit(_stage(target, data, path), target, path)
+    return Path(path)
+
+
+def _replaced_file(path: Path | str) -> Path | None:
+    """The file a report at `path` is renamed over (through a symlink, the file it points at); None for
+    standard output and for what is written into as it is (a device, a FIFO)."""
+    if is_stdout(str(path)):
+        return None
+    target = Path(path)
     try:
         found = os.stat(target)  # through any symlink
     except OSError:
         found = None
     if found is not None and not stat.S_ISREG(found.st_mode) and not stat.S_ISDIR(found.st_mode):
-        # /dev/stdout, /dev/null, a FIFO a CI step reads: written into, never swapped for a regular file.
-        return _write_in_place(target, data)
-    given = target
-    if target.is_symlink():
-        target = Path(os.path.realpath(target))  # the link stays; the file it points at is replaced
-    temp_name = _stage(target, data, given)
-    _commit(temp_name, target, given)
-    return given
-
-
-def _regular_target(path: Path | str) -> Path | None:
-    """The file a report at `path` replaces (through a symlink), when it is written by renaming a
-    temporary file over it: not stdout, not a device or FIFO, and in a folder that exists."""
-    if is_stdout(str(path)):
         return None
-    target = Path(path)
-    try:
-        found = os.stat(target)
-    except OSError:
-        found = None
-    if found is not None and not stat.S_ISREG(found.st_mode):
-        return None
-    target = Path(os.path.realpath(target)) if target.is_symlink() else target
-    return target if target.parent.is_dir() else None
+    return Path(os.path.realpath(target)) if target.is_symlink() else target  # the link stays
 
 
 def _stage(target: Path, data: bytes, given: Path | str) -> str:
@@ -123,8 +114,8 @@ def write_reports(requests: Sequence[tuple[Format, Path | str]], decision: Decis
     try:
         for fmt, path in requests:
             text = fmt.render(decision)
-            target = _regular_target(path)
-            if target is None:
+            target = _replaced_file(path)
+            if target is None or not target.parent.is_dir():
                 staged.append((path, text, None))
                 continue
             try:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime, timezone
 from typing import Protocol
 from urllib.parse import urlsplit
@@ -51,11 +51,6 @@ class Unique:
     def reserve(self, name: str) -> None:
         """Take `name` as it is (it is unique by construction)."""
         self._taken.setdefault(name, 1)
-
-
-def report_order(findings: Iterable[Finding]) -> list[Finding]:
-    """Most severe first (`report_key`); a target's findings are `TargetResult.in_report_order`."""
-    return sorted(findings, key=report_key)
 
 
 def finding_fingerprint(finding: Finding, target: Target) -> str:

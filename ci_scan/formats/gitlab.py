@@ -15,7 +15,7 @@ Mapping:
   "nothing was scanned" for a run with no target; then `warn` for every warning of a target, of the
   run and of the decision (expired or stale ignore entries...).
 - `vulnerabilities`: one per *vulnerability* finding of a completed target, targets in the run's order,
-  findings most severe first (`report_order`). Secret and malware findings are not container-scanning
+  findings most severe first (`TargetResult.in_report_order`). Secret and malware findings are not container-scanning
   vulnerabilities and are left out, as are the findings of targets that were not completed (none of
   them was gated). Findings masked in the console, suppressed by VEX or accepted by the ignore file
   are left out too: they are accepted, and GitLab has no state for "accepted" in a report, so they
